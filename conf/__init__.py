@@ -1,0 +1,1 @@
+"""Hydra configs of subalign, found as ``pkg://subalign.conf`` from any working directory."""

@@ -1,0 +1,107 @@
+"""Structured config schemas of the ``subalign`` commands, stored in Hydra's ConfigStore.
+
+The plugin groups (``score``, ``optimizer``, ``sampler``, ``constraint``, ``refiner``) are
+filled from the plugin registries (:meth:`subalign.manager.PluginSet.store_configs`); the
+YAML presets in ``subalign.conf`` pick their defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from .errors import ConfigError
+from .wedge import TiltRange
+
+__all__ = ["AlignConfig", "DemoConfig", "WedgeConfig", "resolve_tilts", "store_schemas"]
+
+
+@dataclass
+class WedgeConfig:
+    """Attributes: ``tilt_range_deg``, ``[min, max]`` in degrees within [-90, 90], or null."""
+
+    tilt_range_deg: Optional[List[float]] = None
+
+
+@dataclass
+class DemoConfig:
+    """The built-in demo pair, used when ``fixed`` and ``moving`` are not given.
+
+    Attributes
+    ----------
+    seed : int
+        Seed of the pose, the noise and nothing else.
+    size : int
+        Box edge in voxels.
+    snr : float
+        var(signal) / var(noise) inside the box; ``.inf`` for no noise.
+    tilt_range_deg : list of float
+        Tilt range of both demo volumes.
+    max_translation_voxels : float
+        Largest component of each volume's random shift.
+    """
+
+    seed: int = 0
+    size: int = 32
+    snr: float = 0.5
+    tilt_range_deg: List[float] = field(default_factory=lambda: [-60.0, 60.0])
+    max_translation_voxels: float = 2.0
+
+
+@dataclass
+class AlignConfig:
+    """``subalign align``: align ``moving`` onto ``fixed``.
+
+    Attributes
+    ----------
+    fixed, moving : str, optional
+        MRC files; both null runs the demo pair of ``demo``.
+    output_dir : str, optional
+        Where ``alignment.json`` goes; default Hydra's run directory.
+    wedge : WedgeConfig
+        Tilt range of both volumes.
+    fixed_wedge, moving_wedge : WedgeConfig
+        Per-volume overrides of ``wedge``.
+    max_shift_voxels : float, optional
+        Longest translation the FFT search may return; null: the whole box.
+    seed : int
+        Seed of stochastic refiners.
+    """
+
+    fixed: Optional[str] = None
+    moving: Optional[str] = None
+    output_dir: Optional[str] = None
+    wedge: WedgeConfig = field(default_factory=lambda: WedgeConfig([-60.0, 60.0]))
+    fixed_wedge: WedgeConfig = field(default_factory=WedgeConfig)
+    moving_wedge: WedgeConfig = field(default_factory=WedgeConfig)
+    max_shift_voxels: Optional[float] = None
+    seed: int = 0
+    demo: DemoConfig = field(default_factory=DemoConfig)
+    score: Any = MISSING
+    optimizer: Any = MISSING
+    sampler: Any = MISSING
+    constraint: Any = MISSING
+    refiner: Any = MISSING
+
+
+def resolve_tilts(config) -> tuple[TiltRange, TiltRange]:
+    """Tilt ranges of (fixed, moving): the per-volume field if set, else ``wedge``."""
+    def pick(side: str) -> TiltRange:
+        own = config[f"{side}_wedge"]["tilt_range_deg"]
+        if own is not None:
+            return TiltRange.parse(own, field=f"{side}_wedge.tilt_range_deg")
+        shared = config["wedge"]["tilt_range_deg"]
+        if shared is None:
+            raise ConfigError("wedge.tilt_range_deg: expected [min, max] degrees, found null")
+        return TiltRange.parse(shared, field="wedge.tilt_range_deg")
+
+    return pick("fixed"), pick("moving")
+
+
+def store_schemas(config_store: ConfigStore | None = None) -> None:
+    """Store the command schemas (``align_schema``) in Hydra's ConfigStore."""
+    store = config_store or ConfigStore.instance()
+    store.store(name="align_schema", node=AlignConfig)

@@ -1,0 +1,47 @@
+"""``full``: search all of SO(3) and the translation (6 parameters).
+
+``rotation_parameterization`` selects what the optimizer steps in: ``euler`` (the paper's
+ZYZ angles, degenerate at theta = 0 and 180) or ``increment`` (left increments
+``R <- exp([w]_x) R`` of a rotation vector, regular everywhere). It lives on the constraint
+model because the constraint defines the parameters; ``axis`` has only one angle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from subalign import hookimpl
+from subalign.errors import ConfigError
+from subalign.parameterization import EulerParameterization, IncrementParameterization
+
+_PARAMETERIZATIONS = {"euler": EulerParameterization, "increment": IncrementParameterization}
+
+
+@dataclass
+class FullConfig:
+    """Attributes: ``rotation_parameterization`` in {"euler", "increment"}."""
+
+    rotation_parameterization: str = "euler"
+
+
+class FullConstraint:
+    """All rotations and translations; candidates are every rotation of the sampler."""
+
+    def __init__(self, config: FullConfig) -> None:
+        if config.rotation_parameterization not in _PARAMETERIZATIONS:
+            raise ConfigError(
+                "constraint.rotation_parameterization: expected one of "
+                f"{sorted(_PARAMETERIZATIONS)}, found {config.rotation_parameterization!r}"
+            )
+        self.config = config
+
+    def parameterization(self):
+        return _PARAMETERIZATIONS[self.config.rotation_parameterization]()
+
+    def candidate_rotations(self, sampler):
+        return sampler.rotations()
+
+
+@hookimpl
+def subalign_register_constraints(register):
+    register("full", FullConstraint, FullConfig)

@@ -1,0 +1,39 @@
+"""``exhaustive_scan``: the scanning baseline, no refinement.
+
+Every candidate (a rotation of the sampler's grid with its FFT-searched integer
+translation) is scored once and the best is returned. Use a fine grid, e.g.
+``refiner=exhaustive_scan sampler.interval_deg=10``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from subalign import hookimpl
+from subalign.protocols import RefinementResult
+
+
+@dataclass
+class ExhaustiveScanConfig:
+    """No settings: the grid is the sampler's."""
+
+
+class ExhaustiveScanRefiner:
+    """Score every candidate once (rotation grid + FFT translation) and keep the best."""
+
+    def __init__(self, config: ExhaustiveScanConfig) -> None:
+        self.config = config
+
+    def refine(self, problem) -> RefinementResult:
+        to_transform = problem.parameterization.to_transform
+        values = [problem.objective.value(to_transform(np.asarray(p))) for p in problem.candidates]
+        best = int(np.argmin(values))
+        return RefinementResult(np.asarray(problem.candidates[best]), float(values[best]), 0, [],
+                                {"candidates_scored": len(values)})
+
+
+@hookimpl
+def subalign_register_refiners(register):
+    register("exhaustive_scan", ExhaustiveScanRefiner, ExhaustiveScanConfig)

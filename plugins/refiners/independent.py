@@ -1,0 +1,44 @@
+"""``independent``: refine every candidate to convergence and keep the best (paper baseline)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from subalign import hookimpl
+from subalign.protocols import RefinementResult
+
+
+@dataclass
+class IndependentConfig:
+    """Attributes: ``max_steps_per_candidate`` (int), a cap on each candidate's steps."""
+
+    max_steps_per_candidate: int = 200
+
+
+class IndependentRefiner:
+    """Refine each candidate on its own until it converges; keep the lowest score."""
+
+    def __init__(self, config: IndependentConfig) -> None:
+        self.config = config
+
+    def refine(self, problem) -> RefinementResult:
+        best, steps, trace, per_candidate = None, 0, [], []
+        for index, params in enumerate(problem.candidates):
+            state = problem.optimizer.start(problem.objective, problem.parameterization, params)
+            best = state if best is None or state.value < best.value else best
+            while not state.converged and state.steps < self.config.max_steps_per_candidate:
+                state = problem.optimizer.step(problem.objective, problem.parameterization, state)
+                steps += 1
+                best = state if state.value < best.value else best
+                trace.append(best.value)
+                problem.on_step(candidate=index, value=state.value)
+            per_candidate.append(state.steps)
+        return RefinementResult(np.asarray(best.params), best.value, steps, trace,
+                                {"steps_per_candidate": per_candidate})
+
+
+@hookimpl
+def subalign_register_refiners(register):
+    register("independent", IndependentRefiner, IndependentConfig)

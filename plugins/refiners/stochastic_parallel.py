@@ -1,0 +1,156 @@
+"""``stochastic_parallel``: the paper's stochastic parallel refinement (eq. 10-12, Figure 1).
+
+All candidates are kept with their scores and optimizer state. Each iteration:
+
+1. Order the candidates that have not converged by score, ``d_1 >= ... >= d_m`` (eq. 10),
+   and give them weights ``p_1 = 1``, ``p_j = p_{j-1} max(10^(t/(m-1)), d_{j-1}/d_j)``
+   (eq. 11), so the best is at least ``10^t`` times likelier than the worst.
+2. Draw one candidate with probability proportional to ``p`` and take one optimizer step
+   on it.
+3. If it is now within ``gamma`` of another candidate under the eq. 12 distance, drop the
+   one of the two with the higher score.
+4. Stop when the slope of a least-squares line through the last ``regression_window``
+   values of (record minimum / initial record minimum), per step, is at most ``t_regress``
+   in magnitude, when every candidate has converged, or after ``n_max_iter`` steps.
+
+The paper leaves open whether converged candidates stay eligible; here they are not drawn
+again (a step on them cannot lower their score).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from subalign import hookimpl
+from subalign.errors import ConfigError
+from subalign.geometry import transform_distance
+from subalign.protocols import RefinementResult
+
+
+@dataclass
+class StochasticParallelConfig:
+    """Settings of the paper's stochastic parallel refinement.
+
+    Attributes
+    ----------
+    t : float
+        Scaling threshold of eq. 11 (``p_m / p_1 >= 10^t``).
+    gamma : float
+        Eq. 12 distance below which two candidates count as one.
+    t_regress : float
+        Stop when the regression slope of the normalized record minimum is at most this.
+    regression_window : int
+        Number of recent steps the regression uses (and the fewest steps before stopping).
+    n_max_iter : int
+        Hard cap on optimizer steps.
+    """
+
+    t: float = 2.0
+    gamma: float = 0.1
+    t_regress: float = 1e-3
+    regression_window: int = 50
+    n_max_iter: int = 1000
+
+
+def selection_weights(values: np.ndarray, t: float) -> np.ndarray:
+    """Eq. 10-11 weights (not normalized) for scores ``values`` in any order.
+
+    Parameters
+    ----------
+    values : ndarray of shape (m,)
+        Scores, lower is better.
+    t : float
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        ``p`` in the order of ``values``.
+    """
+    values = np.asarray(values, dtype=float)
+    m = len(values)
+    if m == 1:
+        return np.ones(1)
+    order = np.argsort(-values, kind="stable")  # worst first: d_1 >= ... >= d_m
+    ordered = values[order]
+    step = 10.0 ** (t / (m - 1))
+    ratios = np.maximum(step, ordered[:-1] / np.maximum(ordered[1:], np.finfo(float).tiny))
+    weights = np.empty(m)
+    weights[order] = np.concatenate([[0.0], np.cumsum(np.log(ratios))])
+    return np.exp(weights - weights.max())
+
+
+def regression_slope(series: np.ndarray) -> float:
+    """Least-squares slope of ``series`` against its index."""
+    index = np.arange(len(series), dtype=float)
+    index -= index.mean()
+    return float(index @ (series - series.mean()) / (index @ index))
+
+
+class StochasticParallelRefiner:
+    """Stochastic parallel refinement of all candidates (Xu & Alber 2012, eq. 10-12)."""
+
+    def __init__(self, config: StochasticParallelConfig) -> None:
+        if config.regression_window < 2 or config.n_max_iter < 1 or config.gamma < 0:
+            raise ConfigError(
+                "refiner: expected regression_window >= 2, n_max_iter >= 1 and gamma >= 0; "
+                f"found {config}"
+            )
+        self.config = config
+
+    def refine(self, problem) -> RefinementResult:
+        config = self.config
+        rng = np.random.default_rng(problem.seed)
+        objective, optimizer, parameterization = (
+            problem.objective, problem.optimizer, problem.parameterization
+        )
+        states = {i: optimizer.start(objective, parameterization, p)
+                  for i, p in enumerate(problem.candidates)}
+        transforms = {i: parameterization.to_transform(s.params) for i, s in states.items()}
+        initial_record = min(s.value for s in states.values())
+        best_index = min(states, key=lambda i: states[i].value)
+        trace, removed, stop_reason = [], 0, "n_max_iter"
+        for step in range(1, config.n_max_iter + 1):
+            active = [i for i in states if not states[i].converged]
+            if not active:
+                stop_reason = "all candidates converged"
+                break
+            weights = selection_weights(np.array([states[i].value for i in active]), config.t)
+            chosen = active[rng.choice(len(active), p=weights / weights.sum())]
+            stepped = optimizer.step(objective, parameterization, states[chosen])
+            states[chosen] = stepped
+            transforms[chosen] = parameterization.to_transform(stepped.params)
+            removed += self._drop_duplicate(chosen, states, transforms)
+            best_index = min(states, key=lambda i: states[i].value)
+            trace.append(states[best_index].value)
+            problem.on_step(candidate=chosen, value=stepped.value)
+            if len(trace) >= config.regression_window and initial_record > 0:
+                recent = np.asarray(trace[-config.regression_window:]) / initial_record
+                if abs(regression_slope(recent)) <= config.t_regress:
+                    stop_reason = "regression"
+                    break
+        best = states[best_index]
+        return RefinementResult(
+            np.asarray(best.params), best.value, len(trace), trace,
+            {"stop_reason": stop_reason, "candidates_removed": removed,
+             "candidates_left": len(states), "best_candidate": best_index},
+        )
+
+    def _drop_duplicate(self, moved: int, states: dict, transforms: dict) -> int:
+        """Remove the worse of ``moved`` and its nearest candidate if within gamma."""
+        others = [i for i in states if i != moved]
+        if not others:
+            return 0
+        distances = [transform_distance(transforms[moved], transforms[i]) for i in others]
+        nearest = others[int(np.argmin(distances))]
+        if min(distances) > self.config.gamma:
+            return 0
+        worse = moved if states[moved].value > states[nearest].value else nearest
+        del states[worse], transforms[worse]
+        return 1
+
+
+@hookimpl
+def subalign_register_refiners(register):
+    register("stochastic_parallel", StochasticParallelRefiner, StochasticParallelConfig)

@@ -1,0 +1,58 @@
+"""``fcs``: the Fourier-space constrained dissimilarity score (Xu & Alber 2012, eq. 13-16).
+
+``d = c * sum |F f(xi) - exp(-2 pi i a . xi) F(Lambda_R g)(xi)|^2`` over the frequencies of
+the common mask ``M_f . Lambda_R M_g``, with ``c = 1 / (number of those frequencies)``
+counted over the full spectrum; ``c`` is held constant within an optimizer step (eq. 15).
+
+Contrast and scale: the paper notes FCS does not account for contrast differences. Both
+volumes are therefore standardized (zero mean, unit variance over the box) when prepared,
+and the DC term is excluded from the mask; spectra are orthonormal (``norm="ortho"``).
+Residuals are complex: one per half-spectrum coefficient of the mask, weighted by
+``sqrt(c * w)`` where ``w`` counts the Hermitian twin, so ``sum |r|^2`` is ``d`` exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from subalign import hookimpl
+from subalign.scoring import ConstrainedObjective, ConstrainedScoreConfig
+
+
+@dataclass
+class FcsConfig(ConstrainedScoreConfig):
+    """Configuration of ``fcs`` (fields of :class:`~subalign.scoring.ConstrainedScoreConfig`)."""
+
+
+class FourierSpaceObjective(ConstrainedObjective):
+    """FCS prepared for one pair; complex residuals, one per masked coefficient."""
+
+    is_complex = True
+
+    def residual_parts(self, spectrum, mask):
+        weights = self.grid.hermitian_weights[mask]
+        total = weights.sum()
+        scale = np.sqrt(weights / total) if total > 0 else weights
+        return scale * (spectrum[mask] - self.fixed_spectrum[mask]), (mask, scale)
+
+    def residual_derivative(self, context, spectrum_derivative):
+        mask, scale = context
+        return scale * spectrum_derivative[mask]
+
+
+class FourierSpaceConstrainedScore:
+    """FCS: Fourier-space constrained squared difference (Xu & Alber 2012, eq. 13-16)."""
+
+    def __init__(self, config: FcsConfig) -> None:
+        config.validate("fcs")
+        self.config = config
+
+    def prepare(self, fixed, moving, fixed_tilt, moving_tilt) -> FourierSpaceObjective:
+        return FourierSpaceObjective(fixed, moving, fixed_tilt, moving_tilt, self.config)
+
+
+@hookimpl
+def subalign_register_scores(register):
+    register("fcs", FourierSpaceConstrainedScore, FcsConfig)

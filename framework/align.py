@@ -130,12 +130,11 @@ def align_pair(
         for r in constraint.candidate_rotations(sampler)
     ]
     plugins.alignment_started(n_candidates=len(candidates), config=config)
-    record = [np.inf, 0]
+    steps = [0]
 
-    def on_step(*, candidate: int, value: float) -> None:
-        record[0] = min(record[0], value)
-        record[1] += 1
-        plugins.candidate_step(candidate=candidate, step=record[1], value=value, record=record[0])
+    def on_step(*, candidate: int, value: float, record: float) -> None:
+        steps[0] += 1
+        plugins.candidate_step(candidate=candidate, step=steps[0], value=value, record=record)
 
     refined = refiner.refine(RefinementProblem(
         objective, optimizer, parameterization, candidates, int(config.get("seed", 0)), on_step

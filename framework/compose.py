@@ -33,7 +33,9 @@ def compose_config(
     overrides : iterable of str
         Hydra overrides such as ``"score=fcs"`` or ``"wedge.tilt_range_deg=[-40,40]"``.
     plugins : PluginSet, optional
-        Whose plugin configs to offer; default the installed plugins.
+        Whose plugin configs to offer; default the installed plugins. Hydra's ConfigStore
+        is process-wide and only grows, so a plugin stored by an earlier call stays
+        composable; building it then fails in :meth:`PluginSet.create` instead.
     """
     prepare_config_store(plugins)
     with initialize_config_module(CONFIG_MODULE, version_base="1.3"):

@@ -37,7 +37,7 @@ class DemoConfig:
     size : int
         Box edge in voxels.
     snr : float
-        var(signal) / var(noise) inside the box; ``.inf`` for no noise.
+        var(signal) / var(noise) inside the box; ``inf`` for no noise (``demo.snr=inf``).
     tilt_range_deg : list of float
         Tilt range of both demo volumes.
     max_translation_voxels : float

@@ -33,16 +33,28 @@ def box_centre(shape: tuple[int, ...]) -> np.ndarray:
     return np.array([n // 2 for n in shape], dtype=float)
 
 
+# Zeros padded around a volume before spline filtering, so the coefficients describe a
+# volume that is 0 outside the box (what scipy does internally for constant modes).
+SPLINE_PAD = 12
+
+
 def prefilter(volume: np.ndarray, order: int) -> np.ndarray:
     """Spline coefficients for repeated rotations of one volume with ``order`` > 1.
 
     Pass the result to :func:`rotate_volume` with ``prefiltered=True`` to skip the spline
-    filter on every call. For ``order`` <= 1 the volume is returned as float64.
+    filter on every call.
+
+    Returns
+    -------
+    ndarray
+        For ``order`` > 1, shape ``(Z + 2 * SPLINE_PAD, ...)``: coefficients of the volume
+        padded with zeros. For ``order`` <= 1 the volume itself as float64.
     """
     volume = np.asarray(volume, dtype=np.float64)
     if order <= 1:
         return volume
-    return scipy.ndimage.spline_filter(volume, order=order, mode="grid-constant")
+    padded = np.pad(volume, SPLINE_PAD, mode="constant")
+    return scipy.ndimage.spline_filter(padded, order=order, mode="mirror")
 
 
 def rotate_volume(
@@ -53,7 +65,9 @@ def rotate_volume(
     Parameters
     ----------
     volume : ndarray of shape (Z, Y, X)
-        Indexed ``[z, y, x]``. Values outside the box are taken as 0.
+        Indexed ``[z, y, x]``. Values outside the box are taken as 0. With
+        ``prefiltered=True`` and ``order`` > 1: the padded coefficients from
+        :func:`prefilter` (the output then has the unpadded shape).
     rotation : ndarray of shape (3, 3)
         Active rotation acting on ``(x, y, z)``.
     order : int
@@ -65,15 +79,18 @@ def rotate_volume(
     -------
     ndarray of shape (Z, Y, X), float64
     """
+    pad = SPLINE_PAD if prefiltered and order > 1 else 0
+    shape = tuple(n - 2 * pad for n in volume.shape)
     rotation_zyx = _XYZ_TO_ZYX @ np.asarray(rotation, dtype=float) @ _XYZ_TO_ZYX
     # Output index o samples the input at R^-1 (o - c) + c, all in (z, y, x) order.
     matrix = rotation_zyx.T
-    centre = box_centre(volume.shape)
-    offset = centre - matrix @ centre
+    centre = box_centre(shape)
+    offset = centre - matrix @ centre + pad
     return scipy.ndimage.affine_transform(
         volume,
         matrix,
         offset=offset,
+        output_shape=shape,
         order=order,
         mode="grid-constant",
         cval=0.0,

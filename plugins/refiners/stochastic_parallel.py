@@ -124,7 +124,7 @@ class StochasticParallelRefiner:
             removed += self._drop_duplicate(chosen, states, transforms)
             best_index = min(states, key=lambda i: states[i].value)
             trace.append(states[best_index].value)
-            problem.on_step(candidate=chosen, value=stepped.value)
+            problem.on_step(candidate=chosen, value=stepped.value, record=trace[-1])
             if len(trace) >= config.regression_window and initial_record > 0:
                 recent = np.asarray(trace[-config.regression_window:]) / initial_record
                 if abs(regression_slope(recent)) <= config.t_regress:

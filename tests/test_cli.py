@@ -1,0 +1,168 @@
+"""The ``subalign`` console script, run as a subprocess from a scratch directory.
+
+Every run uses ``cwd=tmp_path`` (outside the repository), so the configs can only be found
+through ``pkg://subalign.conf`` in the installed package. Volumes are 16^3 and the sampler
+interval is 120 degrees (3 * 2 * 3 = 18 candidates) with a few LM steps, so each run takes
+about a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from subalign.io import write_volume
+from subalign.synthetic import synthetic_pair
+
+SUBALIGN = Path(sys.executable).parent / "subalign"
+REPO = Path(__file__).resolve().parents[1]
+SMALL = ["sampler.interval_deg=120", "refiner.n_max_iter=10", "refiner.regression_window=3",
+         "seed=0"]
+BUILTIN_NAMES = ["rcs", "fcs", "lm", "lm_complex", "euler_grid", "full", "axis",
+                 "stochastic_parallel", "independent", "exhaustive_scan"]
+RESULT_KEYS = {"rotation_zyz_deg", "rotation_matrix", "translation_xyz_voxels", "score",
+               "lm_steps", "n_candidates", "seconds"}
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SUBALIGN_") and k != "HYDRA_FULL_ERROR"}
+    return subprocess.run([str(SUBALIGN), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def volumes(tmp_path):
+    """``a.mrc`` (fixed) and ``b.mrc`` (moving) of a noiseless 16^3 pair in ``tmp_path``."""
+    pair = synthetic_pair(0, size=16, snr=float("inf"))
+    write_volume(tmp_path / "a.mrc", pair.fixed)
+    write_volume(tmp_path / "b.mrc", pair.moving)
+    return tmp_path
+
+
+def check_record(path: Path, score: str) -> dict:
+    record = json.loads(path.read_text())
+    assert RESULT_KEYS <= set(record)
+    assert np.asarray(record["rotation_matrix"]).shape == (3, 3)
+    rotation = np.asarray(record["rotation_matrix"])
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-9)
+    assert len(record["rotation_zyz_deg"]) == 3
+    assert len(record["translation_xyz_voxels"]) == 3
+    assert record["score"]["name"] == score
+    assert np.isfinite(record["score"]["value"])
+    assert record["n_candidates"] == 18
+    assert 1 <= record["lm_steps"] <= 10
+    assert record["seconds"] > 0
+    return record
+
+
+def test_scratch_directory_is_outside_the_repository(tmp_path):
+    assert REPO not in tmp_path.resolve().parents
+    assert not (tmp_path / "align.yaml").exists() and not (tmp_path / "conf").exists()
+
+
+def test_no_arguments_prints_usage(tmp_path):
+    done = run(tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: subalign COMMAND")
+
+
+def test_unknown_command_exits_2(tmp_path):
+    done = run(tmp_path, "alignn")
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("subalign: error: command 'alignn': expected one of "
+                                   "align, plugins")
+
+
+def test_plugins_lists_every_kind_and_builtin(tmp_path):
+    done = run(tmp_path, "plugins")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split()[:3] for line in done.stdout.splitlines()[1:]]
+    assert done.stdout.splitlines()[0].split() == ["kind", "name", "origin", "summary"]
+    assert {kind for kind, _, _ in rows} == {"score", "optimizer", "sampler", "constraint",
+                                             "refiner"}
+    names = {name: origin for _, name, origin in rows}
+    for name in BUILTIN_NAMES:
+        assert names.get(name) == "subalign", f"{name} missing from:\n{done.stdout}"
+
+
+def test_align_writes_alignment_json(volumes):
+    out = volumes / "out"
+    done = run(volumes, "align", "fixed=a.mrc", "moving=b.mrc", f"output_dir={out}",
+               f"hydra.run.dir={volumes / 'run'}", *SMALL)
+    assert done.returncode == 0, done.stderr
+    record = check_record(out / "alignment.json", "rcs")
+    assert record["inputs"] == {"fixed": "a.mrc", "moving": "b.mrc"}
+    assert f"wrote {out / 'alignment.json'}" in done.stdout
+
+
+def test_align_demo_pair_from_scratch_directory(tmp_path):
+    done = run(tmp_path, "align", "demo.size=16", "demo.snr=inf",
+               f"hydra.run.dir={tmp_path / 'run'}", *SMALL)
+    assert done.returncode == 0, done.stderr
+    # No output_dir: the record goes to Hydra's run directory.
+    record = check_record(tmp_path / "run" / "alignment.json", "rcs")
+    assert record["inputs"] == {"fixed": None, "moving": None}
+    assert set(record["truth"]) >= {"rotation_error_deg", "translation_error_voxels"}
+    assert "error: rotation" in done.stdout
+
+
+def test_multirun_over_scores(volumes):
+    sweep = volumes / "sweep"
+    done = run(volumes, "align", "-m", "score=rcs,fcs", "fixed=a.mrc", "moving=b.mrc",
+               f"hydra.sweep.dir={sweep}", *SMALL)
+    assert done.returncode == 0, done.stderr
+    jobs = sorted(p.parent for p in sweep.glob("*/alignment.json"))
+    assert [job.name for job in jobs] == ["0", "1"]
+    scores = [check_record(job / "alignment.json", score)["score"]["name"]
+              for job, score in zip(jobs, ["rcs", "fcs"])]
+    assert scores == ["rcs", "fcs"]
+
+
+def test_missing_file_exits_2_naming_it(volumes):
+    done = run(volumes, "align", "fixed=missing.mrc", "moving=b.mrc", *SMALL)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "subalign: error: missing.mrc: no such file (expected an MRC volume)"
+    ]
+
+
+def test_two_dimensional_mrc_exits_2(volumes):
+    write_volume(volumes / "flat.mrc", np.zeros((16, 16), dtype=np.float32))
+    done = run(volumes, "align", "fixed=flat.mrc", "moving=b.mrc", *SMALL)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "subalign: error: flat.mrc: expected a 3-D volume, found 2-D data of shape (16, 16)"
+    ]
+
+
+def test_tilt_range_out_of_bounds_exits_2_naming_the_field(volumes):
+    done = run(volumes, "align", "fixed=a.mrc", "moving=b.mrc",
+               "wedge.tilt_range_deg=[-100,60]", *SMALL)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("subalign: error: wedge.tilt_range_deg: ")
+    assert "found [-100, 60]" in line
+
+
+def test_unknown_score_lists_available_options(volumes):
+    done = run(volumes, "align", "fixed=a.mrc", "moving=b.mrc", "score=nope", *SMALL)
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "Could not find 'score/nope'" in output
+    assert "Available options in 'score'" in output
+    options = output.split("Available options in 'score':")[1].split()
+    assert {"rcs", "fcs"} <= set(options)
+
+
+def test_only_fixed_given_exits_2_naming_moving(volumes):
+    done = run(volumes, "align", "fixed=a.mrc", *SMALL)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("subalign: error: moving: expected a path to an MRC volume")

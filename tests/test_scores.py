@@ -1,0 +1,82 @@
+"""RCS and FCS against their definitions (paper eq. 1-6 and 13-16), computed independently."""
+
+import numpy as np
+import pytest
+
+from subalign.fourier import forward, inverse
+from subalign.geometry import RigidTransform, rotation_vector_to_matrix
+from subalign.manager import default_plugin_set
+from subalign.scoring import soft_sphere, standardize
+from subalign.synthetic import synthetic_pair
+from subalign.transform import transform_volume
+from subalign.wedge import TiltRange
+
+WEDGE = TiltRange(-60.0, 60.0)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return synthetic_pair(11, snr=1.0, tilt=WEDGE, max_translation=1.5)
+
+
+def off_truth(pair, degrees=8.0, voxels=0.7):
+    rotation = rotation_vector_to_matrix(np.radians(degrees) * np.array([0.6, -0.64, 0.48]))
+    return RigidTransform(rotation @ pair.truth.rotation,
+                          pair.truth.translation + voxels * np.array([0.48, 0.6, -0.64]))
+
+
+def filtered_pair(objective, pair, transform):
+    """f1 and g1 of eq. 1-2, built with numpy only: each volume standardized and masked by the
+    soft sphere, the moving one rotated and shifted, both cut to the common mask."""
+    sphere = soft_sphere(pair.fixed.shape, objective.config.mask_edge_voxels)
+    fixed = standardize(pair.fixed) * sphere
+    moving = transform_volume(standardize(pair.moving) * sphere, transform,
+                              order=objective.config.interpolation_order)
+    mask = objective.common_mask(transform.rotation)
+    return forward(fixed) * mask, forward(moving) * mask, mask
+
+
+def test_rcs_is_two_minus_two_constrained_correlation(pair):
+    objective = default_plugin_set().create("score", "rcs").prepare(pair.fixed, pair.moving, WEDGE, WEDGE)
+    transform = off_truth(pair)
+    f_spectrum, g_spectrum, _ = filtered_pair(objective, pair, transform)
+    f1, g1 = inverse(f_spectrum, pair.fixed.shape), inverse(g_spectrum, pair.fixed.shape)
+    f1, g1 = f1 - f1.mean(), g1 - g1.mean()
+    correlation = (f1 * g1).sum() / np.sqrt((f1**2).sum() * (g1**2).sum())
+    assert objective.value(transform) == pytest.approx(2 - 2 * correlation, rel=1e-6)
+
+
+def test_fcs_is_mean_squared_difference_over_the_common_mask(pair):
+    objective = default_plugin_set().create("score", "fcs").prepare(pair.fixed, pair.moving, WEDGE, WEDGE)
+    transform = off_truth(pair)
+    f_spectrum, g_spectrum, mask = filtered_pair(objective, pair, transform)
+    # Full (not half) spectra: the Hermitian weights of the half spectrum must reproduce it.
+    full_f = np.fft.fftn(inverse(f_spectrum, pair.fixed.shape), norm="ortho")
+    full_g = np.fft.fftn(inverse(g_spectrum, pair.fixed.shape), norm="ortho")
+    # Coefficients of the common mask in the full spectrum (it is Hermitian-symmetric).
+    count = np.count_nonzero(np.abs(full_f) > 1e-9 * np.abs(full_f).max())
+    assert count == objective.grid.hermitian_weights[mask].sum()
+    expected = (np.abs(full_f - full_g) ** 2).sum() / count
+    assert objective.value(transform) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["rcs", "fcs"])
+def test_scores_ignore_offset_and_scale_of_either_volume(pair, name):
+    objective = default_plugin_set().create("score", name)
+    transform = off_truth(pair)
+    reference = objective.prepare(pair.fixed, pair.moving, WEDGE, WEDGE).value(transform)
+    changed = objective.prepare(3.0 * pair.fixed + 7.0, 0.2 * pair.moving - 1.0, WEDGE, WEDGE)
+    assert changed.value(transform) == pytest.approx(reference, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["rcs", "fcs"])
+def test_common_mask_is_held_fixed_when_asked(pair, name):
+    objective = default_plugin_set().create("score", name).prepare(pair.fixed, pair.moving, WEDGE, WEDGE)
+    transform = off_truth(pair)
+    other = off_truth(pair, degrees=20.0)
+    held = objective.residuals(other, mask_rotation=transform.rotation)
+    own = objective.residuals(other)
+    assert held.size == objective.residuals(transform).size
+    # The mask moves with the rotation unless held: it selects other coefficients.
+    assert np.count_nonzero(objective.common_mask(other.rotation) != objective.common_mask(transform.rotation)) > 0
+    assert not (held.size == own.size and np.allclose(held, own))

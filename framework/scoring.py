@@ -5,8 +5,11 @@ only over the Fourier coefficients measured in both: the *common mask*
 ``M_f . Lambda_R M_g``. It is restricted to frequencies up to ``max_frequency`` (cycles per
 voxel; 0.5 keeps the sphere inscribed in the box, which rotates onto itself) and always
 excludes the DC term: both inputs are made zero-mean and unit-variance when prepared, so
-neither an offset nor a global scale of either volume changes any score. Both are then
-multiplied by a soft spherical mask (1 inside, a cosine edge of ``mask_edge_voxels`` ending
+neither an offset nor a global scale of either volume changes any score. Both are
+low-passed to the band (cosine roll-off over ``ROLL_OFF`` cycles/voxel above
+``max_frequency``): rotation keeps ``|xi|``, so content above the band could only enter it
+as interpolation error, and removing it keeps interpolated rotations and their spectral
+derivatives consistent on noisy data. Both are then multiplied by a soft spherical mask (1 inside, a cosine edge of ``mask_edge_voxels`` ending
 at the box faces) so that rotating about the centre never moves content across a face;
 without it, wedge ringing that reaches the faces makes rotations (and their derivatives)
 depend on how the box boundary is filled.
@@ -33,6 +36,7 @@ from .wedge import TiltRange, wedge_mask
 __all__ = ["ConstrainedObjective", "ConstrainedScoreConfig", "soft_sphere", "standardize"]
 
 JACOBIAN_METHODS = ("numerical", "analytic")
+ROLL_OFF = 0.05
 
 
 @dataclass
@@ -147,12 +151,18 @@ class ConstrainedObjective:
         self.shape = fixed.shape
         self.grid = fourier_grid(self.shape)
         self.order = config.interpolation_order
-        sphere = soft_sphere(self.shape, config.mask_edge_voxels)
-        self.fixed_spectrum = forward(standardize(fixed) * sphere)
-        self.moving_coefficients = prefilter(standardize(moving) * sphere, self.order)
-        self.moving_tilt = moving_tilt
         fx, fy, fz = self.grid.frequency_xyz()
         radius = np.sqrt(fx**2 + fy**2 + fz**2)
+        beyond = np.clip((radius - config.max_frequency) / ROLL_OFF, 0.0, 1.0)
+        lowpass = 0.5 + 0.5 * np.cos(np.pi * beyond)
+        sphere = soft_sphere(self.shape, config.mask_edge_voxels)
+
+        def prepared(volume: np.ndarray) -> np.ndarray:
+            return inverse(forward(standardize(volume)) * lowpass, self.shape) * sphere
+
+        self.fixed_spectrum = forward(prepared(fixed))
+        self.moving_coefficients = prefilter(prepared(moving), self.order)
+        self.moving_tilt = moving_tilt
         self.band = (radius <= config.max_frequency) & (radius > 0)
         self.margin = config.wedge_margin_voxels
         self.fixed_mask = wedge_mask(self.shape, fixed_tilt, margin=self.margin) & self.band

@@ -6,7 +6,7 @@ import pytest
 from subalign.fourier import forward, inverse
 from subalign.geometry import RigidTransform, rotation_vector_to_matrix
 from subalign.manager import default_plugin_set
-from subalign.scoring import soft_sphere, standardize
+from subalign.scoring import ROLL_OFF, soft_sphere, standardize
 from subalign.synthetic import synthetic_pair
 from subalign.transform import transform_volume
 from subalign.wedge import TiltRange
@@ -26,11 +26,21 @@ def off_truth(pair, degrees=8.0, voxels=0.7):
 
 
 def filtered_pair(objective, pair, transform):
-    """f1 and g1 of eq. 1-2, built with numpy only: each volume standardized and masked by the
-    soft sphere, the moving one rotated and shifted, both cut to the common mask."""
-    sphere = soft_sphere(pair.fixed.shape, objective.config.mask_edge_voxels)
-    fixed = standardize(pair.fixed) * sphere
-    moving = transform_volume(standardize(pair.moving) * sphere, transform,
+    """Spectra of f1 and g1 of eq. 1-2, built step by step: each volume standardized,
+    low-passed to the band (cosine roll-off) and masked by the soft sphere, the moving one
+    rotated and shifted, both cut to the common mask."""
+    shape = pair.fixed.shape
+    fz, fy, fx = np.meshgrid(*(np.fft.fftfreq(n) for n in shape[:2]), np.fft.rfftfreq(shape[2]),
+                             indexing="ij")
+    beyond = np.clip((np.sqrt(fx**2 + fy**2 + fz**2) - objective.config.max_frequency) / ROLL_OFF, 0, 1)
+    lowpass = 0.5 + 0.5 * np.cos(np.pi * beyond)
+    sphere = soft_sphere(shape, objective.config.mask_edge_voxels)
+
+    def prepared(volume):
+        return inverse(forward(standardize(volume)) * lowpass, shape) * sphere
+
+    fixed = prepared(pair.fixed)
+    moving = transform_volume(prepared(pair.moving), transform,
                               order=objective.config.interpolation_order)
     mask = objective.common_mask(transform.rotation)
     return forward(fixed) * mask, forward(moving) * mask, mask

@@ -1,9 +1,11 @@
 """Registries of plugins by kind: name checks, protocol checks and config schemas.
 
-Each registered plugin is a class built from one config dataclass. The registry adds a
-``name`` field to that dataclass (so a composed config says which plugin it selects) and
-stores it in Hydra's ConfigStore under the kind's group, so ``score=rcs score.order=1`` needs
-no YAML file.
+Each registered plugin is a class built from one config dataclass. The registry stores the
+dataclass's defaults plus a ``name`` field (so a composed config says which plugin it
+selects) in Hydra's ConfigStore under the kind's group, so ``score=rcs score.order=1`` needs
+no YAML file. The stored node is plain data, so composed configs pickle; Hydra's struct mode
+still rejects unknown fields, and :meth:`Registry.create` checks types against the
+dataclass.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class PluginEntry:
     plugin_class : type
         Called with an instance of ``config_class`` to build the plugin.
     config_class : type
-        The plugin's dataclass extended with a ``name`` field set to ``name``.
+        The plugin's config dataclass.
     origin : str
         Distribution (and version) or object that registered it.
     """
@@ -129,12 +131,11 @@ class Registry:
                 f"{where}: {plugin_class.__name__} does not satisfy the {self.protocol.__name__} "
                 f"protocol: missing method(s) {', '.join(missing)}"
             )
-        self._entries[name] = PluginEntry(
-            self.kind, name, plugin_class, self._named_schema(name, config_class, where), origin
-        )
+        self._check_config_class(config_class, where)
+        self._entries[name] = PluginEntry(self.kind, name, plugin_class, config_class, origin)
 
     @staticmethod
-    def _named_schema(name: str, config_class: type, where: str) -> type:
+    def _check_config_class(config_class: type, where: str) -> None:
         if not (isinstance(config_class, type) and dataclasses.is_dataclass(config_class)):
             raise PluginError(f"{where}: config_class must be a dataclass, found {config_class!r}")
         fields = dataclasses.fields(config_class)
@@ -145,11 +146,6 @@ class Registry:
                       and f.default_factory is dataclasses.MISSING]
         if no_default:
             raise PluginError(f"{where}: config field(s) {', '.join(no_default)} need a default")
-        return dataclasses.make_dataclass(
-            config_class.__name__,
-            [("name", str, dataclasses.field(default=name))],
-            bases=(config_class,),
-        )
 
     def get(self, name: str) -> PluginEntry:
         """The entry of ``name``; an unknown name raises with the available names."""
@@ -181,21 +177,31 @@ class Registry:
             node = {"name": node}
         elif dataclasses.is_dataclass(node):
             node = dataclasses.asdict(node)
-        name = node.get("name") if isinstance(node, (Mapping, DictConfig)) else None
+        if isinstance(node, DictConfig):
+            node = OmegaConf.to_container(node, resolve=True)
+        name = node.get("name") if isinstance(node, Mapping) else None
         if name is None:
             raise ConfigError(f"{self.kind}: expected a config with a 'name' field, found {node!r}")
         entry = self.get(str(name))
+        fields = {key: value for key, value in node.items() if key != "name"}
         try:
             config = OmegaConf.to_object(
-                OmegaConf.merge(OmegaConf.structured(entry.config_class), node)
+                OmegaConf.merge(OmegaConf.structured(entry.config_class), fields)
             )
         except OmegaConfBaseException as exc:
-            raise ConfigError(f"{self.kind}={name}: {exc.msg}") from None
+            field = f"{self.kind}.{exc.full_key}" if getattr(exc, "full_key", None) else self.kind
+            reason = str(exc.msg).split("\n")[0]
+            raise ConfigError(f"{field}: {reason} ({self.kind}={name})") from None
         return entry.plugin_class(config)
+
+    def defaults(self, name: str) -> dict[str, Any]:
+        """The config node of plugin ``name`` with every field at its default."""
+        entry = self.get(name)
+        return {"name": name, **OmegaConf.to_container(OmegaConf.structured(entry.config_class))}
 
     def store_configs(self, config_store: ConfigStore | None = None) -> None:
         """Put every plugin's schema into Hydra's ConfigStore under group ``kind``."""
         store = config_store or ConfigStore.instance()
         for entry in self._entries.values():
-            store.store(group=self.kind, name=entry.name, node=entry.config_class,
+            store.store(group=self.kind, name=entry.name, node=self.defaults(entry.name),
                         provider=entry.origin)

@@ -4,6 +4,10 @@
 ZYZ angles, degenerate at theta = 0 and 180) or ``increment`` (left increments
 ``R <- exp([w]_x) R`` of a rotation vector, regular everywhere). It lives on the constraint
 model because the constraint defines the parameters; ``axis`` has only one angle.
+
+The default is ``increment``: ``benchmarks/parameterization.py`` finds the same accuracy
+(median 0.23 degree on random poses) and, at theta = 0, a median 5.5 LM steps against
+Euler's 12; a third of the 60-degree Euler grid (36 of 108 candidates) sits at theta = 0.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ _PARAMETERIZATIONS = {"euler": EulerParameterization, "increment": IncrementPara
 class FullConfig:
     """Attributes: ``rotation_parameterization`` in {"euler", "increment"}."""
 
-    rotation_parameterization: str = "euler"
+    rotation_parameterization: str = "increment"
 
 
 class FullConstraint:

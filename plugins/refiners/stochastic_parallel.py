@@ -14,7 +14,9 @@ All candidates are kept with their scores and optimizer state. Each iteration:
    in magnitude, when every candidate has converged, or after ``n_max_iter`` steps.
 
 The paper leaves open whether converged candidates stay eligible; here they are not drawn
-again (a step on them cannot lower their score).
+again (a step on them cannot lower their score). Step 3 is also applied once to the
+starting candidates, best first: grids repeat rotations (on the ZYZ grid every ``theta = 0``
+candidate with the same ``phi + psi`` is one rotation), and refining a copy is wasted work.
 """
 
 from __future__ import annotations
@@ -108,9 +110,10 @@ class StochasticParallelRefiner:
         states = {i: optimizer.start(objective, parameterization, p)
                   for i, p in enumerate(problem.candidates)}
         transforms = {i: parameterization.to_transform(s.params) for i, s in states.items()}
+        removed = self._drop_initial_duplicates(states, transforms)
         initial_record = min(s.value for s in states.values())
         best_index = min(states, key=lambda i: states[i].value)
-        trace, removed, stop_reason = [], 0, "n_max_iter"
+        trace, stop_reason = [], "n_max_iter"
         for step in range(1, config.n_max_iter + 1):
             active = [i for i in states if not states[i].converged]
             if not active:
@@ -136,6 +139,18 @@ class StochasticParallelRefiner:
             {"stop_reason": stop_reason, "candidates_removed": removed,
              "candidates_left": len(states), "best_candidate": best_index},
         )
+
+    def _drop_initial_duplicates(self, states: dict, transforms: dict) -> int:
+        """Keep, best first, only candidates farther than gamma from every one kept."""
+        kept: list[int] = []
+        for index in sorted(states, key=lambda i: states[i].value):
+            if all(transform_distance(transforms[index], transforms[k]) > self.config.gamma
+                   for k in kept):
+                kept.append(index)
+        dropped = [i for i in states if i not in set(kept)]
+        for index in dropped:
+            del states[index], transforms[index]
+        return len(dropped)
 
     def _drop_duplicate(self, moved: int, states: dict, transforms: dict) -> int:
         """Remove the worse of ``moved`` and its nearest candidate if within gamma."""

@@ -53,7 +53,8 @@ class ConstrainedScoreConfig:
     fd_step_deg : float
         Step of the central differences, degrees.
     max_frequency : float
-        Highest spatial frequency compared, cycles/voxel (0 < f <= 0.5 * sqrt(3)). The
+        Highest spatial frequency compared, cycles/voxel (0 < f <= 0.5, the largest band a
+        rotation maps onto itself and in which every term has a derivative). The
         default 0.3 (3.3 voxels) keeps what 4 nm subtomograms at 1 nm/voxel carry and drops
         the noise-only band; 0.5 compares up to Nyquist.
     mask_edge_voxels : float
@@ -88,9 +89,9 @@ class ConstrainedScoreConfig:
             raise ConfigError(
                 f"score={score}: score.mask_edge_voxels must be >= 0, found {self.mask_edge_voxels}"
             )
-        if not 0 < self.max_frequency <= 0.5 * np.sqrt(3):
+        if not 0 < self.max_frequency <= 0.5:
             raise ConfigError(
-                f"score={score}: score.max_frequency must be in (0, 0.866] cycles/voxel, "
+                f"score={score}: score.max_frequency must be in (0, 0.5] cycles/voxel, "
                 f"found {self.max_frequency}"
             )
 

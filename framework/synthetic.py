@@ -1,8 +1,8 @@
 """A quick on-the-fly generator of subtomogram pairs with known relative transforms.
 
 This is the light generator behind the demo and the tests: a density map is posed, its
-spectrum is cut by a missing wedge, and wedge-filtered white noise is added. The realistic
-simulator (tilt series, CTF, MTF, backprojection) is :mod:`subalign.simulate`'s job.
+spectrum is cut by a missing wedge, and wedge-filtered white noise is added. A realistic
+simulator (tilt series, CTF, MTF, backprojection) is separate, planned work.
 
 SNR here is ``var(signal) / var(noise)`` over the box, both after the wedge filter.
 """

@@ -133,7 +133,9 @@ class ScoreContract:
         moving = shift_volume(pair.fixed, shift)
         objective = self.prepare(plugins, pair.fixed, moving)
         np.testing.assert_array_equal(objective.best_translation(np.eye(3), None), -shift)
-        assert np.linalg.norm(objective.best_translation(np.eye(3), 2.0)) <= 2.0
+        np.testing.assert_array_equal(objective.best_translation(np.eye(3), 4.0), -shift)
+        limited = objective.best_translation(np.eye(3), 3.0)  # |shift| = 3.74 is out of reach
+        assert np.linalg.norm(limited) <= 3.0 and not np.array_equal(limited, -shift)
 
 
 class OptimizerContract:

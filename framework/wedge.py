@@ -102,6 +102,8 @@ def wedge_mask(
     on_axis = (np.abs(fx) < 1e-12) & (np.abs(fz) < 1e-12)
     tol = 1e-9
     inside = (angle >= tilt.min_deg - tol) & (angle <= tilt.max_deg + tol)
+    if tilt.min_deg <= -90.0:  # the line at -90 degrees is the one folded onto +90
+        inside |= angle >= 90.0 - tol
     if margin <= 0:
         return on_axis | inside
     # Distance (Fourier voxels) to the nearer boundary plane, r_xz |sin(angle difference)|;

@@ -81,7 +81,8 @@ def test_stochastic_parallel_result_and_trace(small_pair):
     assert np.all(np.diff(result.trace) <= 0)  # a record minimum never rises
     assert result.score_value == pytest.approx(result.trace[-1])
     assert result.details["stop_reason"] in {"regression", "all candidates converged", "n_max_iter"}
-    # Duplicates within gamma were dropped: the survivors are pairwise farther apart.
+    # 90-degree grid: the 4 theta = 0 rows (phi + psi) hold 16 candidates but 4 rotations.
+    assert result.details["candidates_removed"] >= 12
     assert result.details["candidates_left"] + result.details["candidates_removed"] == 32
 
 
@@ -89,8 +90,12 @@ def test_exhaustive_scan_takes_no_steps_and_picks_the_best_candidate(small_pair)
     config = subalign.compose_config("align", ["refiner=exhaustive_scan", "sampler.interval_deg=90"])
     result = subalign.align_pair(config, small_pair.fixed, small_pair.moving)
     assert result.lm_steps == 0 and result.trace == []
-    objective = default_plugin_set().create("score", config.score).prepare(
-        small_pair.fixed, small_pair.moving, subalign.TiltRange(-60, 60), subalign.TiltRange(-60, 60))
+    plugins = default_plugin_set()
+    tilt = subalign.TiltRange(-60, 60)
+    objective = plugins.create("score", config.score).prepare(small_pair.fixed, small_pair.moving, tilt, tilt)
+    values = [objective.value(RigidTransform(r, objective.best_translation(r, None)))
+              for r in plugins.create("sampler", config.sampler).rotations()]
+    assert result.score_value == pytest.approx(min(values))
     assert result.score_value == pytest.approx(objective.value(result.transform))
 
 

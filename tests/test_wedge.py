@@ -253,3 +253,14 @@ def test_tilt_range_parse_accepts_valid_ranges(value):
 def test_config_error_is_a_value_error():
     with pytest.raises(ValueError):
         TiltRange.parse([60, -60])
+
+
+def test_range_starting_at_minus_90_measures_the_z_axis_line():
+    """Line angle -90 is folded onto +90: [-90, 60] measures the z axis like [-60, 90] does."""
+    shape = (16, 16, 16)
+    grid = fourier_grid(shape)
+    fx, fy, fz = grid.frequency_xyz()
+    z_axis = (fx == 0) & (fy == 0) & (fz != 0)
+    assert wedge_mask(shape, TiltRange(-90.0, 60.0))[z_axis].all()
+    assert wedge_mask(shape, TiltRange(-60.0, 90.0))[z_axis].all()
+    assert not wedge_mask(shape, TiltRange(-60.0, 60.0))[z_axis].any()

@@ -60,19 +60,21 @@ class LevenbergMarquardt:
     requires_complex = False
 
     def __init__(self, config: LMConfig) -> None:
-        if not (config.initial_damping > 0 and 0 < config.damping_decrease < 1
-                and config.damping_increase > 1 and config.max_trials >= 1):
-            raise ConfigError(
-                "optimizer: expected initial_damping > 0, 0 < damping_decrease < 1, "
-                f"damping_increase > 1 and max_trials >= 1; found {config}"
-            )
+        checks = (("initial_damping", config.initial_damping > 0, "> 0"),
+                  ("damping_decrease", 0 < config.damping_decrease < 1, "in (0, 1)"),
+                  ("damping_increase", config.damping_increase > 1, "> 1"),
+                  ("max_trials", config.max_trials >= 1, ">= 1"))
+        for field, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"optimizer.{field}: expected {expected}, "
+                                  f"found {getattr(config, field)}")
         self.config = config
 
     def _check(self, objective) -> None:
         if self.requires_complex and not getattr(objective, "is_complex", False):
             raise ConfigError(
-                "optimizer=lm_complex needs a score with complex residuals (e.g. fcs); "
-                "use optimizer=lm for real ones"
+                f"optimizer=lm_complex: expected a score with complex residuals (e.g. fcs), "
+                f"found real ones from {type(objective).__name__}; use optimizer=lm for those"
             )
 
     def start(self, objective, parameterization, params) -> OptimizerState:

@@ -94,11 +94,12 @@ class StochasticParallelRefiner:
     """Stochastic parallel refinement of all candidates (Xu & Alber 2012, eq. 10-12)."""
 
     def __init__(self, config: StochasticParallelConfig) -> None:
-        if config.regression_window < 2 or config.n_max_iter < 1 or config.gamma < 0:
-            raise ConfigError(
-                "refiner: expected regression_window >= 2, n_max_iter >= 1 and gamma >= 0; "
-                f"found {config}"
-            )
+        for field, ok, expected in (("regression_window", config.regression_window >= 2, ">= 2"),
+                                    ("n_max_iter", config.n_max_iter >= 1, ">= 1"),
+                                    ("gamma", config.gamma >= 0, ">= 0")):
+            if not ok:
+                raise ConfigError(f"refiner.{field}: expected {expected}, "
+                                  f"found {getattr(config, field)}")
         self.config = config
 
     def refine(self, problem) -> RefinementResult:

@@ -2,8 +2,8 @@
 
 ``phi`` and ``psi`` run over ``[0, 360)`` and ``theta`` over ``[0, 180)`` in steps of
 ``interval_deg``: 60 degrees gives 6 * 3 * 6 = 108 candidates, 45 degrees 8 * 4 * 8 = 256.
-The grid is redundant near ``theta = 0`` (all ``phi + psi`` equal there); see
-``so3_uniform`` for a near-uniform alternative.
+The grid is redundant at ``theta = 0``, where only ``phi + psi`` matters: 30 of the 108
+candidates at 60 degrees repeat a rotation (``stochastic_parallel`` drops the copies).
 """
 
 from __future__ import annotations

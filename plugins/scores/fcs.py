@@ -2,7 +2,9 @@
 
 ``d = c * sum |F f(xi) - exp(-2 pi i a . xi) F(Lambda_R g)(xi)|^2`` over the frequencies of
 the common mask ``M_f . Lambda_R M_g``, with ``c = 1 / (number of those frequencies)``
-counted over the full spectrum; ``c`` is held constant within an optimizer step (eq. 15).
+counted over the full spectrum. The Jacobian of a step holds the mask and ``c`` at the
+current rotation (eq. 15); each trial evaluation uses the mask and ``c`` of its own rotation,
+so every value compared is a proper mean over its own frequencies.
 
 Contrast and scale: the paper notes FCS does not account for contrast differences. Both
 volumes are therefore standardized (zero mean, unit variance over the box) when prepared,

@@ -33,7 +33,13 @@ from .geometry import RigidTransform, rotation_vector_to_matrix
 from .transform import box_centre, prefilter, rotate_volume
 from .wedge import TiltRange, wedge_mask
 
-__all__ = ["ConstrainedObjective", "ConstrainedScoreConfig", "soft_sphere", "standardize"]
+__all__ = [
+    "ConstrainedObjective",
+    "ConstrainedScoreConfig",
+    "finite_difference_jacobian",
+    "soft_sphere",
+    "standardize",
+]
 
 JACOBIAN_METHODS = ("numerical", "analytic")
 ROLL_OFF = 0.05
@@ -94,6 +100,39 @@ class ConstrainedScoreConfig:
                 f"score={score}: score.max_frequency must be in (0, 0.5] cycles/voxel, "
                 f"found {self.max_frequency}"
             )
+
+
+def finite_difference_jacobian(objective, transform: RigidTransform, step: float = 1e-4) -> np.ndarray:
+    """Reference Jacobian by central differences, the common mask held at ``transform``.
+
+    Columns as in :meth:`~subalign.protocols.Objective.jacobian`: left rotation increments
+    (radians) about ``x, y, z``, then translations (voxels) along ``x, y, z``.
+
+    Parameters
+    ----------
+    objective : Objective
+    transform : RigidTransform
+    step : float
+        Step in radians and voxels.
+
+    Returns
+    -------
+    ndarray of shape (n, 6)
+    """
+    columns = []
+    for column in range(6):
+        increment = np.zeros(6)
+        increment[column] = step
+        plus, minus = (
+            objective.residuals(
+                RigidTransform(rotation_vector_to_matrix(s * increment[:3]) @ transform.rotation,
+                               transform.translation + s * increment[3:]),
+                mask_rotation=transform.rotation,
+            )
+            for s in (1.0, -1.0)
+        )
+        columns.append((plus - minus) / (2 * step))
+    return np.stack(columns, axis=1)
 
 
 def soft_sphere(shape: tuple[int, int, int], edge: float) -> np.ndarray:

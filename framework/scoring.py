@@ -135,6 +135,27 @@ def finite_difference_jacobian(objective, transform: RigidTransform, step: float
     return np.stack(columns, axis=1)
 
 
+class _LastRotation:
+    """Remembers the result computed for the most recent rotation (exact match).
+
+    An LM step evaluates its accepted trial and then takes the Jacobian at the same
+    rotation; remembering one result skips that second rotation (and wedge mask). The
+    result is made read-only so no caller can change what is remembered.
+    """
+
+    def __init__(self) -> None:
+        self._key: bytes | None = None
+        self._value: np.ndarray | None = None
+
+    def get(self, rotation: np.ndarray, compute) -> np.ndarray:
+        key = np.asarray(rotation, dtype=float).tobytes()
+        if key != self._key:
+            value = compute()
+            value.setflags(write=False)
+            self._key, self._value = key, value
+        return self._value
+
+
 def soft_sphere(shape: tuple[int, int, int], edge: float) -> np.ndarray:
     """Spherical mask about the box centre: 1 to radius ``N/2 - edge``, cosine to 0 at ``N/2``.
 
@@ -203,6 +224,8 @@ class ConstrainedObjective:
         self.fixed_spectrum = forward(prepared(fixed))
         self.moving_coefficients = prefilter(prepared(moving), self.order)
         self.moving_tilt = moving_tilt
+        self._last_mask = _LastRotation()
+        self._last_spectrum = _LastRotation()
         self.band = (radius <= config.max_frequency) & (radius > 0)
         self.margin = config.wedge_margin_voxels
         self.fixed_mask = wedge_mask(self.shape, fixed_tilt, margin=self.margin) & self.band
@@ -241,14 +264,14 @@ class ConstrainedObjective:
     # -- the Objective protocol ----------------------------------------------------------
     def common_mask(self, rotation: np.ndarray) -> np.ndarray:
         """``M_f . Lambda_R M_g`` within the frequency band, shape (N, N, N // 2 + 1)."""
-        return self.fixed_mask & wedge_mask(self.shape, self.moving_tilt, rotation,
-                                            margin=self.margin)
+        return self._last_mask.get(rotation, lambda: self.fixed_mask & wedge_mask(
+            self.shape, self.moving_tilt, rotation, margin=self.margin))
 
     def rotated_spectrum(self, rotation: np.ndarray) -> np.ndarray:
         """``F(Lambda_R g)`` of the standardized moving volume."""
-        return forward(
+        return self._last_spectrum.get(rotation, lambda: forward(
             rotate_volume(self.moving_coefficients, rotation, order=self.order, prefiltered=True)
-        )
+        ))
 
     def residuals(
         self, transform: RigidTransform, *, mask_rotation: np.ndarray | None = None

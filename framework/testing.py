@@ -46,7 +46,15 @@ def _nudge(transform: RigidTransform, degrees: float, voxels: float, seed: int) 
                           transform.translation + voxels * direction / np.linalg.norm(direction))
 
 
-class ScoreContract:
+class _Contract:
+    """What every contract needs: the plugins under test (override to test another set)."""
+
+    @pytest.fixture
+    def plugins(self) -> PluginSet:
+        return default_plugin_set()
+
+
+class ScoreContract(_Contract):
     """Contract of a :class:`~subalign.protocols.Score` plugin.
 
     Attributes
@@ -63,10 +71,6 @@ class ScoreContract:
     score: ClassVar[Any] = None
     size: ClassVar[int] = 32
     jacobian_rtol: ClassVar[float] = 0.05
-
-    @pytest.fixture
-    def plugins(self) -> PluginSet:
-        return default_plugin_set()
 
     @pytest.fixture
     def pair(self):
@@ -129,7 +133,7 @@ class ScoreContract:
         assert np.linalg.norm(limited) <= 3.0 and not np.array_equal(limited, -shift)
 
 
-class OptimizerContract:
+class OptimizerContract(_Contract):
     """Contract of an :class:`~subalign.protocols.Optimizer` plugin, run with ``score``.
 
     Attributes
@@ -146,10 +150,6 @@ class OptimizerContract:
     rotation_tol_deg: ClassVar[float] = 0.2
     translation_tol_voxels: ClassVar[float] = 0.05
     max_steps: ClassVar[int] = 60
-
-    @pytest.fixture
-    def plugins(self) -> PluginSet:
-        return default_plugin_set()
 
     @pytest.fixture
     def problem(self, plugins):

@@ -95,20 +95,17 @@ def wedge_mask(
         r = np.asarray(rotation, dtype=float)
         fx, fz = (r[0, 0] * fx + r[1, 0] * fy + r[2, 0] * fz,
                   r[0, 2] * fx + r[1, 2] * fy + r[2, 2] * fz)
-    # Line angle in (-90, 90]: fold (x, z) onto the half plane x >= 0.
-    sign = np.where(fx < 0, -1.0, 1.0)
-    angle = np.degrees(np.arctan2(sign * fz, sign * fx))
-    angle = np.where(angle <= -90.0, angle + 180.0, angle)
-    on_axis = (np.abs(fx) < 1e-12) & (np.abs(fz) < 1e-12)
+    # A line through the origin has its angle modulo 180 degrees: measure it from the range's
+    # start, so every range (asymmetric, or starting at -90) is one test.
     tol = 1e-9
-    inside = (angle >= tilt.min_deg - tol) & (angle <= tilt.max_deg + tol)
-    if tilt.min_deg <= -90.0:  # the line at -90 degrees is the one folded onto +90
-        inside |= angle >= 90.0 - tol
+    offset = (np.degrees(np.arctan2(fz, fx)) - tilt.min_deg + tol) % 180.0 - tol
+    span = tilt.max_deg - tilt.min_deg
+    inside = offset <= span + tol
+    on_axis = (np.abs(fx) < 1e-12) & (np.abs(fz) < 1e-12)
     if margin <= 0:
         return on_axis | inside
     # Distance (Fourier voxels) to the nearer boundary plane, r_xz |sin(angle difference)|;
     # both differences lie in [0, 180) for a measured frequency, so sin >= 0.
     r_xz = np.hypot(fx, fz) * shape[0]
-    low, high = np.radians(angle - tilt.min_deg), np.radians(tilt.max_deg - angle)
-    clearance = r_xz * np.minimum(np.sin(low), np.sin(high))
+    clearance = r_xz * np.minimum(np.sin(np.radians(offset)), np.sin(np.radians(span - offset)))
     return inside & (clearance >= margin)

@@ -3,8 +3,10 @@
 from subalign.testing import OptimizerContract, ScoreContract
 
 
+# Analytic columns measure under 1% (benchmarks/score_timing.py); numerical under 0.3%.
 class TestRcsAnalytic(ScoreContract):
     score = {"name": "rcs", "jacobian": "analytic"}
+    jacobian_rtol = 0.02
 
 
 class TestRcsNumerical(ScoreContract):
@@ -14,6 +16,7 @@ class TestRcsNumerical(ScoreContract):
 
 class TestFcsAnalytic(ScoreContract):
     score = {"name": "fcs", "jacobian": "analytic"}
+    jacobian_rtol = 0.02
 
 
 class TestFcsNumerical(ScoreContract):

@@ -91,3 +91,18 @@ def test_common_mask_is_held_fixed_when_asked(pair, name):
     # The mask moves with the rotation unless held: it selects other coefficients.
     assert np.count_nonzero(objective.common_mask(other.rotation) != objective.common_mask(transform.rotation)) > 0
     assert not (held.size == own.size and np.allclose(held, own))
+
+
+@pytest.mark.parametrize("name", ["rcs", "fcs"])
+def test_remembered_rotation_never_changes_a_result(pair, name):
+    """Interleaved evaluations give what a fresh objective gives for each transform."""
+    score = default_plugin_set().create("score", name)
+    first, second = off_truth(pair), off_truth(pair, degrees=25.0)
+    objective = score.prepare(pair.fixed, pair.moving, WEDGE, WEDGE)
+    values = [objective.value(t) for t in (first, second, first, first)]
+    objective.jacobian(second)
+    values.append(objective.value(first))
+    fresh = [score.prepare(pair.fixed, pair.moving, WEDGE, WEDGE).value(t) for t in (first, second)]
+    assert values == [fresh[0], fresh[1], fresh[0], fresh[0], fresh[0]]
+    with pytest.raises(ValueError):  # remembered arrays are read-only
+        objective.rotated_spectrum(first.rotation)[0, 0, 0] = 0

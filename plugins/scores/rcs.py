@@ -32,9 +32,16 @@ class RealSpaceObjective(ConstrainedObjective):
     """RCS prepared for one pair; residuals of length N**3 (real)."""
 
     is_complex = False
+    _fixed_for_mask = (None, None)  # (mask, N f1): N f1 changes only with the mask
+
+    def _normalized_fixed(self, mask):
+        if mask is not self._fixed_for_mask[0]:
+            unit, _ = _unit(inverse(self.fixed_spectrum * mask, self.shape).ravel())
+            self._fixed_for_mask = (mask, unit)
+        return self._fixed_for_mask[1]
 
     def residual_parts(self, spectrum, mask):
-        normalized_fixed, _ = _unit(inverse(self.fixed_spectrum * mask, self.shape).ravel())
+        normalized_fixed = self._normalized_fixed(mask)
         normalized_moving, norm = _unit(inverse(spectrum * mask, self.shape).ravel())
         return normalized_moving - normalized_fixed, (normalized_moving, norm, mask)
 

@@ -4,10 +4,18 @@
 read or written (the plugin set is built once per process from installed entry points), and
 it and its inputs pickle, so batches can be spread over processes unchanged.
 
-The pipeline: the score prepares an objective for the pair; the constraint model draws
-candidate rotations from the sampler and defines the optimizer's parameters; each candidate
-gets its initial translation from the score's FFT search; the refiner runs the optimizer
-on the candidates and returns the best.
+The pipeline: the constraint model draws candidate rotations from the sampler and defines
+the optimizer's parameters; each candidate starts with the translation that puts the moving
+particle's centre onto the fixed one's (or, with ``initial_translation=fft``, the score's
+FFT search); the refiner runs the optimizer on the candidates with the *search* score (the
+score with ``search_score`` overrides: by default a lower band and a narrower wedge margin,
+whose optimum is wider) and the best result is polished with the score as configured.
+
+Why: LM from the FFT translation of a wrong rotation reaches the truth from 40 degrees off
+in 7 of 12 noise-free starts, from the centroid translation in 10 of 12 (search score); and
+the search score reaches the truth from 50 degrees in 9 of 12 starts where the configured
+score reaches it from 40 degrees in 4 of 12. Grid candidates of a 60-degree ZYZ grid lie up
+to 38 degrees from a random rotation in 90% of cases.
 """
 
 from __future__ import annotations
@@ -19,11 +27,12 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from .errors import VolumeError
+from .errors import ConfigError, VolumeError
 from .geometry import RigidTransform
 from .io import check_volume
 from .manager import PluginSet, default_plugin_set
 from .protocols import RefinementProblem
+from .transform import particle_centre
 
 __all__ = ["AlignmentResult", "align_pair"]
 
@@ -84,6 +93,22 @@ def _as_config(config: Any) -> DictConfig:
     return OmegaConf.create(config)
 
 
+def _plain(node: Any) -> dict:
+    return OmegaConf.to_container(node) if isinstance(node, DictConfig) else dict(node)
+
+
+def _starts(config, objective, fixed, moving, rotations):
+    """``(rotation, initial translation)`` for every candidate rotation."""
+    how = config.get("initial_translation", "centroid")
+    if how == "fft":
+        max_shift = config.get("max_shift_voxels")
+        return [(r, objective.best_translation(r, max_shift)) for r in rotations]
+    if how == "centroid":
+        fixed_centre, moving_centre = particle_centre(fixed), particle_centre(moving)
+        return [(r, fixed_centre - r @ moving_centre) for r in rotations]
+    raise ConfigError(f"initial_translation: expected 'centroid' or 'fft', found {how!r}")
+
+
 def align_pair(
     config: Any, fixed: np.ndarray, moving: np.ndarray, *, plugins: PluginSet | None = None
 ) -> AlignmentResult:
@@ -116,19 +141,20 @@ def align_pair(
             f"moving: expected the shape of fixed {fixed.shape}, found {moving.shape}"
         )
     fixed_tilt, moving_tilt = resolve_tilts(config)
+    search_overrides = dict(config.get("search_score") or {})
     score = plugins.create("score", config.score)
+    search_score = (plugins.create("score", {**_plain(config.score), **search_overrides})
+                    if search_overrides else score)
     optimizer = plugins.create("optimizer", config.optimizer)
     sampler = plugins.create("sampler", config.sampler)
     constraint = plugins.create("constraint", config.constraint)
     refiner = plugins.create("refiner", config.refiner)
 
-    objective = score.prepare(fixed, moving, fixed_tilt, moving_tilt)
+    search = search_score.prepare(fixed, moving, fixed_tilt, moving_tilt)
     parameterization = constraint.parameterization()
-    max_shift = config.get("max_shift_voxels")
-    candidates = [
-        parameterization.to_params(RigidTransform(r, objective.best_translation(r, max_shift)))
-        for r in constraint.candidate_rotations(sampler)
-    ]
+    candidates = [parameterization.to_params(RigidTransform(r, start))
+                  for r, start in _starts(config, search, fixed, moving,
+                                          constraint.candidate_rotations(sampler))]
     plugins.alignment_started(n_candidates=len(candidates), config=config)
     steps = [0]
 
@@ -137,17 +163,28 @@ def align_pair(
         plugins.candidate_step(candidate=candidate, step=steps[0], value=value, record=record)
 
     refined = refiner.refine(RefinementProblem(
-        objective, optimizer, parameterization, candidates, int(config.get("seed", 0)), on_step
+        search, optimizer, parameterization, candidates, int(config.get("seed", 0)), on_step
     ))
+    params, value, details = refined.params, refined.value, dict(refined.details)
+    polish_steps = 0
+    if search_overrides:
+        objective = score.prepare(fixed, moving, fixed_tilt, moving_tilt)
+        state = optimizer.start(objective, parameterization, params)
+        while not state.converged and state.steps < int(config.get("polish_max_steps", 100)):
+            state = optimizer.step(objective, parameterization, state)
+            on_step(candidate=int(details.get("best_candidate", 0)), value=state.value,
+                    record=state.value)
+        params, value, polish_steps = state.params, state.value, state.steps
+        details.update(search_value=float(refined.value), polish_steps=polish_steps)
     result = AlignmentResult(
-        transform=parameterization.to_transform(refined.params),
+        transform=parameterization.to_transform(params),
         score_name=str(config.score.name),
-        score_value=float(refined.value),
-        lm_steps=int(refined.steps),
+        score_value=float(value),
+        lm_steps=int(refined.steps) + polish_steps,
         n_candidates=len(candidates),
         seconds=time.perf_counter() - started,
         trace=[float(v) for v in refined.trace],
-        details=refined.details,
+        details=details,
     )
     plugins.alignment_finished(result=result)
     return result

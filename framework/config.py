@@ -8,7 +8,7 @@ YAML presets in ``subalign.conf`` pick their defaults.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -67,6 +67,16 @@ class AlignConfig:
         Per-volume overrides of ``wedge``.
     max_shift_voxels : float, optional
         Longest translation the FFT search may return; null: the whole box.
+    initial_translation : {"centroid", "fft"}
+        Each candidate's starting translation: the one that puts the moving particle's
+        centre (:func:`subalign.transform.particle_centre`) onto the fixed one's, or the
+        score's FFT search at the candidate's rotation.
+    search_score : dict
+        Overrides of the score's fields for the global search; the best transform found is
+        then polished with the score as configured. ``null``: one stage, the score as is
+        (an override ``search_score={}`` would merge, not replace).
+    polish_max_steps : int
+        Cap on the optimizer steps of the polish.
     seed : int
         Seed of stochastic refiners.
     """
@@ -78,6 +88,11 @@ class AlignConfig:
     fixed_wedge: WedgeConfig = field(default_factory=WedgeConfig)
     moving_wedge: WedgeConfig = field(default_factory=WedgeConfig)
     max_shift_voxels: Optional[float] = None
+    initial_translation: str = "centroid"
+    search_score: Optional[Dict[str, Any]] = field(
+        default_factory=lambda: {"max_frequency": 0.15, "wedge_margin_voxels": 0.5}
+    )
+    polish_max_steps: int = 100
     seed: int = 0
     demo: DemoConfig = field(default_factory=DemoConfig)
     score: Any = MISSING

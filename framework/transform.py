@@ -17,6 +17,7 @@ from .geometry import RigidTransform
 
 __all__ = [
     "box_centre",
+    "particle_centre",
     "prefilter",
     "rotate_volume",
     "rotate_volume_batch",
@@ -36,6 +37,30 @@ def box_centre(shape: tuple[int, ...]) -> np.ndarray:
 # Zeros padded around a volume before spline filtering, so the coefficients describe a
 # volume that is 0 outside the box (what scipy does internally for constant modes).
 SPLINE_PAD = 12
+
+
+def particle_centre(volume: np.ndarray, *, smoothing_voxels: float = 2.0) -> np.ndarray:
+    """Where the structure in a volume sits: centroid of ``|smoothed volume - mean|``.
+
+    Using the absolute deviation makes it independent of the contrast's sign; the Gaussian
+    smoothing (sigma ``smoothing_voxels``) keeps noise from dominating the weights.
+
+    Parameters
+    ----------
+    volume : ndarray of shape (Z, Y, X)
+
+    Returns
+    -------
+    ndarray of shape (3,)
+        ``(x, y, z)`` in voxels from the box centre.
+    """
+    weights = np.abs(scipy.ndimage.gaussian_filter(volume - volume.mean(), smoothing_voxels))
+    total = weights.sum()
+    if total == 0:
+        return np.zeros(3)
+    offsets = np.indices(volume.shape, dtype=float) - box_centre(volume.shape)[:, None, None, None]
+    z, y, x = (np.tensordot(weights, offsets[axis], axes=3) / total for axis in range(3))
+    return np.array([x, y, z])
 
 
 def prefilter(volume: np.ndarray, order: int) -> np.ndarray:

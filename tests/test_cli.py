@@ -24,7 +24,7 @@ SUBALIGN = Path(sys.executable).parent / "subalign"
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["sampler.interval_deg=120", "refiner.n_max_iter=10", "refiner.regression_window=3",
          "seed=0"]
-BUILTIN_NAMES = ["rcs", "fcs", "lm", "lm_complex", "euler_grid", "full", "axis",
+BUILTIN_NAMES = ["rcs", "fcs", "lm", "lm_complex", "euler_grid", "so3_uniform", "full", "axis",
                  "stochastic_parallel", "independent", "exhaustive_scan"]
 RESULT_KEYS = {"rotation_zyz_deg", "rotation_matrix", "translation_xyz_voxels", "score",
                "lm_steps", "n_candidates", "seconds"}
@@ -57,7 +57,9 @@ def check_record(path: Path, score: str) -> dict:
     assert record["score"]["name"] == score
     assert np.isfinite(record["score"]["value"])
     assert record["n_candidates"] == 18
-    assert 1 <= record["lm_steps"] <= 10
+    # At most n_max_iter search steps, then the polish's own steps.
+    assert 1 <= len(record["trace"]) <= 10
+    assert record["lm_steps"] == len(record["trace"]) + record["details"]["polish_steps"]
     assert record["seconds"] > 0
     return record
 

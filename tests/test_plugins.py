@@ -38,7 +38,7 @@ BUILTIN_ORIGIN = f"subalign {importlib.metadata.version('subalign')}"
 BUILTINS = {
     "score": {"rcs", "fcs"},
     "optimizer": {"lm", "lm_complex"},
-    "sampler": {"euler_grid"},
+    "sampler": {"euler_grid", "so3_uniform"},
     "constraint": {"full", "axis"},
     "refiner": {"stochastic_parallel", "independent", "exhaustive_scan"},
 }
@@ -315,15 +315,21 @@ def test_observer_hooks_are_called_during_alignment(pair):
     assert recorder.started == [(result.n_candidates, "rcs")]
     assert result.n_candidates == 18
     assert recorder.finished == [result]
-    assert 1 <= result.lm_steps <= 5
+    assert 1 <= len(result.trace) <= 5  # n_max_iter search steps; the polish adds its own
     candidates, steps, values, records = zip(*recorder.steps)
     assert list(steps) == list(range(1, result.lm_steps + 1))
     assert all(0 <= c < result.n_candidates for c in candidates)
     # The record is the lowest score of any candidate so far, starting scores included:
     # the refiner's own trace.
-    assert list(records) == result.trace
+    search = len(result.trace)
+    assert list(records[:search]) == result.trace
+    # The polish reports its own candidate's score under the configured score, never rising.
+    polish = records[search:]
+    assert len(polish) == result.details["polish_steps"]
+    assert all(later <= earlier for earlier, later in zip(polish, polish[1:]))
     assert all(r <= v for r, v in zip(records, values))
-    assert result.score_value <= min(values) + 1e-12
+    assert result.details["search_value"] <= min(values[:search]) + 1e-12
+    assert result.score_value <= min(values[search:]) + 1e-12
 
 
 # --------------------------------------------------------------------------------------
@@ -392,7 +398,7 @@ def test_example_plugin_aligns_a_pair(ncc_installed, pair):
     result = subalign.align_pair(config, pair.fixed, pair.moving, plugins=plugin_set)
     assert result.score_name == "ncc"
     assert np.isfinite(result.score_value) and 0 <= result.score_value <= 4
-    assert result.n_candidates == 18 and 1 <= result.lm_steps <= 5
+    assert result.n_candidates == 18 and 1 <= len(result.trace) <= 5
 
 
 @pytest.mark.parametrize("jacobian", ["numerical", "analytic"])

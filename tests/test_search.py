@@ -76,10 +76,12 @@ def test_stochastic_parallel_result_and_trace(small_pair):
     config = subalign.compose_config("align", FAST)
     result = subalign.align_pair(config, small_pair.fixed, small_pair.moving)
     assert result.n_candidates == 32
-    assert 1 <= result.lm_steps <= 40
-    assert len(result.trace) == result.lm_steps
+    search_steps = result.lm_steps - result.details["polish_steps"]
+    assert 1 <= search_steps <= 40
+    assert len(result.trace) == search_steps
     assert np.all(np.diff(result.trace) <= 0)  # a record minimum never rises
-    assert result.score_value == pytest.approx(result.trace[-1])
+    # The search ran on the search score; the polish may only improve on its best.
+    assert result.details["search_value"] == pytest.approx(result.trace[-1])
     assert result.details["stop_reason"] in {"regression", "all candidates converged", "n_max_iter"}
     # 90-degree grid: the 4 theta = 0 rows (phi + psi) hold 16 candidates but 4 rotations.
     assert result.details["candidates_removed"] >= 12
@@ -87,7 +89,8 @@ def test_stochastic_parallel_result_and_trace(small_pair):
 
 
 def test_exhaustive_scan_takes_no_steps_and_picks_the_best_candidate(small_pair):
-    config = subalign.compose_config("align", ["refiner=exhaustive_scan", "sampler.interval_deg=90"])
+    config = subalign.compose_config("align", ["refiner=exhaustive_scan", "sampler.interval_deg=90",
+                                               "search_score=null", "initial_translation=fft"])
     result = subalign.align_pair(config, small_pair.fixed, small_pair.moving)
     assert result.lm_steps == 0 and result.trace == []
     plugins = default_plugin_set()
@@ -105,7 +108,7 @@ def test_independent_refines_every_candidate(small_pair):
     result = subalign.align_pair(config, small_pair.fixed, small_pair.moving)
     per_candidate = result.details["steps_per_candidate"]
     assert len(per_candidate) == result.n_candidates
-    assert sum(per_candidate) == result.lm_steps
+    assert sum(per_candidate) + result.details["polish_steps"] == result.lm_steps
     assert all(1 <= s <= 3 for s in per_candidate)
 
 
@@ -153,3 +156,24 @@ def test_align_pair_is_picklable_and_deterministic_across_processes(small_pair):
         np.testing.assert_array_equal(result.transform.translation, here.transform.translation)
         assert result.lm_steps == here.lm_steps
     pickle.dumps(here)
+
+
+@pytest.mark.parametrize("spacing,count", [(65, 105), (60, 134), (45, 314)])
+def test_so3_uniform_counts_and_spread(spacing, count):
+    rotations = default_plugin_set().create("sampler", {"name": "so3_uniform", "spacing_deg": spacing}).rotations()
+    assert rotations.shape == (count, 3, 3)
+    np.testing.assert_allclose(np.linalg.det(rotations), 1.0, atol=1e-12)
+    nearest = [np.sort(rotation_distance_deg(rotations, r))[1] for r in rotations]
+    assert min(nearest) > spacing / 2  # no two candidates closer than half the spacing
+
+
+def test_so3_uniform_covers_so3_better_than_the_euler_grid_at_similar_count():
+    from scipy.spatial.transform import Rotation
+    plugins = default_plugin_set()
+    uniform = plugins.create("sampler", {"name": "so3_uniform", "spacing_deg": 65}).rotations()
+    grid = plugins.create("sampler", {"name": "euler_grid", "interval_deg": 60}).rotations()
+    probes = Rotation.random(2000, random_state=7).as_matrix()
+    gap_uniform = max(rotation_distance_deg(uniform, p).min() for p in probes)
+    gap_grid = max(rotation_distance_deg(grid, p).min() for p in probes)
+    assert len(uniform) <= len(grid)
+    assert gap_uniform < gap_grid - 10

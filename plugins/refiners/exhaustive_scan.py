@@ -1,8 +1,9 @@
 """``exhaustive_scan``: the scanning baseline, no refinement.
 
 Every candidate (a rotation of the sampler's grid with its FFT-searched integer
-translation) is scored once and the best is returned. Use a fine grid, e.g.
-``refiner=exhaustive_scan sampler.interval_deg=10``.
+translation) is scored once and the best is returned. For the paper's scanning baseline use a
+fine grid, the score as configured, FFT translations and no polish:
+``refiner=exhaustive_scan sampler.interval_deg=10 search_score=null initial_translation=fft``.
 """
 
 from __future__ import annotations

@@ -49,10 +49,10 @@ class StochasticParallelConfig:
         Hard cap on optimizer steps.
     """
 
-    t: float = 2.0
+    t: float = 0.5
     gamma: float = 0.1
     t_regress: float = 1e-3
-    regression_window: int = 50
+    regression_window: int = 150
     n_max_iter: int = 1000
 
 

@@ -43,7 +43,8 @@ def main() -> None:
         translation = float(np.linalg.norm(result.transform.translation - pair.truth.translation))
         rows.append((rotation, translation, result.lm_steps, seconds))
         print(f"seed {seed:3d}: rotation error {rotation:7.2f} deg, translation error "
-              f"{translation:6.3f} vox, {result.lm_steps:4d} LM steps, {seconds:5.2f} s", flush=True)
+              f"{translation:6.3f} vox, {result.lm_steps:4d} LM steps, {seconds:6.2f} s, "
+              f"{result.score_name} {result.score_value:.5f}", flush=True)
     rotation, translation, steps, seconds = np.array(rows).T
 
     def mad(values):

@@ -32,6 +32,7 @@ __all__ = [
     "rotation_vector_to_matrix",
     "rotation_onto_z",
     "transform_distance",
+    "transform_distance_term",
 ]
 
 
@@ -212,9 +213,10 @@ def transform_distance(first: RigidTransform, second: RigidTransform) -> float:
     ``(a, a, a)`` is the 3x3 matrix whose three columns are ``a``. It mixes rotation and
     translation (in voxels) in one number and is 0 only for equal transforms.
     """
-    ones = np.ones((1, 3))
+    return float(np.linalg.norm(transform_distance_term(first) - transform_distance_term(second)))
 
-    def term(t: RigidTransform) -> np.ndarray:
-        return t.rotation.T @ (np.eye(3) - t.translation[:, None] @ ones)
 
-    return float(np.linalg.norm(term(first) - term(second)))
+def transform_distance_term(transform: RigidTransform) -> np.ndarray:
+    """``R^-1 (I - (a, a, a))`` of eq. 12, shape (3, 3); distances are Frobenius norms of
+    differences of these, so a set of transforms can be compared in one array operation."""
+    return transform.rotation.T @ (np.eye(3) - transform.translation[:, None] @ np.ones((1, 3)))

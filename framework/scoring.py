@@ -22,6 +22,7 @@ subclasses it and implements :meth:`ConstrainedObjective.residual_parts` and
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 JACOBIAN_METHODS = ("numerical", "analytic")
+CACHE_BYTES = 64 * 2**20  # per objective and kind of result
 ROLL_OFF = 0.05
 
 
@@ -135,25 +137,34 @@ def finite_difference_jacobian(objective, transform: RigidTransform, step: float
     return np.stack(columns, axis=1)
 
 
-class _LastRotation:
-    """Remembers the result computed for the most recent rotation (exact match).
+class _ByRotation:
+    """Results remembered per rotation (exact match), least recently used dropped first.
 
-    An LM step evaluates its accepted trial and then takes the Jacobian at the same
-    rotation; remembering one result skips that second rotation (and wedge mask). The
-    result is made read-only so no caller can change what is remembered.
+    An LM step evaluates its accepted trial and later takes the Jacobian at the same
+    rotation, possibly after steps on other candidates; remembering results skips that
+    second rotation. Entries are read-only so no caller can change what is remembered.
+
+    Parameters
+    ----------
+    entry_bytes : int
+        Size of one result; the cache keeps at most ``CACHE_BYTES`` of them (at least 2).
     """
 
-    def __init__(self) -> None:
-        self._key: bytes | None = None
-        self._value: np.ndarray | None = None
+    def __init__(self, entry_bytes: int) -> None:
+        self._entries: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._capacity = max(2, CACHE_BYTES // max(entry_bytes, 1))
 
     def get(self, rotation: np.ndarray, compute) -> np.ndarray:
         key = np.asarray(rotation, dtype=float).tobytes()
-        if key != self._key:
-            value = compute()
-            value.setflags(write=False)
-            self._key, self._value = key, value
-        return self._value
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        value = compute()
+        value.setflags(write=False)
+        self._entries[key] = value
+        if len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+        return value
 
 
 def soft_sphere(shape: tuple[int, int, int], edge: float) -> np.ndarray:
@@ -224,8 +235,9 @@ class ConstrainedObjective:
         self.fixed_spectrum = forward(prepared(fixed))
         self.moving_coefficients = prefilter(prepared(moving), self.order)
         self.moving_tilt = moving_tilt
-        self._last_mask = _LastRotation()
-        self._last_spectrum = _LastRotation()
+        spectrum_size = int(np.prod(self.grid.spectrum_shape))
+        self._masks = _ByRotation(spectrum_size)
+        self._spectra = _ByRotation(spectrum_size * 16)
         self.band = (radius <= config.max_frequency) & (radius > 0)
         self.margin = config.wedge_margin_voxels
         self.fixed_mask = wedge_mask(self.shape, fixed_tilt, margin=self.margin) & self.band
@@ -264,12 +276,12 @@ class ConstrainedObjective:
     # -- the Objective protocol ----------------------------------------------------------
     def common_mask(self, rotation: np.ndarray) -> np.ndarray:
         """``M_f . Lambda_R M_g`` within the frequency band, shape (N, N, N // 2 + 1)."""
-        return self._last_mask.get(rotation, lambda: self.fixed_mask & wedge_mask(
+        return self._masks.get(rotation, lambda: self.fixed_mask & wedge_mask(
             self.shape, self.moving_tilt, rotation, margin=self.margin))
 
     def rotated_spectrum(self, rotation: np.ndarray) -> np.ndarray:
         """``F(Lambda_R g)`` of the standardized moving volume."""
-        return self._last_spectrum.get(rotation, lambda: forward(
+        return self._spectra.get(rotation, lambda: forward(
             rotate_volume(self.moving_coefficients, rotation, order=self.order, prefiltered=True)
         ))
 

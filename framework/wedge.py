@@ -95,17 +95,16 @@ def wedge_mask(
         r = np.asarray(rotation, dtype=float)
         fx, fz = (r[0, 0] * fx + r[1, 0] * fy + r[2, 0] * fz,
                   r[0, 2] * fx + r[1, 2] * fy + r[2, 2] * fz)
-    # A line through the origin has its angle modulo 180 degrees: measure it from the range's
-    # start, so every range (asymmetric, or starting at -90) is one test.
-    tol = 1e-9
-    offset = (np.degrees(np.arctan2(fz, fx)) - tilt.min_deg + tol) % 180.0 - tol
-    span = tilt.max_deg - tilt.min_deg
-    inside = offset <= span + tol
-    on_axis = (np.abs(fx) < 1e-12) & (np.abs(fz) < 1e-12)
+    # Signed distances (cycles/voxel) to the two boundary planes through the tilt axis:
+    # r_xz sin(angle - min) and r_xz sin(max - angle). A frequency's line lies in the range
+    # when both have one sign (the point or its antipode is between the planes); on the y
+    # axis both are 0 and it is measured.
+    low_sin, low_cos = np.sin(np.radians(tilt.min_deg)), np.cos(np.radians(tilt.min_deg))
+    high_sin, high_cos = np.sin(np.radians(tilt.max_deg)), np.cos(np.radians(tilt.max_deg))
+    above_low = fz * low_cos - fx * low_sin
+    below_high = fx * high_sin - fz * high_cos
+    inside = above_low * below_high >= -1e-15
     if margin <= 0:
-        return on_axis | inside
-    # Distance (Fourier voxels) to the nearer boundary plane, r_xz |sin(angle difference)|;
-    # both differences lie in [0, 180) for a measured frequency, so sin >= 0.
-    r_xz = np.hypot(fx, fz) * shape[0]
-    clearance = r_xz * np.minimum(np.sin(np.radians(offset)), np.sin(np.radians(span - offset)))
+        return inside
+    clearance = np.minimum(np.abs(above_low), np.abs(below_high)) * shape[0]
     return inside & (clearance >= margin)

@@ -27,7 +27,7 @@ import numpy as np
 
 from subalign import hookimpl
 from subalign.errors import ConfigError
-from subalign.geometry import transform_distance
+from subalign.geometry import transform_distance_term
 from subalign.protocols import RefinementResult
 
 
@@ -83,6 +83,11 @@ def selection_weights(values: np.ndarray, t: float) -> np.ndarray:
     return np.exp(weights - weights.max())
 
 
+def _distances(term: np.ndarray, others: list) -> np.ndarray:
+    """Eq. 12 distances from one transform's term to each of ``others``, shape (len(others),)."""
+    return np.linalg.norm(np.asarray(others) - term, axis=(1, 2))
+
+
 def regression_slope(series: np.ndarray) -> float:
     """Least-squares slope of ``series`` against its index."""
     index = np.arange(len(series), dtype=float)
@@ -110,8 +115,9 @@ class StochasticParallelRefiner:
         )
         states = {i: optimizer.start(objective, parameterization, p)
                   for i, p in enumerate(problem.candidates)}
-        transforms = {i: parameterization.to_transform(s.params) for i, s in states.items()}
-        removed = self._drop_initial_duplicates(states, transforms)
+        terms = {i: transform_distance_term(parameterization.to_transform(s.params))
+                 for i, s in states.items()}
+        removed = self._drop_initial_duplicates(states, terms)
         initial_record = min(s.value for s in states.values())
         best_index = min(states, key=lambda i: states[i].value)
         trace, stop_reason = [], "n_max_iter"
@@ -124,8 +130,8 @@ class StochasticParallelRefiner:
             chosen = active[rng.choice(len(active), p=weights / weights.sum())]
             stepped = optimizer.step(objective, parameterization, states[chosen])
             states[chosen] = stepped
-            transforms[chosen] = parameterization.to_transform(stepped.params)
-            removed += self._drop_duplicate(chosen, states, transforms)
+            terms[chosen] = transform_distance_term(parameterization.to_transform(stepped.params))
+            removed += self._drop_duplicate(chosen, states, terms)
             best_index = min(states, key=lambda i: states[i].value)
             trace.append(states[best_index].value)
             problem.on_step(candidate=chosen, value=stepped.value, record=trace[-1])
@@ -141,29 +147,28 @@ class StochasticParallelRefiner:
              "candidates_left": len(states), "best_candidate": best_index},
         )
 
-    def _drop_initial_duplicates(self, states: dict, transforms: dict) -> int:
-        """Keep, best first, only candidates farther than gamma from every one kept."""
+    def _drop_initial_duplicates(self, states: dict, terms: dict) -> int:
+        """Keep, best first, only candidates farther than gamma (eq. 12) from every one kept."""
         kept: list[int] = []
         for index in sorted(states, key=lambda i: states[i].value):
-            if all(transform_distance(transforms[index], transforms[k]) > self.config.gamma
-                   for k in kept):
+            if not kept or _distances(terms[index], [terms[k] for k in kept]).min() > self.config.gamma:
                 kept.append(index)
-        dropped = [i for i in states if i not in set(kept)]
+        dropped = set(states) - set(kept)
         for index in dropped:
-            del states[index], transforms[index]
+            del states[index], terms[index]
         return len(dropped)
 
-    def _drop_duplicate(self, moved: int, states: dict, transforms: dict) -> int:
-        """Remove the worse of ``moved`` and its nearest candidate if within gamma."""
+    def _drop_duplicate(self, moved: int, states: dict, terms: dict) -> int:
+        """Remove the worse of ``moved`` and its nearest candidate if within gamma (eq. 12)."""
         others = [i for i in states if i != moved]
         if not others:
             return 0
-        distances = [transform_distance(transforms[moved], transforms[i]) for i in others]
+        distances = _distances(terms[moved], [terms[i] for i in others])
         nearest = others[int(np.argmin(distances))]
-        if min(distances) > self.config.gamma:
+        if distances.min() > self.config.gamma:
             return 0
         worse = moved if states[moved].value > states[nearest].value else nearest
-        del states[worse], transforms[worse]
+        del states[worse], terms[worse]
         return 1
 
 

@@ -21,21 +21,32 @@ from subalign.synthetic import synthetic_pair
 from subalign.wedge import TiltRange
 
 
+def axis_overrides(pair) -> list[str]:
+    """``constraint=axis`` with the particle's z axis as seen in each volume's frame."""
+    fixed_axis, moving_axis = (pose.rotation[:, 2] for pose in (pair.fixed_pose, pair.moving_pose))
+    return ["constraint=axis",
+            "constraint.fixed_axis=[" + ",".join(f"{v:.12g}" for v in fixed_axis) + "]",
+            "constraint.moving_axis=[" + ",".join(f"{v:.12g}" for v in moving_axis) + "]"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--snr", type=float, default=0.5)
     parser.add_argument("--tilt", type=float, default=60.0)
+    parser.add_argument("--axis", action="store_true",
+                        help="constraint=axis with each volume's true axis (the particle's z)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. score=fcs")
     args = parser.parse_args()
     tilt = TiltRange(-args.tilt, args.tilt)
     overrides = [*args.overrides, f"wedge.tilt_range_deg=[{-args.tilt},{args.tilt}]"]
-    config = compose_config("align", overrides)
-    print(f"snr {args.snr}, tilt +-{args.tilt:g}, overrides {args.overrides}")
+    print(f"snr {args.snr}, tilt +-{args.tilt:g}, overrides {args.overrides}"
+          + (", axis-constrained with the true axes" if args.axis else ""))
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.pairs):
         pair = synthetic_pair(seed, snr=args.snr, tilt=tilt)
+        config = compose_config("align", overrides + (axis_overrides(pair) if args.axis else []))
         started = time.perf_counter()
         result = align_pair(config, pair.fixed, pair.moving)
         seconds = time.perf_counter() - started

@@ -177,3 +177,33 @@ def test_so3_uniform_covers_so3_better_than_the_euler_grid_at_similar_count():
     gap_grid = max(rotation_distance_deg(grid, p).min() for p in probes)
     assert len(uniform) <= len(grid)
     assert gap_uniform < gap_grid - 10
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_axis_constrained_alignment_with_true_axes(seed):
+    """Noise-free, +-60 wedges, 6 candidates about the known axis: within 1 degree."""
+    pair = synthetic_pair(seed, snr=np.inf)
+    fixed_axis, moving_axis = (pose.rotation[:, 2] for pose in (pair.fixed_pose, pair.moving_pose))
+    config = subalign.compose_config("align", [
+        "constraint=axis",
+        "constraint.fixed_axis=[" + ",".join(f"{v:.12g}" for v in fixed_axis) + "]",
+        "constraint.moving_axis=[" + ",".join(f"{v:.12g}" for v in moving_axis) + "]",
+    ])
+    result = subalign.align_pair(config, pair.fixed, pair.moving)
+    assert result.n_candidates == 6
+    np.testing.assert_allclose(result.transform.rotation @ moving_axis, fixed_axis, atol=1e-9)
+    assert rotation_distance_deg(result.transform.rotation, pair.truth.rotation) < 1.0
+
+
+def test_global_search_from_the_60_degree_grid_finds_the_truth():
+    """Noise-free, +-60 wedges, random true poses (seeds 0-4, not chosen): the default
+    search (rcs, 108 candidates, stochastic parallel, then polish) lands within 1 degree in
+    at least 4 of 5 pairs. benchmarks/global_search.py reports the 10-pair figures; fcs
+    does not meet this yet (7/10 there; its unnormalized values steer the search poorly)."""
+    config = subalign.compose_config("align", ["score=rcs"])
+    errors = []
+    for seed in range(5):
+        pair = synthetic_pair(seed, snr=np.inf)
+        result = subalign.align_pair(config, pair.fixed, pair.moving)
+        errors.append(float(rotation_distance_deg(result.transform.rotation, pair.truth.rotation)))
+    assert sum(error < 1.0 for error in errors) >= 4, errors

@@ -13,6 +13,12 @@ All candidates are kept with their scores and optimizer state. Each iteration:
    values of (record minimum / initial record minimum), per step, is at most ``t_regress``
    in magnitude, when every candidate has converged, or after ``n_max_iter`` steps.
 
+Beyond the paper, every candidate first gets ``warmup_steps`` steps (best first): a
+candidate 30-40 degrees from the truth starts with a mediocre score and, drawn by score
+alone, may never be stepped, while one step shows which candidates fall fast. On 20 pairs
+at SNR 0.5 (+-60, rcs) one warm-up step took the median error from 2.55 to 2.06 degrees
+and the pairs within 5 degrees from 14 to 17, for 250 instead of 204 median steps.
+
 The paper leaves open whether converged candidates stay eligible; here they are not drawn
 again (a step on them cannot lower their score). Step 3 is also applied once to the
 starting candidates, best first: grids repeat rotations (on the ZYZ grid every ``theta = 0``
@@ -47,6 +53,9 @@ class StochasticParallelConfig:
         Number of recent steps the regression uses (and the fewest steps before stopping).
     n_max_iter : int
         Hard cap on optimizer steps.
+    warmup_steps : int
+        Optimizer steps given to every candidate, best first, before the stochastic
+        selection starts (0: the paper's scheme).
     """
 
     t: float = 0.5
@@ -54,6 +63,7 @@ class StochasticParallelConfig:
     t_regress: float = 1e-3
     regression_window: int = 150
     n_max_iter: int = 1000
+    warmup_steps: int = 1
 
 
 def selection_weights(values: np.ndarray, t: float) -> np.ndarray:
@@ -121,13 +131,20 @@ class StochasticParallelRefiner:
         initial_record = min(s.value for s in states.values())
         best_index = min(states, key=lambda i: states[i].value)
         trace, stop_reason = [], "n_max_iter"
+        warmup = [i for i in sorted(states, key=lambda i: states[i].value)
+                  for _ in range(config.warmup_steps)]
         for step in range(1, config.n_max_iter + 1):
             active = [i for i in states if not states[i].converged]
             if not active:
                 stop_reason = "all candidates converged"
                 break
-            weights = selection_weights(np.array([states[i].value for i in active]), config.t)
-            chosen = active[rng.choice(len(active), p=weights / weights.sum())]
+            while warmup and (warmup[0] not in states or states[warmup[0]].converged):
+                warmup.pop(0)
+            if warmup:
+                chosen = warmup.pop(0)
+            else:
+                weights = selection_weights(np.array([states[i].value for i in active]), config.t)
+                chosen = active[rng.choice(len(active), p=weights / weights.sum())]
             stepped = optimizer.step(objective, parameterization, states[chosen])
             states[chosen] = stepped
             terms[chosen] = transform_distance_term(parameterization.to_transform(stepped.params))

@@ -32,7 +32,7 @@ from .geometry import RigidTransform
 from .io import check_volume
 from .manager import PluginSet, default_plugin_set
 from .protocols import RefinementProblem
-from .transform import particle_centre
+from .transform import bin_volume, particle_centre
 
 __all__ = ["AlignmentResult", "align_pair"]
 
@@ -97,16 +97,38 @@ def _plain(node: Any) -> dict:
     return OmegaConf.to_container(node) if isinstance(node, DictConfig) else dict(node)
 
 
-def _starts(config, objective, fixed, moving, rotations):
-    """``(rotation, initial translation)`` for every candidate rotation."""
+def _starts(config, objective, fixed, moving, rotations, factor):
+    """``(rotation, initial translation)`` for every candidate rotation, in voxels of
+    volumes binned by ``factor``."""
     how = config.get("initial_translation", "centroid")
     if how == "fft":
         max_shift = config.get("max_shift_voxels")
+        max_shift = None if max_shift is None else max_shift / factor
         return [(r, objective.best_translation(r, max_shift)) for r in rotations]
     if how == "centroid":
         fixed_centre, moving_centre = particle_centre(fixed), particle_centre(moving)
         return [(r, fixed_centre - r @ moving_centre) for r in rotations]
     raise ConfigError(f"initial_translation: expected 'centroid' or 'fft', found {how!r}")
+
+
+def _search_binning(config, size: int) -> int:
+    """The binning factor of the search: as configured if it divides the box and leaves at
+    least 16 voxels, else 1."""
+    factor = int(config.get("search_binning", 1))
+    if factor < 1:
+        raise ConfigError(f"search_binning: expected a whole number >= 1, found {factor}")
+    return factor if size % factor == 0 and size // factor >= 16 else 1
+
+
+def _binned(score, factor: int, name: str):
+    """``score`` rebuilt for volumes binned by ``factor`` (its config must know how)."""
+    if factor == 1:
+        return score
+    config = getattr(score, "config", None)
+    if not hasattr(config, "binned"):
+        raise ConfigError(f"search_binning={factor}: score {name!r} cannot adapt its settings to "
+                          "binned volumes (its config has no binned(factor)); set search_binning=1")
+    return type(score)(config.binned(factor))
 
 
 def align_pair(
@@ -143,18 +165,25 @@ def align_pair(
     fixed_tilt, moving_tilt = resolve_tilts(config)
     search_overrides = dict(config.get("search_score") or {})
     score = plugins.create("score", config.score)
-    search_score = (plugins.create("score", {**_plain(config.score), **search_overrides})
-                    if search_overrides else score)
+    try:
+        search_score = (plugins.create("score", {**_plain(config.score), **search_overrides})
+                        if search_overrides else score)
+    except ConfigError as exc:
+        raise ConfigError(f"search_score={search_overrides}: {exc}; set search_score=null to "
+                          "search with the score as configured") from None
     optimizer = plugins.create("optimizer", config.optimizer)
     sampler = plugins.create("sampler", config.sampler)
     constraint = plugins.create("constraint", config.constraint)
     refiner = plugins.create("refiner", config.refiner)
 
-    search = search_score.prepare(fixed, moving, fixed_tilt, moving_tilt)
+    factor = _search_binning(config, fixed.shape[0]) if search_overrides else 1
+    search_score = _binned(search_score, factor, str(config.score.name))
+    search_fixed, search_moving = bin_volume(fixed, factor), bin_volume(moving, factor)
+    search = search_score.prepare(search_fixed, search_moving, fixed_tilt, moving_tilt)
     parameterization = constraint.parameterization()
     candidates = [parameterization.to_params(RigidTransform(r, start))
-                  for r, start in _starts(config, search, fixed, moving,
-                                          constraint.candidate_rotations(sampler))]
+                  for r, start in _starts(config, search, search_fixed, search_moving,
+                                          constraint.candidate_rotations(sampler), factor)]
     plugins.alignment_started(n_candidates=len(candidates), config=config)
     steps = [0]
 
@@ -168,6 +197,8 @@ def align_pair(
     params, value, details = refined.params, refined.value, dict(refined.details)
     polish_steps = 0
     if search_overrides:
+        found = parameterization.to_transform(params)
+        params = parameterization.to_params(RigidTransform(found.rotation, found.translation * factor))
         objective = score.prepare(fixed, moving, fixed_tilt, moving_tilt)
         state = optimizer.start(objective, parameterization, params)
         while not state.converged and state.steps < int(config.get("polish_max_steps", 100)):
@@ -175,7 +206,8 @@ def align_pair(
             on_step(candidate=int(details.get("best_candidate", 0)), value=state.value,
                     record=state.value)
         params, value, polish_steps = state.params, state.value, state.steps
-        details.update(search_value=float(refined.value), polish_steps=polish_steps)
+        details.update(search_value=float(refined.value), polish_steps=polish_steps,
+                       search_binning=factor)
     result = AlignmentResult(
         transform=parameterization.to_transform(params),
         score_name=str(config.score.name),

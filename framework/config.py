@@ -74,9 +74,16 @@ class AlignConfig:
     search_score : dict
         Overrides of the score's fields for the global search; the best transform found is
         then polished with the score as configured. The default compares up to 0.15
-        cycles/voxel with a 0.5-voxel wedge margin (a wider basin) and rotates trilinearly
-        (accurate in that band, four times cheaper than cubic). ``null``: one stage, the score as is
+        cycles/voxel with a 0.5-voxel wedge margin: a wider basin than the configured
+        score's. ``null``: one stage, the score as is
         (an override ``search_score={}`` would merge, not replace).
+    search_binning : int
+        The global search runs on volumes binned by this factor (Fourier cropping; it
+        must divide the box and leave at least 16 voxels, else the search is not binned).
+        Binned by 2, a 32-voxel box holds frequencies to 0.25 cycles/voxel, all the
+        default search score compares, in an eighth of the voxels. Noise-free, 20 pairs
+        (+-60, rcs): 17/20 within 1 degree at 1.0 s per pair, against 18/20 at 2.5-2.9 s
+        unbinned with trilinear rotation.
     polish_max_steps : int
         Cap on the optimizer steps of the polish.
     seed : int
@@ -92,9 +99,9 @@ class AlignConfig:
     max_shift_voxels: Optional[float] = None
     initial_translation: str = "centroid"
     search_score: Optional[Dict[str, Any]] = field(
-        default_factory=lambda: {"max_frequency": 0.15, "wedge_margin_voxels": 0.5,
-                                 "interpolation_order": 1}
+        default_factory=lambda: {"max_frequency": 0.15, "wedge_margin_voxels": 0.5}
     )
+    search_binning: int = 2
     polish_max_steps: int = 100
     seed: int = 0
     demo: DemoConfig = field(default_factory=DemoConfig)

@@ -22,6 +22,7 @@ subclasses it and implements :meth:`ConstrainedObjective.residual_parts` and
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,16 @@ class ConstrainedScoreConfig:
     max_frequency: float = 0.3
     mask_edge_voxels: float = 3.0
     wedge_margin_voxels: float = 1.5
+
+    def binned(self, factor: int) -> "ConstrainedScoreConfig":
+        """The same settings for volumes binned by ``factor``: frequencies in cycles/voxel
+        scale up, real-space lengths in voxels scale down; the wedge margin is in Fourier
+        voxels, which binning (the same box in fewer voxels) leaves unchanged."""
+        return dataclasses.replace(
+            self,
+            max_frequency=min(self.max_frequency * factor, 0.5),
+            mask_edge_voxels=self.mask_edge_voxels / factor,
+        )
 
     def validate(self, score: str) -> None:
         if self.jacobian not in JACOBIAN_METHODS:

@@ -16,6 +16,7 @@ from .fourier import forward, fourier_grid, inverse
 from .geometry import RigidTransform
 
 __all__ = [
+    "bin_volume",
     "box_centre",
     "particle_centre",
     "prefilter",
@@ -37,6 +38,36 @@ def box_centre(shape: tuple[int, ...]) -> np.ndarray:
 # Zeros padded around a volume before spline filtering, so the coefficients describe a
 # volume that is 0 outside the box (what scipy does internally for constant modes).
 SPLINE_PAD = 12
+
+
+def bin_volume(volume: np.ndarray, factor: int) -> np.ndarray:
+    """Downsample a cubic volume by an integer factor, keeping every frequency it can hold.
+
+    Fourier cropping: the result samples the band-limited volume at every ``factor``-th
+    position, so binned index ``i`` sits at original index ``factor * i`` and the box
+    centre ``M // 2`` at the original ``N // 2`` (for even ``M = N / factor``). Values keep
+    their scale (the mean is unchanged); the unpaired Nyquist planes of the small box are
+    dropped.
+
+    Parameters
+    ----------
+    volume : ndarray of shape (N, N, N)
+    factor : int
+        Divides N.
+
+    Returns
+    -------
+    ndarray of shape (N / factor, N / factor, N / factor)
+    """
+    size = volume.shape[0] // factor
+    if factor == 1:
+        return np.asarray(volume, dtype=float)
+    spectrum = np.fft.fftshift(np.fft.fftn(volume))
+    start = volume.shape[0] // 2 - size // 2
+    cropped = spectrum[start:start + size, start:start + size, start:start + size].copy()
+    if size % 2 == 0:
+        cropped[0], cropped[:, 0], cropped[:, :, 0] = 0, 0, 0
+    return np.fft.ifftn(np.fft.ifftshift(cropped)).real / factor**3
 
 
 def particle_centre(volume: np.ndarray, *, smoothing_voxels: float = 2.0) -> np.ndarray:

@@ -463,3 +463,13 @@ def test_example_plugin_is_listed_by_the_console_script(ncc_installed, tmp_path)
     assert done.returncode == 0, done.stderr
     (line,) = [line for line in done.stdout.splitlines() if line.split()[:2] == ["score", "ncc"]]
     assert "subalign-ncc-score 0.1.0" in line
+
+
+def test_search_settings_a_score_lacks_are_reported_with_the_way_out():
+    plugin_set = build_plugin_set(
+        extra_plugins=[_registering("subalign_register_scores", "good", GoodScore, EmptyConfig)]
+    )
+    config = subalign.compose_config("align", ["score=good"], plugins=plugin_set)
+    pair = synthetic_pair(0, size=16, snr=float("inf"))
+    with pytest.raises(ConfigError, match=r"search_score=.*max_frequency.*search_score=null"):
+        subalign.align_pair(config, pair.fixed, pair.moving, plugins=plugin_set)

@@ -131,6 +131,16 @@ def _binned(score, factor: int, name: str):
     return type(score)(config.binned(factor))
 
 
+def _polish(objective, optimizer, parameterization, params, max_steps: int, on_step):
+    """Optimizer steps from ``params`` until converged or ``max_steps``; ``on_step(value)``
+    after each. Returns the final optimizer state."""
+    state = optimizer.start(objective, parameterization, params)
+    while not state.converged and state.steps < max_steps:
+        state = optimizer.step(objective, parameterization, state)
+        on_step(state.value)
+    return state
+
+
 def align_pair(
     config: Any, fixed: np.ndarray, moving: np.ndarray, *, plugins: PluginSet | None = None
 ) -> AlignmentResult:
@@ -198,13 +208,13 @@ def align_pair(
     polish_steps = 0
     if search_overrides:
         found = parameterization.to_transform(params)
-        params = parameterization.to_params(RigidTransform(found.rotation, found.translation * factor))
-        objective = score.prepare(fixed, moving, fixed_tilt, moving_tilt)
-        state = optimizer.start(objective, parameterization, params)
-        while not state.converged and state.steps < int(config.get("polish_max_steps", 100)):
-            state = optimizer.step(objective, parameterization, state)
-            on_step(candidate=int(details.get("best_candidate", 0)), value=state.value,
-                    record=state.value)
+        state = _polish(
+            score.prepare(fixed, moving, fixed_tilt, moving_tilt), optimizer, parameterization,
+            parameterization.to_params(RigidTransform(found.rotation, found.translation * factor)),
+            int(config.get("polish_max_steps", 100)),
+            lambda value: on_step(candidate=int(details.get("best_candidate", 0)), value=value,
+                                  record=value),
+        )
         params, value, polish_steps = state.params, state.value, state.steps
         details.update(search_value=float(refined.value), polish_steps=polish_steps,
                        search_binning=factor)

@@ -28,6 +28,7 @@ candidate with the same ``phi + psi`` is one rotation), and refining a copy is w
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,19 +133,20 @@ class StochasticParallelRefiner:
         initial_record = min(s.value for s in states.values())
         best_index = min(states, key=lambda i: states[i].value)
         trace, stop_reason = [], "n_max_iter"
-        warmup = [i for i in sorted(states, key=lambda i: states[i].value)
-                  for _ in range(config.warmup_steps)]
-        warmup_length = len(warmup)
-        for step in range(1, config.n_max_iter + 1):
+        warmup = deque(i for i in sorted(states, key=lambda i: states[i].value)
+                       for _ in range(config.warmup_steps))
+        selection_start = None  # index in trace where the stochastic selection began
+        for _ in range(config.n_max_iter):
             active = [i for i in states if not states[i].converged]
             if not active:
                 stop_reason = "all candidates converged"
                 break
             while warmup and (warmup[0] not in states or states[warmup[0]].converged):
-                warmup.pop(0)
+                warmup.popleft()
             if warmup:
-                chosen = warmup.pop(0)
+                chosen = warmup.popleft()
             else:
+                selection_start = len(trace) if selection_start is None else selection_start
                 weights = selection_weights(np.array([states[i].value for i in active]), config.t)
                 chosen = active[rng.choice(len(active), p=weights / weights.sum())]
             stepped = optimizer.step(objective, parameterization, states[chosen])
@@ -156,7 +158,7 @@ class StochasticParallelRefiner:
             problem.on_step(candidate=chosen, value=stepped.value, record=trace[-1])
             # The regression judges the stochastic phase only: warm-up steps, which every
             # candidate gets whatever its score, say nothing about convergence.
-            selected = len(trace) - warmup_length
+            selected = 0 if selection_start is None else len(trace) - selection_start
             if selected >= config.regression_window and initial_record > 0:
                 recent = np.asarray(trace[-config.regression_window:]) / initial_record
                 if abs(regression_slope(recent)) <= config.t_regress:

@@ -28,7 +28,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import ConfigError, VolumeError
-from .geometry import RigidTransform
+from .geometry import TRANSFORM_CONVENTION, RigidTransform
 from .io import check_volume
 from .manager import PluginSet, default_plugin_set
 from .protocols import RefinementProblem
@@ -70,18 +70,12 @@ class AlignmentResult:
     def to_json(self) -> dict[str, Any]:
         """The ``alignment.json`` record (conventions in :mod:`subalign.geometry`)."""
         return {
-            "rotation_zyz_deg": [float(v) for v in self.transform.euler_zyz_deg],
-            "rotation_matrix": self.transform.rotation.tolist(),
-            "translation_xyz_voxels": [float(v) for v in self.transform.translation],
+            **self.transform.to_record(),
             "score": {"name": self.score_name, "value": self.score_value},
             "lm_steps": self.lm_steps,
             "n_candidates": self.n_candidates,
             "seconds": self.seconds,
-            "convention": (
-                "applying tau_a Lambda_R to moving matches fixed: (tau_a Lambda_R g)(x) = "
-                "g(R^-1 (x - a)); R = Rz(phi) Ry(theta) Rz(psi), active, on (x, y, z); "
-                "rotation about the box centre N // 2; a in voxels (x, y, z)"
-            ),
+            "convention": TRANSFORM_CONVENTION,
             "trace": self.trace,
             "details": self.details,
         }

@@ -3,6 +3,9 @@
 ``subalign align [overrides]``
     Hydra app on ``subalign.conf/align.yaml``. With no ``fixed``/``moving`` it aligns the
     built-in demo pair and compares the result with the known truth. Multirun (``-m``) works.
+``subalign simulate [overrides]``
+    Hydra app on ``subalign.conf/simulate.yaml``: N simulated subtomograms with ground truth
+    (:mod:`subalign.simulation_output` describes the files).
 ``subalign plugins``
     Lists every registered plugin by kind, with the distribution it came from.
 """
@@ -22,11 +25,13 @@ from .align import align_pair
 from .compose import CONFIG_MODULE, prepare_config_store
 from .config import DemoConfig
 from .errors import ConfigError, SubalignError
-from .geometry import rotation_distance_deg
+from .geometry import transform_errors
 from .io import read_volume, write_json
 from .manager import default_plugin_set
+from .figures import write_figure2b
 from .progress import ProgressLog
-from .synthetic import synthetic_pair
+from .simulate import load_density, simulate_pair, simulation_config
+from .simulation_output import write_simulation
 from .wedge import TiltRange
 
 log = logging.getLogger("subalign")
@@ -35,20 +40,26 @@ USAGE = """usage: subalign COMMAND [hydra overrides]
 
 commands:
   align      align moving onto fixed (no files: built-in demo pair); -m for multirun
+  simulate   simulate subtomograms with ground-truth poses and pair lists
   plugins    list registered plugins by kind with their origin
 
 examples:
   subalign align
   subalign align fixed=a.mrc moving=b.mrc wedge.tilt_range_deg=[-60,60]
   subalign align -m score=rcs,fcs
+  subalign simulate n=10 imaging.snr=0.5 imaging.tilt_range_deg=[-60,60] figure=true
 """
 
 
 def _demo_inputs(config: DictConfig):
     demo = DemoConfig(**config.demo)
-    tilt = TiltRange.parse(demo.tilt_range_deg, field="demo.tilt_range_deg")
-    pair = synthetic_pair(demo.seed, size=demo.size, snr=float(demo.snr), tilt=tilt,
-                          max_translation=demo.max_translation_voxels)
+    TiltRange.parse(demo.tilt_range_deg, field="demo.tilt_range_deg")
+    simulation = simulation_config({
+        "seed": demo.seed, "size": demo.size,
+        "max_translation_voxels": demo.max_translation_voxels,
+        "imaging": {"snr": float(demo.snr), "tilt_range_deg": list(demo.tilt_range_deg)},
+    })
+    pair = simulate_pair(simulation, load_density(simulation), 0)
     # The demo volumes carry the demo's own wedge, whatever wedge.* says.
     config.fixed_wedge.tilt_range_deg = list(demo.tilt_range_deg)
     config.moving_wedge.tilt_range_deg = list(demo.tilt_range_deg)
@@ -74,11 +85,9 @@ def _align_task(config: DictConfig) -> None:
     print(f"rotation ZYZ (deg)    found {np.round(found.euler_zyz_deg, 2)}")
     print(f"translation xyz (vox) found {np.round(found.translation, 3)}")
     if truth is not None:
-        rotation_error = float(rotation_distance_deg(found.rotation, truth.rotation))
-        translation_error = float(np.linalg.norm(found.translation - truth.translation))
+        rotation_error, translation_error = transform_errors(found, truth)
         record["truth"] = {
-            "rotation_matrix": truth.rotation.tolist(),
-            "translation_xyz_voxels": truth.translation.tolist(),
+            **truth.to_record(),
             "rotation_error_deg": rotation_error,
             "translation_error_voxels": translation_error,
         }
@@ -101,7 +110,16 @@ def _guarded(task):
     return run
 
 
-TASKS = {"align": _align_task}
+def _simulate_task(config: DictConfig) -> None:
+    output_dir = Path(config.output_dir or HydraConfig.get().runtime.output_dir)
+    record = write_simulation(config, output_dir)
+    print(f"simulated {len(record['particles'])} subtomograms ({record['made']} new) in "
+          f"{record['seconds']:.1f} s: {output_dir}")
+    if config.figure:
+        print(f"wrote {write_figure2b(config, load_density(config), output_dir / 'figure2b.png')}")
+
+
+TASKS = {"align": _align_task, "simulate": _simulate_task}
 
 
 def _list_plugins() -> None:
@@ -124,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
             _list_plugins()
             return
         if command not in TASKS:
-            raise ConfigError(f"command {command!r}: expected one of align, plugins")
+            raise ConfigError(f"command {command!r}: expected one of align, simulate, plugins")
         plugins = default_plugin_set()
         plugins.manager.register(ProgressLog(), name="subalign-progress")
         prepare_config_store(plugins)

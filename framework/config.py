@@ -30,6 +30,9 @@ class WedgeConfig:
 class DemoConfig:
     """The built-in demo pair, used when ``fixed`` and ``moving`` are not given.
 
+    Pair 0 of the realistic simulator (:mod:`subalign.simulate`: phantom, tilt series in
+    1-degree steps, CTF and MTF, weighted backprojection) with these settings.
+
     Attributes
     ----------
     seed : int
@@ -37,7 +40,8 @@ class DemoConfig:
     size : int
         Box edge in voxels.
     snr : float
-        var(signal) / var(noise) inside the box; ``inf`` for no noise (``demo.snr=inf``).
+        var(reconstructed signal) / var(reconstructed noise) inside the box; ``inf`` for no
+        noise (``demo.snr=inf``).
     tilt_range_deg : list of float
         Tilt range of both demo volumes.
     max_translation_voxels : float
@@ -127,6 +131,9 @@ def resolve_tilts(config) -> tuple[TiltRange, TiltRange]:
 
 
 def store_schemas(config_store: ConfigStore | None = None) -> None:
-    """Store the command schemas (``align_schema``) in Hydra's ConfigStore."""
+    """Store the command schemas (``align_schema``, ``simulate_schema``) in Hydra's ConfigStore."""
+    from .simulate import SimulateConfig
+
     store = config_store or ConfigStore.instance()
     store.store(name="align_schema", node=AlignConfig)
+    store.store(name="simulate_schema", node=SimulateConfig)

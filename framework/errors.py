@@ -5,7 +5,7 @@ Every message names the file or field, what was found and what was expected, in 
 
 from __future__ import annotations
 
-__all__ = ["SubalignError", "VolumeError", "ConfigError", "PluginError"]
+__all__ = ["SubalignError", "VolumeError", "ConfigError", "PluginError", "MissingExtraError"]
 
 
 class SubalignError(Exception):
@@ -22,3 +22,7 @@ class ConfigError(SubalignError, ValueError):
 
 class PluginError(SubalignError, LookupError):
     """A plugin is unknown, registered twice, or does not satisfy its kind's protocol."""
+
+
+class MissingExtraError(SubalignError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""

@@ -25,6 +25,7 @@ from scipy.spatial.transform import Rotation
 
 __all__ = [
     "RigidTransform",
+    "TRANSFORM_CONVENTION",
     "euler_zyz_to_matrix",
     "matrix_to_euler_zyz",
     "rotation_angle_deg",
@@ -33,6 +34,7 @@ __all__ = [
     "rotation_onto_z",
     "transform_distance",
     "transform_distance_term",
+    "transform_errors",
 ]
 
 
@@ -151,6 +153,13 @@ def rotation_onto_z(axis_xyz: np.ndarray) -> np.ndarray:
     return rotation_vector_to_matrix(cross / sin * np.arctan2(sin, cos))
 
 
+TRANSFORM_CONVENTION = (
+    "applying tau_a Lambda_R to moving matches fixed: (tau_a Lambda_R g)(x) = "
+    "g(R^-1 (x - a)); R = Rz(phi) Ry(theta) Rz(psi), active, on (x, y, z); "
+    "rotation about the box centre N // 2; a in voxels (x, y, z)"
+)
+
+
 @dataclass(frozen=True)
 class RigidTransform:
     """A rigid transform ``x -> R x + a`` about the box centre (see module conventions).
@@ -204,6 +213,36 @@ class RigidTransform:
         return RigidTransform(
             self.rotation @ first.rotation, self.rotation @ first.translation + self.translation
         )
+
+    def to_record(self) -> dict:
+        """The JSON form ``alignment.json`` and simulated pair lists share.
+
+        Keys ``rotation_zyz_deg``, ``rotation_matrix``, ``translation_xyz_voxels``; the
+        meaning is :data:`TRANSFORM_CONVENTION`.
+        """
+        return {
+            "rotation_zyz_deg": [float(v) for v in self.euler_zyz_deg],
+            "rotation_matrix": self.rotation.tolist(),
+            "translation_xyz_voxels": [float(v) for v in self.translation],
+        }
+
+    @classmethod
+    def from_record(cls, record: dict, *, source: str = "record") -> "RigidTransform":
+        """Inverse of :meth:`to_record` (reads the matrix; ``source`` names it in errors)."""
+        try:
+            return cls(np.asarray(record["rotation_matrix"], dtype=float),
+                       np.asarray(record["translation_xyz_voxels"], dtype=float))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{source}: expected rotation_matrix (3x3) and translation_xyz_voxels (3), "
+                f"found {exc}"
+            ) from None
+
+
+def transform_errors(found: RigidTransform, truth: RigidTransform) -> tuple[float, float]:
+    """Rotation error (degrees, geodesic) and translation error (voxels, Euclidean)."""
+    return (float(rotation_distance_deg(found.rotation, truth.rotation)),
+            float(np.linalg.norm(found.translation - truth.translation)))
 
 
 def transform_distance(first: RigidTransform, second: RigidTransform) -> float:

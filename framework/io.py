@@ -139,7 +139,10 @@ def atomic_path(path: str | os.PathLike):
 
 
 def write_volume(path: str | os.PathLike, data: np.ndarray, *, voxel_size: float = 1.0) -> Path:
-    """Write a ``[z, y, x]`` volume as float32 MRC, atomically.
+    """Write a ``[z, y, x]`` volume as float32 MRC, atomically and reproducibly.
+
+    The header's one label is fixed text (mrcfile's default label holds the time), so the
+    same data always give the same bytes.
 
     Parameters
     ----------
@@ -158,6 +161,8 @@ def write_volume(path: str | os.PathLike, data: np.ndarray, *, voxel_size: float
         with mrcfile.new(temporary, overwrite=True) as mrc:
             mrc.set_data(data)
             mrc.voxel_size = voxel_size
+            mrc.header.label[0] = b"subalign"
+            mrc.header.nlabl = 1
     return Path(path)
 
 

@@ -79,7 +79,7 @@ def test_unknown_command_exits_2(tmp_path):
     done = run(tmp_path, "alignn")
     assert done.returncode == 2
     assert done.stderr.strip() == ("subalign: error: command 'alignn': expected one of "
-                                   "align, plugins")
+                                   "align, simulate, plugins")
 
 
 def test_plugins_lists_every_kind_and_builtin(tmp_path):
@@ -168,3 +168,44 @@ def test_only_fixed_given_exits_2_naming_moving(volumes):
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert line.startswith("subalign: error: moving: expected a path to an MRC volume")
+
+
+def test_simulate_writes_volumes_tables_pairs_and_figure(tmp_path):
+    result = run(tmp_path, "simulate", "n=3", "figure=true", "output_dir=sim")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "sim"
+    assert sorted(p.name for p in (out / "subtomograms").iterdir()) == [
+        f"particle_00000{i}.mrc" for i in range(3)]
+    assert json.loads((out / "simulation.json").read_text())["status"] == "complete"
+    assert len(json.loads((out / "pairs.json").read_text())["pairs"]) == 1
+    assert (out / "poses.star").read_text().count("subtomograms/particle_") == 3
+    assert (out / "figure2b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulated_pair_aligns_to_its_listed_truth(tmp_path):
+    """End to end: simulate, align the listed pair by file, score against pairs.json."""
+    assert run(tmp_path, "simulate", "n=2", "imaging.snr=inf", "output_dir=sim").returncode == 0
+    pair = json.loads((tmp_path / "sim/pairs.json").read_text())["pairs"][0]
+    result = run(tmp_path, "align", f"fixed=sim/{pair['fixed']}", f"moving=sim/{pair['moving']}",
+                 "output_dir=aligned")
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / "aligned/alignment.json").read_text())
+    rotation = np.asarray(found["rotation_matrix"]) @ np.asarray(pair["truth"]["rotation_matrix"]).T
+    angle = np.degrees(np.arccos(np.clip((np.trace(rotation) - 1) / 2, -1, 1)))
+    shift = np.subtract(found["translation_xyz_voxels"], pair["truth"]["translation_xyz_voxels"])
+    assert angle < 2.0 and np.linalg.norm(shift) < 0.5
+
+
+def test_simulate_multirun_over_snr(tmp_path):
+    result = run(tmp_path, "simulate", "-m", "n=2", "imaging.snr=1,0.5",
+                 "hydra.sweep.dir=sweep")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads((tmp_path / f"sweep/{job}/simulation.json").read_text())
+               for job in (0, 1)]
+    assert [r["config"]["imaging"]["snr"] for r in records] == [1.0, 0.5]
+
+
+def test_simulate_bad_source_exits_2_naming_the_field(tmp_path):
+    result = run(tmp_path, "simulate", "n=1", "density.source=sketch")
+    assert result.returncode == 2
+    assert "density.source" in result.stderr and "Traceback" not in result.stderr

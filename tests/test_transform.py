@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import scipy.fft
 
+from subalign.density import phantom
 from subalign.fourier import fourier_grid, forward, inverse
 from subalign.geometry import RigidTransform, euler_zyz_to_matrix, rotation_vector_to_matrix
-from subalign.synthetic import four_gaussian_phantom
 from subalign.transform import (
     box_centre,
     rotate_volume,
@@ -106,7 +106,7 @@ def test_transform_volume_pure_translation_moves_centroid():
 
 
 def test_rotate_volume_identity_returns_input():
-    volume = four_gaussian_phantom(N)
+    volume = phantom(N)
     np.testing.assert_allclose(rotate_volume(volume, np.eye(3)), volume, atol=1e-10)
 
 
@@ -149,12 +149,12 @@ def test_transform_then_inverse_recovers_smooth_phantom(seed):
 def test_transform_then_inverse_recovers_four_gaussian_phantom(seed):
     """The package phantom at N = 32 has a 1-voxel-sigma Gaussian, so cubic interpolation
     loses more at its peak: measured max error 3-4.5 % of the maximum."""
-    assert_round_trip(four_gaussian_phantom(N), random_rigid(seed), max_rel_error=0.06)
+    assert_round_trip(phantom(N), random_rigid(seed), max_rel_error=0.06)
 
 
 def _batch_test_volume(kind: str) -> np.ndarray:
     if kind == "phantom":
-        return four_gaussian_phantom(N)
+        return phantom(N)
     # white noise fills the box up to its faces, like a real subtomogram
     return np.random.default_rng(11).normal(size=(N, N, N))
 
@@ -197,7 +197,7 @@ def test_shift_volume_matches_analytic_shifted_gaussian(shift):
 
 
 def test_shift_volume_is_periodic():
-    volume = four_gaussian_phantom(N)
+    volume = phantom(N)
     np.testing.assert_allclose(shift_volume(volume, (N, 0.0, -N)), volume, atol=1e-10)
     np.testing.assert_allclose(
         shift_volume(volume, (3.0, -5.0, 7.0)), np.roll(volume, (7, -5, 3), axis=(0, 1, 2)),

@@ -126,12 +126,12 @@ def _binned(score, factor: int, name: str):
 
 
 def _polish(objective, optimizer, parameterization, params, max_steps: int, on_step):
-    """Optimizer steps from ``params`` until converged or ``max_steps``; ``on_step(value)``
+    """Optimizer steps from ``params`` until converged or ``max_steps``; ``on_step(state)``
     after each. Returns the final optimizer state."""
     state = optimizer.start(objective, parameterization, params)
     while not state.converged and state.steps < max_steps:
         state = optimizer.step(objective, parameterization, state)
-        on_step(state.value)
+        on_step(state)
     return state
 
 
@@ -191,9 +191,15 @@ def align_pair(
     plugins.alignment_started(n_candidates=len(candidates), config=config)
     steps = [0]
 
-    def on_step(*, candidate: int, value: float, record: float) -> None:
+    def on_step(*, candidate: int, value: float, record: float, record_params=None,
+                scale: float = factor) -> None:
         steps[0] += 1
-        plugins.candidate_step(candidate=candidate, step=steps[0], value=value, record=record)
+        holder = None
+        if record_params is not None:
+            found = parameterization.to_transform(record_params)
+            holder = RigidTransform(found.rotation, found.translation * scale)
+        plugins.candidate_step(candidate=candidate, step=steps[0], value=value, record=record,
+                               record_transform=holder)
 
     refined = refiner.refine(RefinementProblem(
         search, optimizer, parameterization, candidates, int(config.get("seed", 0)), on_step
@@ -206,8 +212,9 @@ def align_pair(
             score.prepare(fixed, moving, fixed_tilt, moving_tilt), optimizer, parameterization,
             parameterization.to_params(RigidTransform(found.rotation, found.translation * factor)),
             int(config.get("polish_max_steps", 100)),
-            lambda value: on_step(candidate=int(details.get("best_candidate", 0)), value=value,
-                                  record=value),
+            lambda state: on_step(candidate=int(details.get("best_candidate", 0)),
+                                  value=state.value, record=state.value,
+                                  record_params=state.params, scale=1.0),
         )
         params, value, polish_steps = state.params, state.value, state.steps
         details.update(search_value=float(refined.value), polish_steps=polish_steps,

@@ -28,6 +28,7 @@ from .errors import ConfigError, SubalignError
 from .geometry import transform_errors
 from .io import read_volume, write_json
 from .manager import default_plugin_set
+from .experiments import run_experiment
 from .figures import write_figure2b
 from .progress import ProgressLog
 from .simulate import load_density, simulate_pair, simulation_config
@@ -41,6 +42,8 @@ USAGE = """usage: subalign COMMAND [hydra overrides]
 commands:
   align      align moving onto fixed (no files: built-in demo pair); -m for multirun
   simulate   simulate subtomograms with ground-truth poses and pair lists
+  experiment run one of the paper's experiments (experiment=<name>; -m for its sweep)
+  report     collect experiment jobs into Markdown tables and PNG figures
   plugins    list registered plugins by kind with their origin
 
 examples:
@@ -48,6 +51,8 @@ examples:
   subalign align fixed=a.mrc moving=b.mrc wedge.tilt_range_deg=[-60,60]
   subalign align -m score=rcs,fcs
   subalign simulate n=10 imaging.snr=0.5 imaging.tilt_range_deg=[-60,60] figure=true
+  subalign experiment experiment=table1_2 -m n_pairs=10 snr=0.5 tilt=60,40
+  subalign report multirun/table1_2 --output report.md
 """
 
 
@@ -119,7 +124,18 @@ def _simulate_task(config: DictConfig) -> None:
         print(f"wrote {write_figure2b(config, load_density(config), output_dir / 'figure2b.png')}")
 
 
-TASKS = {"align": _align_task, "simulate": _simulate_task}
+def _experiment_task(config: DictConfig) -> None:
+    hydra_config = HydraConfig.get()
+    output_dir = Path(hydra_config.runtime.output_dir)
+    command = " ".join(["subalign experiment", *hydra_config.overrides.task])
+    record = run_experiment(config, output_dir, command=command)
+    print(f"{record['experiment']} ({record['kind']}) {record['cell']}: "
+          f"{record['seconds']:.1f} s; wrote {output_dir / 'result.json'}")
+
+
+TASKS = {"align": _align_task, "simulate": _simulate_task, "experiment": _experiment_task}
+# Primary config of each command in subalign.conf.
+CONFIG_NAMES = {"align": "align", "simulate": "simulate", "experiment": "run_experiment"}
 
 
 def _list_plugins() -> None:
@@ -142,14 +158,15 @@ def main(argv: list[str] | None = None) -> None:
             _list_plugins()
             return
         if command not in TASKS:
-            raise ConfigError(f"command {command!r}: expected one of align, simulate, plugins")
+            raise ConfigError(f"command {command!r}: expected one of align, simulate, experiment, report, plugins")
         plugins = default_plugin_set()
-        plugins.manager.register(ProgressLog(), name="subalign-progress")
+        if command == "align":  # experiments log per item instead
+            plugins.manager.register(ProgressLog(), name="subalign-progress")
         prepare_config_store(plugins)
     except SubalignError as exc:
         print(f"subalign: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     sys.argv = [f"subalign-{command}", *rest]
-    app = hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=command,
+    app = hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAMES[command],
                      version_base="1.3")(_guarded(TASKS[command]))
     app()

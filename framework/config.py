@@ -131,9 +131,12 @@ def resolve_tilts(config) -> tuple[TiltRange, TiltRange]:
 
 
 def store_schemas(config_store: ConfigStore | None = None) -> None:
-    """Store the command schemas (``align_schema``, ``simulate_schema``) in Hydra's ConfigStore."""
+    """Store the command schemas (``align_schema``, ``simulate_schema``,
+    ``experiment_schema``) in Hydra's ConfigStore."""
+    from .experiments.config import ExperimentConfig
     from .simulate import SimulateConfig
 
     store = config_store or ConfigStore.instance()
     store.store(name="align_schema", node=AlignConfig)
     store.store(name="simulate_schema", node=SimulateConfig)
+    store.store(name="experiment_schema", node=ExperimentConfig)

@@ -102,13 +102,18 @@ def subalign_alignment_started(n_candidates: int, config) -> None:
 
 
 @hookspec
-def subalign_candidate_step(candidate: int, step: int, value: float, record: float) -> None:
+def subalign_candidate_step(
+    candidate: int, step: int, value: float, record: float, record_transform
+) -> None:
     """Called after every local-optimizer step of a candidate.
 
     :param candidate: index of the candidate in the refiner's starting list.
     :param step: number of optimizer steps taken so far on this pair (all candidates), 1-based.
     :param value: the candidate's score after the step.
     :param record: the lowest score of any candidate so far (the record minimum).
+    :param record_transform: the :class:`~subalign.geometry.RigidTransform` holding the
+        record, in the input volumes' voxels (binned search stages are scaled back), or
+        None when the refiner does not report it. Implementations may leave it out.
     :return: ignored.
     """
 

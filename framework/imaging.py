@@ -203,7 +203,7 @@ def electron_wavelength_nm(voltage_kv: float) -> float:
     return _WAVELENGTH_NM_SQRT_V / np.sqrt(volts * (1 + _RELATIVISTIC_PER_VOLT * volts))
 
 
-@dataclass(frozen=True)
+@dataclass
 class CTFParameters:
     """Microscope parameters of the contrast transfer function.
 

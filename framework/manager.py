@@ -81,9 +81,12 @@ class PluginSet:
     def alignment_started(self, *, n_candidates: int, config: Any) -> None:
         self.manager.hook.subalign_alignment_started(n_candidates=n_candidates, config=config)
 
-    def candidate_step(self, *, candidate: int, step: int, value: float, record: float) -> None:
+    def candidate_step(
+        self, *, candidate: int, step: int, value: float, record: float, record_transform=None
+    ) -> None:
         self.manager.hook.subalign_candidate_step(
-            candidate=candidate, step=step, value=value, record=record
+            candidate=candidate, step=step, value=value, record=record,
+            record_transform=record_transform,
         )
 
     def alignment_finished(self, *, result: Any) -> None:

@@ -170,9 +170,10 @@ class RefinementProblem:
     seed : int
         Seed for any randomness of the refiner.
     on_step : callable
-        ``on_step(candidate=int, value=float, record=float)`` to call after every optimizer
-        step, with the stepped candidate's score and the lowest score of any candidate so
-        far (starting scores included); the orchestrator forwards it to the observer hooks.
+        ``on_step(candidate=int, value=float, record=float, record_params=ndarray)`` to call
+        after every optimizer step, with the stepped candidate's score, the lowest score of
+        any candidate so far (starting scores included) and, optionally, that record
+        holder's parameters; the orchestrator forwards it to the observer hooks.
     """
 
     objective: Objective

@@ -33,7 +33,8 @@ class IndependentRefiner:
                 steps += 1
                 best = state if state.value < best.value else best
                 trace.append(best.value)
-                problem.on_step(candidate=index, value=state.value, record=best.value)
+                problem.on_step(candidate=index, value=state.value, record=best.value,
+                                record_params=best.params)
             per_candidate.append(state.steps)
         return RefinementResult(np.asarray(best.params), best.value, steps, trace,
                                 {"steps_per_candidate": per_candidate})

@@ -155,7 +155,8 @@ class StochasticParallelRefiner:
             removed += self._drop_duplicate(chosen, states, terms)
             best_index = min(states, key=lambda i: states[i].value)
             trace.append(states[best_index].value)
-            problem.on_step(candidate=chosen, value=stepped.value, record=trace[-1])
+            problem.on_step(candidate=chosen, value=stepped.value, record=trace[-1],
+                            record_params=states[best_index].params)
             # The regression judges the stochastic phase only: warm-up steps, which every
             # candidate gets whatever its score, say nothing about convergence.
             selected = 0 if selection_start is None else len(trace) - selection_start

@@ -1,0 +1,51 @@
+"""The paper's experiments as Hydra jobs (``subalign experiment experiment=<name>``).
+
+Each job runs one cell of one experiment and writes into its output directory
+``rows.jsonl`` (one line per finished item, resumable; :mod:`.records`), any volumes, and
+``result.json`` (cell, summary, command, machine, wall time) when it completes.
+``subalign report <dirs>`` (:mod:`.report`) collects any number of jobs into tables and
+figures.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from ..errors import ConfigError
+from .averaging import run_averaging
+from .classification import run_classification
+from .config import KINDS, ExperimentConfig
+from .pairs import run_pairs
+from .records import machine, write_result
+
+__all__ = ["ExperimentConfig", "run_experiment"]
+
+RUNNERS = {"pairs": run_pairs, "convergence": run_pairs, "speedup": run_pairs,
+           "averaging": run_averaging, "classification": run_classification}
+
+
+def run_experiment(config: DictConfig, output_dir: str | Path, *, command: str = "") -> dict:
+    """Run the job ``config`` describes into ``output_dir``; returns its ``result.json``.
+
+    Parameters
+    ----------
+    config : DictConfig
+        A composed :class:`ExperimentConfig`.
+    output_dir : str or Path
+    command : str
+        The command line that made the job, recorded for the report.
+    """
+    if config.kind not in KINDS:
+        raise ConfigError(f"kind: expected one of {', '.join(KINDS)}, found {config.kind!r}")
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    record = RUNNERS[config.kind](config, output_dir)
+    record.update(experiment=str(config.name), kind=str(config.kind),
+                  description=str(config.description), command=command, machine=machine(),
+                  seconds=time.perf_counter() - started, workers=int(config.workers))
+    write_result(output_dir, record)
+    return record

@@ -1,0 +1,149 @@
+"""Figure 6: subtomograms of several complexes, all pairs aligned, then clustered.
+
+Class ``c`` is ``classification.structures[c]`` made into a map at
+``classification.resolution_nm``; subtomogram ``k`` (class ``k // per_class``) is particle
+``k`` of the job's simulation of its class's map. Every pair ``i < j`` is aligned (``j``
+onto ``i``). The dissimilarity before alignment is the configured score at the identity
+transform; after, the aligned score. Average-linkage hierarchical clustering of the aligned
+matrix into as many clusters as classes is compared with the truth by the adjusted Rand
+index; each cluster is averaged (wedge-compensated) in the frame of its medoid.
+"""
+
+from __future__ import annotations
+
+import logging
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+
+from ..align import align_pair
+from ..average import wedge_compensated_average
+from ..density import density_from_structure
+from ..geometry import RigidTransform
+from ..io import write_volume
+from ..manager import default_plugin_set
+from ..simulate import simulate_particle
+from ..wedge import TiltRange
+from .pairs import align_config, cell_of, job_simulation, run_items
+from .records import RowLog
+
+__all__ = ["adjusted_rand_index", "cluster", "run_classification"]
+
+log = logging.getLogger("subalign")
+
+
+def adjusted_rand_index(truth, found) -> float:
+    """Adjusted Rand index of two labelings (1: identical partitions, ~0: chance).
+
+    Hubert & Arabie (1985): ``(I - E) / (M - E)`` with ``I`` the pairs together in both,
+    ``E`` its expectation under independence and ``M`` the mean of the pairs together in
+    each labeling.
+    """
+    truth, found = np.asarray(truth), np.asarray(found)
+    _, truth_codes = np.unique(truth, return_inverse=True)
+    _, found_codes = np.unique(found, return_inverse=True)
+    table = np.zeros((truth_codes.max() + 1, found_codes.max() + 1))
+    np.add.at(table, (truth_codes, found_codes), 1)
+
+    def pairs(counts):
+        return float(np.sum(counts * (counts - 1) / 2))
+
+    together = pairs(table)
+    rows, columns = pairs(table.sum(axis=1)), pairs(table.sum(axis=0))
+    expected = rows * columns / pairs(np.array([truth.size]))
+    maximum = (rows + columns) / 2
+    return 1.0 if maximum == expected else (together - expected) / (maximum - expected)
+
+
+def cluster(dissimilarity: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Average-linkage clustering of a symmetric matrix into ``n_clusters`` labels (1-based)."""
+    condensed = squareform(np.asarray(dissimilarity, dtype=float), checks=False)
+    return fcluster(linkage(condensed, method="average"), n_clusters, criterion="maxclust")
+
+
+def _densities(config: DictConfig) -> list[np.ndarray]:
+    settings = config.classification
+    directory = Path(settings.structures_dir)
+    return [density_from_structure(path if Path(path).is_absolute() else directory / path,
+                                   voxel_size_nm=float(config.simulation.voxel_size_nm),
+                                   resolution_nm=float(settings.resolution_nm),
+                                   size=int(config.simulation.size))
+            for path in settings.structures]
+
+
+def _subtomogram(config: DictConfig, densities: list, index: int):
+    per_class = int(config.classification.per_class)
+    return simulate_particle(job_simulation(config), densities[index // per_class], index)
+
+
+def classification_row(config: DictConfig, densities: list, pairs: list, index: int) -> dict:
+    """Align pair ``pairs[index] = (i, j)``: ``j`` onto ``i``; scores before and after."""
+    i, j = pairs[index]
+    fixed = _subtomogram(config, densities, i).subtomogram.volume
+    moving = _subtomogram(config, densities, j).subtomogram.volume
+    job = align_config(config)
+    score = default_plugin_set().create("score", job.score)
+    tilt = TiltRange(-float(config.tilt), float(config.tilt))
+    before = score.prepare(fixed, moving, tilt, tilt).value(RigidTransform.identity())
+    result = align_pair(job, fixed, moving)
+    return {"index": index, "i": i, "j": j, "before": float(before),
+            "after": result.score_value, "transform": result.transform.to_record(),
+            "seconds": result.seconds}
+
+
+def _matrix(rows: list, count: int, key: str) -> np.ndarray:
+    matrix = np.zeros((count, count))
+    for row in rows:
+        matrix[row["i"], row["j"]] = matrix[row["j"], row["i"]] = row[key]
+    return matrix
+
+
+def _class_averages(config, densities, rows, labels, output_dir) -> list[str]:
+    """Wedge-compensated average of each cluster in the frame of its medoid."""
+    count, tilt = len(labels), TiltRange(-float(config.tilt), float(config.tilt))
+    after = _matrix(rows, count, "after")
+    onto = {(r["i"], r["j"]): RigidTransform.from_record(r["transform"]) for r in rows}
+    files = []
+    for label in sorted(set(labels)):
+        members = [k for k in range(count) if labels[k] == label]
+        medoid = min(members, key=lambda k: after[k, members].sum())
+        transforms = [RigidTransform.identity() if k == medoid
+                      else onto[(medoid, k)] if (medoid, k) in onto
+                      else onto[(k, medoid)].inverse() for k in members]
+        volumes = [_subtomogram(config, densities, k).subtomogram.volume for k in members]
+        average = wedge_compensated_average(volumes, transforms, [tilt] * len(members))
+        name = f"class_{label}_average.mrc"
+        write_volume(output_dir / name, average,
+                     voxel_size=float(config.simulation.voxel_size_nm) * 10)
+        files.append(name)
+    return files
+
+
+def run_classification(config: DictConfig, output_dir: Path) -> dict:
+    """Kind ``classification``: all-pairs alignment, clustering, ARI and class averages."""
+    densities = _densities(config)
+    per_class, n_classes = int(config.classification.per_class), len(densities)
+    count = per_class * n_classes
+    truth = np.repeat(np.arange(n_classes), per_class)
+    pairs = list(combinations(range(count), 2))
+    rows = RowLog(output_dir / "rows.jsonl")
+    run_items(rows, list(range(len(pairs))), classification_row, (config, densities, pairs),
+              int(config.workers), f"{config.name} ({count} subtomograms)")
+    done = rows.ordered()
+    matrices = {key: _matrix(done, count, key) for key in ("before", "after")}
+    labels = {key: cluster(matrix, n_classes) for key, matrix in matrices.items()}
+    ari = {key: adjusted_rand_index(truth, labels[key]) for key in labels}
+    files = _class_averages(config, densities, done, labels["after"], output_dir)
+    log.info("%s: adjusted Rand index %.3f before alignment, %.3f after", config.name,
+             ari["before"], ari["after"])
+    structures = OmegaConf.to_container(config.classification.structures)
+    return {"cell": {**cell_of(config), "structures": structures, "per_class": per_class},
+            "n_pairs": len(pairs),
+            "summary": {"adjusted_rand_index": ari, "truth": truth.tolist(),
+                        "labels": {k: v.tolist() for k, v in labels.items()},
+                        "matrices": {k: v.tolist() for k, v in matrices.items()},
+                        "class_averages": files}}

@@ -29,6 +29,7 @@ from .geometry import transform_errors
 from .io import read_volume, write_json
 from .manager import default_plugin_set
 from .experiments import run_experiment
+from .experiments.report import main as report_main
 from .figures import write_figure2b
 from .progress import ProgressLog
 from .simulate import load_density, simulate_pair, simulation_config
@@ -156,6 +157,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if command == "plugins":
             _list_plugins()
+            return
+        if command == "report":
+            report_main(rest)
             return
         if command not in TASKS:
             raise ConfigError(f"command {command!r}: expected one of align, simulate, experiment, report, plugins")

@@ -9,6 +9,7 @@ figures.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -27,6 +28,14 @@ RUNNERS = {"pairs": run_pairs, "convergence": run_pairs, "speedup": run_pairs,
            "averaging": run_averaging, "classification": run_classification}
 
 
+def _earlier_seconds(output_dir: Path) -> float:
+    """Time spent by earlier runs of this job (a rerun resumes it and adds its own)."""
+    try:
+        return float(json.loads((output_dir / "result.json").read_text())["seconds"])
+    except (OSError, ValueError, KeyError):
+        return 0.0
+
+
 def run_experiment(config: DictConfig, output_dir: str | Path, *, command: str = "") -> dict:
     """Run the job ``config`` describes into ``output_dir``; returns its ``result.json``.
 
@@ -42,10 +51,11 @@ def run_experiment(config: DictConfig, output_dir: str | Path, *, command: str =
         raise ConfigError(f"kind: expected one of {', '.join(KINDS)}, found {config.kind!r}")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    earlier = _earlier_seconds(output_dir)
     started = time.perf_counter()
     record = RUNNERS[config.kind](config, output_dir)
     record.update(experiment=str(config.name), kind=str(config.kind),
                   description=str(config.description), command=command, machine=machine(),
-                  seconds=time.perf_counter() - started, workers=int(config.workers))
+                  seconds=earlier + time.perf_counter() - started, workers=int(config.workers))
     write_result(output_dir, record)
     return record

@@ -285,10 +285,12 @@ def _header(jobs: list[dict], directories: list[Path], title: str) -> list[str]:
     return lines
 
 
-def write_report(directories: list[Path], output: Path, *, title: str) -> Path:
+def write_report(directories: list[Path], output: Path, *, title: str,
+                 notes: Path | None = None) -> Path:
     """Write the Markdown report for every job under ``directories`` to ``output``.
 
-    Figures go to ``figures/`` next to ``output``.
+    Figures go to ``figures/`` next to ``output``; ``notes`` (Markdown) is inserted after
+    the header as written.
     """
     jobs = load_jobs(directories)
     if not jobs:
@@ -301,6 +303,8 @@ def write_report(directories: list[Path], output: Path, *, title: str) -> Path:
         by_name[job["experiment"]].append(job)
     names = [n for n in SECTION_ORDER if n in by_name] + sorted(set(by_name) - set(SECTION_ORDER))
     lines = _header(jobs, directories, title)
+    if notes is not None:
+        lines += [Path(notes).read_text().strip(), ""]
     for name in names:
         group = by_name[name]
         kind = group[0]["kind"]
@@ -333,6 +337,7 @@ def main(argv: list[str]) -> None:
                         help="sweep or run directories (searched recursively for result.json)")
     parser.add_argument("--output", type=Path, default=Path("report.md"))
     parser.add_argument("--title", default="subalign experiment results")
+    parser.add_argument("--notes", type=Path, help="Markdown inserted after the header")
     args = parser.parse_args(argv)
-    path = write_report(args.directories, args.output, title=args.title)
+    path = write_report(args.directories, args.output, title=args.title, notes=args.notes)
     print(f"wrote {path} and its figures in {path.parent / 'figures'}")

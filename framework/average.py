@@ -17,9 +17,10 @@ def wedge_compensated_average(
 ) -> np.ndarray:
     """Average of aligned subtomograms, each Fourier coefficient over the volumes measuring it.
 
-    ``A = F^-1[ sum_i F(tau_i Lambda_i v_i) / max(sum_i Lambda_i M_i, 1) ]``: the sum of the
-    aligned spectra divided by the sum of the aligned (rotated) wedge masks. Coefficients no
-    volume measured stay 0; dividing by at least 1 keeps rarely measured ones from blowing up.
+    ``A = F^-1[ sum_i Lambda_i M_i F(tau_i Lambda_i v_i) / max(sum_i Lambda_i M_i, 1) ]``:
+    the sum of the aligned spectra, each kept only where its rotated wedge mask measured it,
+    divided by the sum of those masks. Coefficients no volume measured stay 0; dividing by at
+    least 1 keeps rarely measured ones from blowing up.
 
     Parameters
     ----------
@@ -37,8 +38,9 @@ def wedge_compensated_average(
     spectrum = np.zeros(fourier_grid(shape).spectrum_shape, dtype=complex)
     weight = np.zeros(spectrum.shape)
     for volume, transform, tilt in zip(volumes, transforms, tilts):
-        spectrum += forward(transform_volume(volume, transform))
-        weight += wedge_mask(shape, tilt, transform.rotation)
+        mask = wedge_mask(shape, tilt, transform.rotation)
+        spectrum += forward(transform_volume(volume, transform)) * mask
+        weight += mask
     return inverse(spectrum / np.maximum(weight, 1.0), shape)
 
 

@@ -58,7 +58,8 @@ def tilt_angles(min_deg: float, max_deg: float, step_deg: float = 1.0) -> np.nda
     Returns
     -------
     ndarray of shape (T,)
-        Degrees, ascending.
+        Degrees, ascending. A range spanning 180 degrees keeps one end only: ``-90`` and
+        ``+90`` measure the same projection.
     """
     if not step_deg > 0:
         raise ConfigError(f"tilt_step_deg: expected a positive step in degrees, found {step_deg}")
@@ -67,7 +68,10 @@ def tilt_angles(min_deg: float, max_deg: float, step_deg: float = 1.0) -> np.nda
             f"tilt_range_deg: expected -90 <= min <= max <= 90, found [{min_deg:g}, {max_deg:g}]"
         )
     count = int(np.floor((max_deg - min_deg) / step_deg + 1e-9)) + 1
-    return min_deg + step_deg * np.arange(count)
+    angles = min_deg + step_deg * np.arange(count)
+    if angles[-1] - angles[0] >= 180.0 - 1e-9:
+        angles = angles[:-1]  # +-90 is one view (mirrored); counting it twice doubles its weight
+    return angles
 
 
 def _voxel_driven_backprojector(

@@ -148,3 +148,8 @@ def test_mtf_is_one_at_dc_and_two_over_pi_at_nyquist():
     assert transfer[0, 0] == pytest.approx(1.0)
     assert transfer[16, 0] == pytest.approx(2 / np.pi)  # y Nyquist, w = 1
     assert np.all(np.diff(transfer[0, :23]) < 0)
+
+
+def test_a_half_turn_range_counts_the_plus_minus_90_view_once():
+    angles = tilt_angles(-90, 90)
+    assert len(angles) == 180 and angles[0] == -90 and angles[-1] == 89

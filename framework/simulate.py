@@ -42,6 +42,7 @@ from .transform import transform_volume
 
 __all__ = [
     "DensityConfig",
+    "check_imaging",
     "ImagingConfig",
     "SimulateConfig",
     "SimulatedParticle",
@@ -241,6 +242,26 @@ def random_pose(rng: np.random.Generator, max_translation_voxels: float) -> Rigi
     return RigidTransform(rotation, translation)
 
 
+def check_imaging(imaging: DictConfig) -> np.ndarray:
+    """Validate an :class:`ImagingConfig` node (one-line errors naming the field).
+
+    Returns
+    -------
+    ndarray of shape (T,)
+        The tilt angles in degrees.
+    """
+    if not float(imaging.snr) > 0:
+        raise ConfigError(f"imaging.snr: expected a positive number or inf, found {imaging.snr}")
+    if imaging.ctf is not None:
+        CTFParameters(**imaging.ctf)
+    try:
+        low, high = (float(a) for a in imaging.tilt_range_deg)
+    except (TypeError, ValueError):
+        raise ConfigError("imaging.tilt_range_deg: expected [min, max] in degrees, found "
+                          f"{imaging.tilt_range_deg}") from None
+    return tilt_angles(low, high, float(imaging.tilt_step_deg))
+
+
 def _optics(imaging: DictConfig, shape: tuple[int, int], voxel_size_nm: float) -> np.ndarray | None:
     transfer = None
     if imaging.ctf is not None:
@@ -276,8 +297,7 @@ def simulate_subtomogram(
     -------
     Subtomogram
     """
-    low, high = (float(a) for a in imaging.tilt_range_deg)
-    angles = tilt_angles(low, high, float(imaging.tilt_step_deg))
+    angles = check_imaging(imaging)
     geometry = tilt_series_geometry(density.shape[0], tuple(angles))
     images = geometry.project(transform_volume(density, pose))
     transfer = _optics(imaging, images.shape[1:], voxel_size_nm)
@@ -287,8 +307,6 @@ def simulate_subtomogram(
 
     signal = reconstruct(images)
     snr = float(imaging.snr)
-    if not snr > 0:
-        raise ConfigError(f"imaging.snr: expected a positive number or inf, found {snr}")
     if np.isinf(snr):
         return Subtomogram(signal, signal, np.zeros_like(signal))
     noise = reconstruct(rng.standard_normal(images.shape))

@@ -28,7 +28,8 @@ from omegaconf import DictConfig, OmegaConf
 from .errors import ConfigError
 from .geometry import TRANSFORM_CONVENTION, RigidTransform
 from .io import atomic_path, write_json, write_volume
-from .simulate import load_density, particle_rng, random_pose, simulate_particle
+from .simulate import (check_imaging, load_density, particle_rng, random_pose,
+                       simulate_particle)
 
 __all__ = ["PAIR_LISTS", "relion_pose_columns", "pair_indices", "write_simulation"]
 
@@ -111,8 +112,9 @@ def write_simulation(config: DictConfig, output_dir: str | Path) -> dict:
     record = OmegaConf.to_container(config, resolve=True)
     record.pop("output_dir", None)
     pairs = pair_indices(int(config.n), config.pairs)
+    check_imaging(config.imaging)
+    density = load_density(config)  # validated before the directory is claimed
     _claim(output_dir, record)
-    density = load_density(config)
     voxel_angstrom = float(config.voxel_size_nm) * 10.0
     start, made = time.perf_counter(), 0
     every = max(1, int(config.n) // 10)

@@ -178,3 +178,11 @@ def test_a_different_config_is_refused_in_the_same_directory(written):
     config, directory = written
     with pytest.raises(ConfigError, match="simulation.json: holds a different simulation"):
         write_simulation(simulation_config({"n": 4, "seed": 12}), directory)
+
+
+def test_bad_config_is_refused_before_the_directory_is_claimed(tmp_path):
+    with pytest.raises(ConfigError, match="density.path"):
+        write_simulation(simulation_config({"n": 2, "density": {"source": "map"}}), tmp_path)
+    assert not (tmp_path / "simulation.json").exists()
+    write_simulation(simulation_config({"n": 2}), tmp_path)  # the corrected run is accepted
+    assert json.loads((tmp_path / "simulation.json").read_text())["status"] == "complete"

@@ -6,6 +6,11 @@
 ``subalign simulate [overrides]``
     Hydra app on ``subalign.conf/simulate.yaml``: N simulated subtomograms with ground truth
     (:mod:`subalign.simulation_output` describes the files).
+``subalign experiment [overrides]``
+    Hydra app on ``subalign.conf/run_experiment.yaml``: one cell of one of the paper's
+    experiments per job (:mod:`subalign.experiments`); ``-m`` runs the preset's sweep.
+``subalign report DIR [DIR ...] [--output FILE]``
+    Collects experiment jobs into Markdown tables and PNG figures.
 ``subalign plugins``
     Lists every registered plugin by kind, with the distribution it came from.
 """

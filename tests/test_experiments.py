@@ -112,10 +112,13 @@ def test_row_log_resumes_and_drops_a_torn_line(tmp_path):
     log.add({"index": 2, "value": 2.5})
     with open(path, "a") as handle:
         handle.write('{"index": 3, "val')  # interrupted mid-line
+    torn = path.read_text()
     again = RowLog(path)
     assert sorted(again.rows) == [0, 2] and again.done(2) and not again.done(3)
     assert [r["value"] for r in again.ordered()] == [1.5, 2.5]
-    assert path.read_text().count("\n") == 2
+    assert path.read_text() == torn  # reading leaves the file alone
+    again.add({"index": 3, "value": 3.5})
+    assert [json.loads(line)["index"] for line in path.read_text().splitlines()] == [0, 2, 3]
 
 
 # --- quick variants of every experiment, through the CLI ------------------------------------

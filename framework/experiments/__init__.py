@@ -13,9 +13,10 @@ import json
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ..errors import ConfigError
+from ..io import write_json
 from .averaging import run_averaging
 from .classification import run_classification
 from .config import KINDS, ExperimentConfig
@@ -26,6 +27,26 @@ __all__ = ["ExperimentConfig", "run_experiment"]
 
 RUNNERS = {"pairs": run_pairs, "convergence": run_pairs, "speedup": run_pairs,
            "averaging": run_averaging, "classification": run_classification}
+
+
+def _claim(config: DictConfig, output_dir: Path) -> None:
+    """Record the job's config in ``job.json``; refuse a directory holding another job's.
+
+    A rerun with the same config (``workers`` aside) resumes from ``rows.jsonl``.
+    """
+    record = OmegaConf.to_container(config, resolve=True)
+    record.pop("workers", None)
+    path = output_dir / "job.json"
+    if path.exists():
+        try:
+            previous = json.loads(path.read_text())
+        except ValueError:
+            previous = None
+        if previous != record:
+            raise ConfigError(f"{path}: holds a different job; expected the same config to "
+                              "resume (choose another output directory)")
+    else:
+        write_json(path, record)
 
 
 def _earlier_seconds(output_dir: Path) -> float:
@@ -51,6 +72,7 @@ def run_experiment(config: DictConfig, output_dir: str | Path, *, command: str =
         raise ConfigError(f"kind: expected one of {', '.join(KINDS)}, found {config.kind!r}")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    _claim(config, output_dir)
     earlier = _earlier_seconds(output_dir)
     started = time.perf_counter()
     record = RUNNERS[config.kind](config, output_dir)

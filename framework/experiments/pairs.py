@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
@@ -158,9 +158,13 @@ def run_items(log_rows: RowLog, indices: list, work: Callable, arguments: tuple,
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(work, *arguments, index) for index in todo]
-        for count, future in enumerate(futures, 1):
-            log_rows.add(future.result())
-            progress(count)
+        try:
+            for count, future in enumerate(as_completed(futures), 1):
+                log_rows.add(future.result())  # kept as soon as done, in any order
+                progress(count)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def run_pairs(config: DictConfig, output_dir: Path) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import write_json
+from ..io import atomic_path, write_json
 
 __all__ = ["RowLog", "machine", "median_mad", "write_result"]
 
@@ -43,6 +43,9 @@ def machine() -> dict:
 class RowLog:
     """Append-only JSON-lines log of finished items, keyed by ``row["index"]``.
 
+    Reading never changes the file; a torn last line is skipped, and removed by the next
+    :meth:`add`.
+
     Parameters
     ----------
     path : Path
@@ -52,20 +55,24 @@ class RowLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.rows: dict[int, dict] = {}
+        self._torn = False
         if self.path.exists():
             for line in self.path.read_text().splitlines():
                 try:
                     row = json.loads(line)
-                except ValueError:
-                    continue  # a line torn by an interruption; its item is redone
-                self.rows[int(row["index"])] = row
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in self.rows.values()))
+                    self.rows[int(row["index"])] = row
+                except (ValueError, KeyError, TypeError):
+                    self._torn = True  # a line cut by an interruption; its item is redone
 
     def done(self, index: int) -> bool:
         return index in self.rows
 
     def add(self, row: dict) -> None:
         """Record a finished item durably."""
+        if self._torn:  # drop the torn line before appending after it
+            with atomic_path(self.path) as temporary:
+                temporary.write_text("".join(json.dumps(r) + "\n" for r in self.rows.values()))
+            self._torn = False
         self.rows[int(row["index"])] = row
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as handle:

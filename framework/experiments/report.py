@@ -23,7 +23,7 @@ from ..figures import central_slices, pyplot, save_figure
 from ..io import atomic_path, read_volume
 from ..paper import SPEEDUP, paper_value
 from .pairs import speedup
-from .records import median_mad
+from .records import RowLog, median_mad
 
 __all__ = ["load_jobs", "main", "write_report"]
 
@@ -40,12 +40,14 @@ def load_jobs(directories: list[Path]) -> list[dict]:
         if not Path(directory).is_dir():
             raise ConfigError(f"{directory}: expected a directory of experiment jobs, found none")
         for path in sorted(Path(directory).rglob("result.json")):
-            record = json.loads(path.read_text())
+            try:
+                record = json.loads(path.read_text())
+            except ValueError as exc:
+                raise ConfigError(f"{path}: expected a result record (JSON), found {exc}") from None
             if record.get("status") != "complete":
                 continue
             rows_path = path.parent / "rows.jsonl"
-            rows = ([json.loads(line) for line in rows_path.read_text().splitlines() if line]
-                    if rows_path.exists() else [])
+            rows = RowLog(rows_path).ordered() if rows_path.exists() else []
             jobs.append({**record, "dir": path.parent, "rows": rows})
     return jobs
 
@@ -304,6 +306,8 @@ def write_report(directories: list[Path], output: Path, *, title: str,
     names = [n for n in SECTION_ORDER if n in by_name] + sorted(set(by_name) - set(SECTION_ORDER))
     lines = _header(jobs, directories, title)
     if notes is not None:
+        if not Path(notes).is_file():
+            raise ConfigError(f"--notes {notes}: expected a Markdown file, found none")
         lines += [Path(notes).read_text().strip(), ""]
     for name in names:
         group = by_name[name]

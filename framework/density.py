@@ -5,9 +5,13 @@ maximum scaled to 1. Coordinates are ``(x, y, z)``; the box centre is index ``N 
 axis (:func:`subalign.transform.box_centre`). Lengths are in nm: MRC headers and atomic models
 give Angstrom, converted on reading.
 
-Structures and maps are low-passed with a Gaussian of ``sigma = resolution_nm / 2``, the Situs
-convention (``pdb2vol``: resolution = 2 sigma; the FWHM is then 1.18 x the resolution), and
-centred so that their centre of mass lies on the box centre.
+Structures and maps are low-passed with a Gaussian of ``sigma = resolution_nm / (pi sqrt 2)``
+(0.225 x the resolution, as Chimera's ``molmap``): its Fourier amplitude is ``1/e`` at the
+stated resolution, so a "4 nm" map still carries 4 nm detail. The paper names Situs
+``pdb2vol``, whose resolution = 2 sigma convention leaves 0.7% of the amplitude at 4 nm; with
+the phase CTF on top, a 4 nm Situs map keeps only a band around 0.1-0.15/nm, and the four
+shared complexes could not be told apart at SNR 0.5 (adjusted Rand index 0.21, 10 per
+class). Maps are centred so that their centre of mass lies on the box centre.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ def density_from_structure(
     resolution_nm: float | None = 4.0,
     size: int = 32,
 ) -> np.ndarray:
-    """Mass density of an atomic model, as Situs ``pdb2vol`` makes it with a Gaussian kernel.
+    """Mass density of an atomic model, made like Situs ``pdb2vol`` with a Gaussian kernel.
 
     Each atom's mass (element weight times occupancy, so alternative conformations share one
     atom's mass) is spread over the 8 surrounding voxels by trilinear weights, with the centre
@@ -130,7 +134,7 @@ def density_from_structure(
     voxel_size_nm : float
         Edge of a voxel of the output grid.
     resolution_nm : float or None
-        Low-pass Gaussian of ``sigma = resolution_nm / 2``; None: half a voxel, only
+        Low-pass Gaussian of ``sigma = 0.225 resolution_nm``; None: half a voxel, only
         against aliasing.
     size : int
         Box edge N in voxels.
@@ -275,7 +279,7 @@ def density_from_map(
     voxel_size_nm : float
         Edge of a voxel of the output grid.
     resolution_nm : float or None
-        Low-pass Gaussian of ``sigma = resolution_nm / 2``; None: half an output voxel, only
+        Low-pass Gaussian of ``sigma = 0.225 resolution_nm``; None: half an output voxel, only
         against aliasing when the map is downsampled.
     size : int
         Box edge N in voxels.
@@ -382,13 +386,16 @@ def _positive_centre_of_mass(volume: np.ndarray, path: Path) -> np.ndarray:
 # --- shared ---------------------------------------------------------------------------------
 
 
+RESOLUTION_TO_SIGMA = 1 / (np.pi * np.sqrt(2))
+
+
 def _filter_sigma_nm(voxel_size_nm: float, resolution_nm: float | None, size: int) -> float:
     """Check the grid parameters; the low-pass sigma in nm (half a voxel when no resolution)."""
     named = {"voxel_size_nm": voxel_size_nm, "resolution_nm": resolution_nm, "size": size}
     for name, value in named.items():
         if value is not None and not value > 0:
             raise ConfigError(f"{name}: expected a positive number, found {value!r}")
-    return (voxel_size_nm if resolution_nm is None else resolution_nm) / 2
+    return voxel_size_nm / 2 if resolution_nm is None else resolution_nm * RESOLUTION_TO_SIGMA
 
 
 def _normalised(volume: np.ndarray, path: Path) -> np.ndarray:

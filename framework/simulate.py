@@ -70,8 +70,9 @@ class DensityConfig:
     path : str, optional
         File for ``structure`` and ``map``.
     resolution_nm : float, optional
-        Low-pass of structures and maps (Gaussian, resolution = 2 sigma, as Situs pdb2vol);
-        the paper uses 4 nm. Ignored by the phantom.
+        Low-pass of structures and maps (Gaussian, sigma = 0.225 x resolution, amplitude 1/e
+        at the resolution; :mod:`subalign.density`); the paper uses 4 nm. Ignored by the
+        phantom.
     blobs : list of dict, optional
         Phantom Gaussians as ``{centre: [x, y, z], sigma: s, amplitude: a}``, centre and
         sigma as fractions of the box edge; null: the paper-like default.

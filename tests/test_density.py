@@ -17,6 +17,7 @@ import pytest
 
 from subalign.density import (
     PAPER_PHANTOM,
+    RESOLUTION_TO_SIGMA,
     GaussianBlob,
     density_from_map,
     density_from_structure,
@@ -139,7 +140,7 @@ def write_pdb(path: Path, atoms) -> Path:
     "name, voxel_size_nm, resolution_nm",
     [("atom.pdb", 1.0, 4.0), ("atom.pdb.gz", 0.5, 3.0), ("atom.pdb", 0.8, 2.0)],
 )
-def test_single_atom_is_a_gaussian_of_sigma_half_the_resolution_at_the_box_centre(
+def test_single_atom_is_a_gaussian_of_the_resolution_sigma_at_the_box_centre(
     tmp_path, name, voxel_size_nm, resolution_nm
 ):
     """The atom (its own centre of mass) lands on a voxel, so the map is the sampled Gaussian.
@@ -149,7 +150,7 @@ def test_single_atom_is_a_gaussian_of_sigma_half_the_resolution_at_the_box_centr
     volume = density_from_structure(
         path, voxel_size_nm=voxel_size_nm, resolution_nm=resolution_nm, size=N
     )
-    expected = gaussian((0.0, 0.0, 0.0), resolution_nm / 2 / voxel_size_nm)
+    expected = gaussian((0.0, 0.0, 0.0), resolution_nm * RESOLUTION_TO_SIGMA / voxel_size_nm)
     assert volume.shape == (N, N, N)
     assert np.abs(volume - expected).max() < 2e-4
 
@@ -180,7 +181,7 @@ def test_centre_of_mass_not_the_midpoint_lands_on_the_box_centre(
 def test_blob_distance_in_voxels_is_atom_distance_over_voxel_size(
     tmp_path, voxel_size_nm, resolution_nm
 ):
-    """Two carbons 5.997 nm apart along an oblique line; each blob (sigma 1 or 0.5 voxel) is
+    """Two carbons 5.997 nm apart along an oblique line; each blob (sigma 0.225 or 0.11 voxel) is
     at least 6 sigma from the plane dividing them."""
     pytest.importorskip("gemmi")
     first = np.array([5.5, -2.0, 7.25])
@@ -311,11 +312,12 @@ def source_blob() -> np.ndarray:
 
 @pytest.mark.parametrize(
     "name, resolution_nm, filter_sigma_nm",
-    [("map.mrc", 2.0, 1.0), ("map.mrc.gz", 2.0, 1.0), ("map.mrc", None, 0.5)],
+    [("map.mrc", 2.0, 2.0 * RESOLUTION_TO_SIGMA), ("map.mrc.gz", 2.0, 2.0 * RESOLUTION_TO_SIGMA),
+     ("map.mrc", None, 0.5)],
 )
 def test_map_blob_is_centred_with_the_combined_sigma(tmp_path, name, resolution_nm,
                                                      filter_sigma_nm):
-    """A Gaussian of sigma 1.2 nm in 0.5 nm voxels, low-passed with sigma resolution / 2 (or
+    """A Gaussian of sigma 1.2 nm in 0.5 nm voxels, low-passed with sigma 0.225 resolution (or
     half an output voxel), is a Gaussian of sigma sqrt(1.2^2 + filter^2) nm; resampled to
     1 nm voxels by cubic splines it matches the analytic one to 1e-4 to 3e-4 of the peak
     (linear interpolation would be off by ~1e-2)."""
@@ -335,7 +337,7 @@ def test_map_voxel_size_is_read_per_axis(tmp_path):
     data = np.exp(-(x**2 + y**2 + z**2) / (2 * SOURCE_SIGMA_NM**2))
     path = write_mrc(tmp_path / "anisotropic.mrc", data, tuple(voxel_nm * 10))
     volume = density_from_map(path, voxel_size_nm=1.0, resolution_nm=2.0, size=N)
-    sigma = np.hypot(SOURCE_SIGMA_NM, 1.0)
+    sigma = np.hypot(SOURCE_SIGMA_NM, 2.0 * RESOLUTION_TO_SIGMA)
     assert np.abs(volume - gaussian((0.0, 0.0, 0.0), sigma)).max() < 1e-3
 
 

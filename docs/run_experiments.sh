@@ -2,8 +2,9 @@
 # Runs every experiment behind docs/results.md into $OUT (default runs/docs), then writes
 # the report. Resumable: rerunning skips finished jobs' pairs (rows.jsonl). Needs the
 # shared structures (../shared/data/structures) for the classification experiment.
-#   bash docs/run_experiments.sh            # full run (about 1.5 h on 2 cores)
+#   bash docs/run_experiments.sh            # full run (about 2 h on 2 cores)
 #   QUICK=1 OUT=/tmp/quick bash docs/run_experiments.sh   # CI-sized variant of every experiment
+#   REPORT=docs/results.md NOTES=docs/results_notes.md bash docs/run_experiments.sh   # docs/results.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/docs}
@@ -32,12 +33,13 @@ else
         score=rcs,fcs workers=2
     run convergence experiment=convergence n_pairs=20 workers=2
     run speedup experiment=speedup n_pairs=10 workers=2
+    run averaging experiment=averaging averaging.n=300 averaging.iterations=2 workers=2
+    run table3_4 experiment=table3_4 n_pairs=5 workers=1
+    run table1_2 experiment=table1_2 n_pairs=3 workers=1
+    run baseline experiment=baseline n_pairs=3 workers=2
     run classification experiment=classification classification.per_class=10 workers=2 \
         "classification.structures_dir=$STRUCTURES"
-    run averaging experiment=averaging averaging.n=300 averaging.iterations=2 workers=2
-    run table3_4 experiment=table3_4 n_pairs=5 workers=2
-    run table1_2 experiment=table1_2 n_pairs=5 workers=2
-    run baseline experiment=baseline n_pairs=5 workers=2
 fi
 echo "wall time: $(( $(date +%s) - started )) s" >> "$OUT/commands.txt"
-subalign report "$OUT" --output "${REPORT:-$OUT/report.md}"
+subalign report "$OUT" --output "${REPORT:-$OUT/report.md}" --title "subalign: the paper's experiments" \
+    ${NOTES:+--notes "$NOTES"}

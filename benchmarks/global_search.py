@@ -18,7 +18,8 @@ import _common  # noqa: F401  (one thread)
 import numpy as np
 
 from subalign import align_pair, compose_config
-from subalign.geometry import rotation_distance_deg
+from subalign.experiments.records import median_mad
+from subalign.geometry import transform_errors
 from subalign.simulate import load_density, simulate_pair, simulation_config
 from subalign.synthetic import synthetic_pair
 from subalign.wedge import TiltRange
@@ -60,19 +61,14 @@ def main() -> None:
         started = time.perf_counter()
         result = align_pair(config, pair.fixed, pair.moving)
         seconds = time.perf_counter() - started
-        rotation = float(rotation_distance_deg(result.transform.rotation, pair.truth.rotation))
-        translation = float(np.linalg.norm(result.transform.translation - pair.truth.translation))
+        rotation, translation = transform_errors(result.transform, pair.truth)
         rows.append((rotation, translation, result.lm_steps, seconds))
         print(f"seed {seed:3d}: rotation error {rotation:7.2f} deg, translation error "
               f"{translation:6.3f} vox, {result.lm_steps:4d} LM steps, {seconds:6.2f} s, "
               f"{result.score_name} {result.score_value:.5f}", flush=True)
     rotation, translation, steps, seconds = np.array(rows).T
-
-    def mad(values):
-        return np.median(np.abs(values - np.median(values)))
-
-    print(f"rotation error {np.median(rotation):.2f} +- {mad(rotation):.2f} deg (median +- MAD); "
-          f"translation {np.median(translation):.3f} +- {mad(translation):.3f} vox; "
+    print(f"rotation error {'%.2f +- %.2f' % median_mad(rotation)} deg (median +- MAD); "
+          f"translation {'%.3f +- %.3f' % median_mad(translation)} vox; "
           f"within 1 deg {np.sum(rotation < 1)}/{len(rows)}, within 5 deg {np.sum(rotation < 5)}/{len(rows)}; "
           f"median {np.median(steps):.0f} LM steps, {np.median(seconds):.2f} s per pair")
 

@@ -103,6 +103,7 @@ def _voxel_driven_backprojector(
     ).tocsr()
 
 
+@lru_cache(maxsize=8)
 def _ramp_filter(width: int) -> tuple[int, np.ndarray]:
     """Ram-Lak ramp ``|k|`` (cycles/pixel) for rows zero-padded to a power of two >= 2W.
 

@@ -27,6 +27,7 @@ the meaning ``alignment.json`` uses.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -171,17 +172,19 @@ class Subtomogram:
 
     Attributes
     ----------
-    volume : ndarray of shape (N, N, N)
-        ``signal + noise``.
     signal : ndarray of shape (N, N, N)
         The noise-free reconstruction.
-    noise : ndarray of shape (N, N, N)
-        The reconstructed, scaled projection noise (zeros at ``snr=inf``).
+    noise : ndarray of shape (N, N, N) or None
+        The reconstructed, scaled projection noise (None at ``snr=inf``).
     """
 
-    volume: np.ndarray
     signal: np.ndarray
-    noise: np.ndarray
+    noise: np.ndarray | None
+
+    @property
+    def volume(self) -> np.ndarray:
+        """What is written and aligned: ``signal + noise``, shape (N, N, N)."""
+        return self.signal if self.noise is None else self.signal + self.noise
 
 
 @dataclass(frozen=True)
@@ -264,11 +267,20 @@ def check_imaging(imaging: DictConfig) -> np.ndarray:
 
 
 def _optics(imaging: DictConfig, shape: tuple[int, int], voxel_size_nm: float) -> np.ndarray | None:
-    transfer = None
-    if imaging.ctf is not None:
-        transfer = ctf(shape, voxel_size_nm, CTFParameters(**imaging.ctf))
-    if imaging.mtf:
+    ctf_fields = None if imaging.ctf is None else tuple(sorted(imaging.ctf.items()))
+    return _transfer(tuple(shape), float(voxel_size_nm), ctf_fields, bool(imaging.mtf))
+
+
+@lru_cache(maxsize=16)
+def _transfer(shape: tuple[int, int], voxel_size_nm: float, ctf_fields: tuple | None,
+              with_mtf: bool) -> np.ndarray | None:
+    """CTF x MTF on the image ``fft2`` layout (None: neither), made once per setting."""
+    transfer = None if ctf_fields is None else ctf(shape, voxel_size_nm,
+                                                   CTFParameters(**dict(ctf_fields)))
+    if with_mtf:
         transfer = mtf(shape) if transfer is None else transfer * mtf(shape)
+    if transfer is not None:
+        transfer.setflags(write=False)  # shared by every later call
     return transfer
 
 
@@ -309,10 +321,10 @@ def simulate_subtomogram(
     signal = reconstruct(images)
     snr = float(imaging.snr)
     if np.isinf(snr):
-        return Subtomogram(signal, signal, np.zeros_like(signal))
+        return Subtomogram(signal, None)
     noise = reconstruct(rng.standard_normal(images.shape))
     noise *= np.sqrt(signal.var() / (snr * noise.var()))
-    return Subtomogram(signal + noise, signal, noise)
+    return Subtomogram(signal, noise)
 
 
 def particle_rng(config: DictConfig, index: int) -> np.random.Generator:

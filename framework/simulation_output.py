@@ -22,11 +22,10 @@ import time
 from itertools import combinations
 from pathlib import Path
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import ConfigError
-from .geometry import TRANSFORM_CONVENTION, RigidTransform
+from .geometry import TRANSFORM_CONVENTION, RigidTransform, matrix_to_euler_zyz
 from .io import atomic_path, write_json, write_volume
 from .simulate import (check_imaging, load_density, particle_rng, random_pose,
                        simulate_particle)
@@ -57,7 +56,7 @@ def pair_indices(n: int, kind: str) -> list[tuple[int, int]]:
 
 def relion_pose_columns(pose: RigidTransform, voxel_size_angstrom: float) -> dict[str, float]:
     """RELION columns of a pose (see ``POSE_CONVENTION``)."""
-    rot, tilt, psi = RigidTransform(pose.rotation.T, np.zeros(3)).euler_zyz_deg
+    rot, tilt, psi = matrix_to_euler_zyz(pose.rotation.T)
     origin = -pose.translation * voxel_size_angstrom
     return {
         "rlnAngleRot": float(rot), "rlnAngleTilt": float(tilt), "rlnAnglePsi": float(psi),
@@ -118,7 +117,7 @@ def write_simulation(config: DictConfig, output_dir: str | Path) -> dict:
     voxel_angstrom = float(config.voxel_size_nm) * 10.0
     start, made = time.perf_counter(), 0
     every = max(1, int(config.n) // 10)
-    particles = []
+    particles, poses = [], []
     for index in range(int(config.n)):
         path = output_dir / _particle_file(index)
         if path.exists():
@@ -127,16 +126,15 @@ def write_simulation(config: DictConfig, output_dir: str | Path) -> dict:
             particle = simulate_particle(config, density, index)
             write_volume(path, particle.subtomogram.volume, voxel_size=voxel_angstrom)
             pose, made = particle.pose, made + 1
+        poses.append(pose)
         particles.append({"file": _particle_file(index), "pose": pose.to_record()})
         if (index + 1) % every == 0 or index + 1 == int(config.n):
             log.info("particle %d/%d (%.1f s)", index + 1, int(config.n), time.perf_counter() - start)
     seconds = time.perf_counter() - start
     _write_star(output_dir / "poses.star", [
-        {"rlnImageName": p["file"],
-         **relion_pose_columns(RigidTransform.from_record(p["pose"]), voxel_angstrom)}
-        for p in particles
+        {"rlnImageName": p["file"], **relion_pose_columns(pose, voxel_angstrom)}
+        for p, pose in zip(particles, poses)
     ])
-    poses = [RigidTransform.from_record(p["pose"]) for p in particles]
     write_json(output_dir / "pairs.json", {
         "convention": TRANSFORM_CONVENTION,
         "pairs": [

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from subalign.geometry import RigidTransform, transform_errors
 from subalign.io import write_volume
 from subalign.synthetic import synthetic_pair
 
@@ -190,10 +191,9 @@ def test_simulated_pair_aligns_to_its_listed_truth(tmp_path):
                  "output_dir=aligned")
     assert result.returncode == 0, result.stderr
     found = json.loads((tmp_path / "aligned/alignment.json").read_text())
-    rotation = np.asarray(found["rotation_matrix"]) @ np.asarray(pair["truth"]["rotation_matrix"]).T
-    angle = np.degrees(np.arccos(np.clip((np.trace(rotation) - 1) / 2, -1, 1)))
-    shift = np.subtract(found["translation_xyz_voxels"], pair["truth"]["translation_xyz_voxels"])
-    assert angle < 2.0 and np.linalg.norm(shift) < 0.5
+    angle, shift = transform_errors(RigidTransform.from_record(found),
+                                    RigidTransform.from_record(pair["truth"]))
+    assert angle < 2.0 and shift < 0.5
 
 
 def test_simulate_multirun_over_snr(tmp_path):

@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..io import write_json
 from .averaging import run_averaging
 from .classification import run_classification
-from .config import KINDS, ExperimentConfig
+from .config import ExperimentConfig
 from .pairs import run_pairs
 from .records import machine, write_result
 
@@ -68,8 +68,8 @@ def run_experiment(config: DictConfig, output_dir: str | Path, *, command: str =
     command : str
         The command line that made the job, recorded for the report.
     """
-    if config.kind not in KINDS:
-        raise ConfigError(f"kind: expected one of {', '.join(KINDS)}, found {config.kind!r}")
+    if config.kind not in RUNNERS:
+        raise ConfigError(f"kind: expected one of {', '.join(RUNNERS)}, found {config.kind!r}")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     _claim(config, output_dir)

@@ -16,9 +16,6 @@ from ..simulate import SimulateConfig
 
 __all__ = ["AveragingConfig", "ClassificationConfig", "ExperimentConfig"]
 
-KINDS = ("pairs", "convergence", "speedup", "averaging", "classification")
-
-
 @dataclass
 class AveragingConfig:
     """Figure 5: align ``n`` subtomograms to a template and average them.

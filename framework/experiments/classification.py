@@ -75,16 +75,26 @@ def _densities(config: DictConfig) -> list[np.ndarray]:
             for path in settings.structures]
 
 
-def _subtomogram(config: DictConfig, densities: list, index: int):
-    per_class = int(config.classification.per_class)
-    return simulate_particle(job_simulation(config), densities[index // per_class], index)
+# Subtomograms already made in this process: every one takes part in n - 1 pairs, and
+# a worker would otherwise simulate it again for each (keys carry the whole job config).
+_MADE: dict[tuple, np.ndarray] = {}
+
+
+def _subtomogram(config: DictConfig, densities: list, index: int) -> np.ndarray:
+    """Subtomogram ``index`` of the job (class ``index // per_class``), made once per process."""
+    key = (OmegaConf.to_yaml(config), index)
+    if key not in _MADE:
+        per_class = int(config.classification.per_class)
+        particle = simulate_particle(job_simulation(config), densities[index // per_class], index)
+        _MADE[key] = particle.subtomogram.volume
+    return _MADE[key]
 
 
 def classification_row(config: DictConfig, densities: list, pairs: list, index: int) -> dict:
     """Align pair ``pairs[index] = (i, j)``: ``j`` onto ``i``; scores before and after."""
     i, j = pairs[index]
-    fixed = _subtomogram(config, densities, i).subtomogram.volume
-    moving = _subtomogram(config, densities, j).subtomogram.volume
+    fixed = _subtomogram(config, densities, i)
+    moving = _subtomogram(config, densities, j)
     job = align_config(config)
     score = default_plugin_set().create("score", job.score)
     tilt = TiltRange(-float(config.tilt), float(config.tilt))
@@ -114,7 +124,7 @@ def _class_averages(config, densities, rows, labels, output_dir) -> list[str]:
         transforms = [RigidTransform.identity() if k == medoid
                       else onto[(medoid, k)] if (medoid, k) in onto
                       else onto[(k, medoid)].inverse() for k in members]
-        volumes = [_subtomogram(config, densities, k).subtomogram.volume for k in members]
+        volumes = [_subtomogram(config, densities, k) for k in members]
         average = wedge_compensated_average(volumes, transforms, [tilt] * len(members))
         name = f"class_{label}_average.mrc"
         write_volume(output_dir / name, average,

@@ -3,7 +3,7 @@
 Each pair is two randomly posed copies of the phantom with +-60 degree wedges (or
 ``--tilt``) at ``--snr``: by default from the realistic simulator (tilt series, CTF, MTF,
 weighted backprojection; pair k of seed 0 is particles 2k, 2k+1), or with ``--data quick``
-from the quick wedge-filter generator (:mod:`subalign.synthetic`, pair k is seed k). The
+from the quick wedge-filter generator (:mod:`subalign.simulation.synthetic`, pair k is seed k). The
 aligner runs as ``subalign align`` would, with any Hydra overrides given after the options. Prints one line per pair and a summary: median and MAD
 of the rotation and translation errors, pairs within 1 and 5 degrees, median LM steps and
 median seconds (one thread).
@@ -19,10 +19,10 @@ import numpy as np
 
 from subalign import align_pair, compose_config
 from subalign.experiments.records import median_mad
-from subalign.geometry import transform_errors
-from subalign.simulate import load_density, simulate_pair, simulation_config
-from subalign.synthetic import synthetic_pair
-from subalign.wedge import TiltRange
+from subalign.numerics.geometry import transform_errors
+from subalign.simulation.simulate import load_density, simulate_pair, simulation_config
+from subalign.simulation.synthetic import synthetic_pair
+from subalign.numerics.wedge import TiltRange
 
 
 def axis_overrides(pair) -> list[str]:

@@ -13,12 +13,16 @@ import argparse
 import _common  # noqa: F401  (one thread)
 import numpy as np
 
-from subalign.geometry import RigidTransform, rotation_distance_deg, rotation_vector_to_matrix
-from subalign.manager import default_plugin_set
-from subalign.parameterization import EulerParameterization, IncrementParameterization
-from subalign.synthetic import synthetic_pair
-from subalign.transform import transform_volume
-from subalign.wedge import TiltRange
+from subalign.numerics.geometry import (
+    RigidTransform,
+    rotation_distance_deg,
+    rotation_vector_to_matrix,
+)
+from subalign.plugin.manager import default_plugin_set
+from subalign.numerics.parameterization import EulerParameterization, IncrementParameterization
+from subalign.simulation.synthetic import synthetic_pair
+from subalign.numerics.volumes import transform_volume
+from subalign.numerics.wedge import TiltRange
 
 WEDGE = TiltRange(-60.0, 60.0)
 

@@ -13,12 +13,12 @@ import _common  # noqa: F401  (one thread)
 from _common import median_seconds
 import numpy as np
 
-from subalign.geometry import RigidTransform, rotation_vector_to_matrix
-from subalign.manager import default_plugin_set
-from subalign.parameterization import IncrementParameterization
-from subalign.scoring import finite_difference_jacobian
-from subalign.synthetic import synthetic_pair
-from subalign.wedge import TiltRange
+from subalign.numerics.geometry import RigidTransform, rotation_vector_to_matrix
+from subalign.plugin.manager import default_plugin_set
+from subalign.numerics.parameterization import IncrementParameterization
+from subalign.scoring.constrained import finite_difference_jacobian
+from subalign.simulation.synthetic import synthetic_pair
+from subalign.numerics.wedge import TiltRange
 
 WEDGE = TiltRange(-60.0, 60.0)
 

@@ -10,9 +10,9 @@ import time
 import _common  # noqa: F401  (one thread)
 import numpy as np
 
-from subalign.density import phantom
-from subalign.imaging import tilt_angles, tilt_series_geometry
-from subalign.simulate import simulate_particle, simulation_config
+from subalign.simulation.density import phantom
+from subalign.simulation.imaging import tilt_angles, tilt_series_geometry
+from subalign.simulation.simulate import simulate_particle, simulation_config
 
 
 def main() -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from subalign.geometry import RigidTransform, transform_errors
-from subalign.io import write_volume
-from subalign.synthetic import synthetic_pair
+from subalign.numerics.geometry import RigidTransform, transform_errors
+from subalign.io.mrc import write_volume
+from subalign.simulation.synthetic import synthetic_pair
 
 SUBALIGN = Path(sys.executable).parent / "subalign"
 REPO = Path(__file__).resolve().parents[1]

@@ -1,6 +1,12 @@
-"""The built-in scores and optimizers pass the contracts plugin authors get."""
+"""The built-in plugins pass the contracts plugin authors get (subalign.testing)."""
 
-from subalign.testing import OptimizerContract, ScoreContract
+from subalign.testing import (
+    ConstraintContract,
+    OptimizerContract,
+    RefinerContract,
+    SamplerContract,
+    ScoreContract,
+)
 
 
 # Analytic columns measure under 1% (benchmarks/score_timing.py); numerical under 0.3%.
@@ -37,3 +43,44 @@ class TestLmComplexWithFcs(OptimizerContract):
 class TestLmWithFcs(OptimizerContract):
     optimizer = "lm"
     score = "fcs"
+
+
+# The 60-degree ZYZ grid leaves a random rotation at most ~55 degrees from a candidate.
+class TestEulerGrid60(SamplerContract):
+    sampler = {"name": "euler_grid", "interval_deg": 60}
+
+
+class TestEulerGrid45(SamplerContract):
+    sampler = {"name": "euler_grid", "interval_deg": 45}
+    coverage_deg = 45.0
+
+
+class TestSo3Uniform(SamplerContract):
+    sampler = "so3_uniform"
+    coverage_deg = 50.0
+
+
+class TestFullConstraintEuler(ConstraintContract):
+    constraint = {"name": "full", "rotation_parameterization": "euler"}
+
+
+class TestFullConstraintIncrement(ConstraintContract):
+    constraint = {"name": "full", "rotation_parameterization": "increment"}
+
+
+class TestAxisConstraint(ConstraintContract):
+    constraint = {"name": "axis", "fixed_axis": [0.2, 0.3, 1.0], "moving_axis": [1.0, 0.0, 0.5]}
+
+
+class TestStochasticParallel(RefinerContract):
+    refiner = "stochastic_parallel"
+
+
+class TestIndependent(RefinerContract):
+    refiner = "independent"
+
+
+# A scan takes no optimizer steps: it keeps the best candidate, here the one 15 degrees off.
+class TestExhaustiveScan(RefinerContract):
+    refiner = "exhaustive_scan"
+    rotation_tol_deg = 16.0

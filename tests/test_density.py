@@ -1,4 +1,4 @@
-"""Density maps (subalign.density): the phantom, atomic models and EM maps, against analytic truth.
+"""Density maps (subalign.simulation.density): the phantom, atomic models and EM maps, against analytic truth.
 
 Volumes are ``[z, y, x]``; points are ``(x, y, z)`` in voxels from index ``N // 2``.
 """
@@ -15,7 +15,7 @@ import mrcfile
 import numpy as np
 import pytest
 
-from subalign.density import (
+from subalign.simulation.density import (
     PAPER_PHANTOM,
     RESOLUTION_TO_SIGMA,
     GaussianBlob,
@@ -61,7 +61,7 @@ def blob_centroids(volume: np.ndarray, first_xyz, second_xyz) -> tuple[np.ndarra
 
 # --- the phantom ----------------------------------------------------------------------------
 
-# The table of the former subalign.synthetic.four_gaussian_phantom: centre (x, y, z) and sigma
+# The table of the former subalign.simulation.synthetic.four_gaussian_phantom: centre (x, y, z) and sigma
 # as fractions of the box edge, amplitude.
 FORMER_TABLE = (
     ((-0.12, -0.09, -0.06), 0.0625, 1.0),
@@ -219,7 +219,7 @@ def test_a_little_mass_outside_the_box_is_logged(tmp_path, caplog):
     """1 carbon of 200 (0.5 % of the mass) falls outside: a warning with the count."""
     pytest.importorskip("gemmi")
     path = cluster_with_a_far_atom(tmp_path / "far.pdb", 199)
-    with caplog.at_level(logging.WARNING, logger="subalign.density"):
+    with caplog.at_level(logging.WARNING, logger="subalign.simulation.density"):
         volume = density_from_structure(path, size=N)
     assert "0.50% of the mass (1 of 200 atoms) falls outside the 32 nm box" in caplog.text
     assert str(path) in caplog.text
@@ -244,7 +244,7 @@ def test_apoferritin_is_a_hollow_12_nm_shell_in_a_32_nm_box(caplog):
     """The 24-mer shell spans radii ~4-6 nm: at 2 nm resolution the radial profile peaks at
     5 nm, the cavity is nearly empty, and nothing reaches past 10 nm."""
     pytest.importorskip("gemmi")
-    with caplog.at_level(logging.WARNING, logger="subalign.density"):
+    with caplog.at_level(logging.WARNING, logger="subalign.simulation.density"):
         volume = density_from_structure(
             STRUCTURES / "4v1w_apoferritin.cif.gz", voxel_size_nm=1.0, resolution_nm=2.0, size=N
         )

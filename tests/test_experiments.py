@@ -14,15 +14,16 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from subalign.average import fsc, resolution_at, wedge_compensated_average
-from subalign.density import phantom
+from subalign.experiments.average import fsc, resolution_at, wedge_compensated_average
+from subalign.simulation.density import phantom
 from subalign.experiments.classification import adjusted_rand_index, cluster
 from subalign.experiments.pairs import steps_to_optimum
-from subalign.experiments.records import RowLog, median_mad
-from subalign.fourier import forward, inverse
-from subalign.geometry import RigidTransform
-from subalign.transform import transform_volume
-from subalign.wedge import TiltRange, wedge_mask
+from subalign.execution.store import RowLog
+from subalign.experiments.records import median_mad
+from subalign.numerics.fourier import forward, inverse
+from subalign.numerics.geometry import RigidTransform
+from subalign.numerics.volumes import transform_volume
+from subalign.numerics.wedge import TiltRange, wedge_mask
 
 SUBALIGN = Path(sys.executable).parent / "subalign"
 N = 32

@@ -1,11 +1,11 @@
-"""Rotation conventions, Euler angles, rigid transforms and their distances (subalign.geometry)."""
+"""Rotation conventions, Euler angles, rigid transforms and their distances (subalign.numerics.geometry)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from subalign.geometry import (
+from subalign.numerics.geometry import (
     RigidTransform,
     euler_zyz_to_matrix,
     matrix_to_euler_zyz,

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from subalign.errors import ConfigError
-from subalign.fourier import forward, fourier_grid
-from subalign.imaging import (
+from subalign.numerics.fourier import forward, fourier_grid
+from subalign.simulation.imaging import (
     CTFParameters,
     ctf,
     electron_wavelength_nm,
@@ -14,7 +14,7 @@ from subalign.imaging import (
     tilt_angles,
     tilt_series_geometry,
 )
-from subalign.wedge import TiltRange, wedge_mask
+from subalign.numerics.wedge import TiltRange, wedge_mask
 
 N = 32
 

@@ -8,9 +8,11 @@ import mrcfile
 import numpy as np
 import pytest
 
-import subalign.io
+import subalign.io.mrc
 from subalign.errors import VolumeError
-from subalign.io import check_volume, read_volume, write_json, write_volume
+from subalign.numerics.volumes import check_volume
+from subalign.io.mrc import read_volume, write_volume
+from subalign.io.files import write_json
 
 
 def write_raw_mrc(path, data) -> None:
@@ -129,7 +131,7 @@ def test_failed_volume_write_keeps_previous_file(tmp_path, monkeypatch):
         mrc.close()
         raise DiskFull("no space left on device")
 
-    monkeypatch.setattr(subalign.io.mrcfile, "new", new)
+    monkeypatch.setattr(subalign.io.mrc.mrcfile, "new", new)
     with pytest.raises(DiskFull):
         write_volume(target, np.zeros((8, 8, 8)))
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""The transcribed tables of Xu & Alber (2012) (subalign.paper)."""
+"""The transcribed tables of Xu & Alber (2012) (subalign.experiments.paper)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from subalign.paper import (
+from subalign.experiments.paper import (
     MISSING,
     PAPER,
     SAMPLINGS_DEG,

@@ -1,6 +1,6 @@
 """The plugin system: discovery, registration checks, switches, Hydra groups, observer hooks.
 
-Every test builds its own plugin set with :func:`subalign.manager.build_plugin_set`; none
+Every test builds its own plugin set with :func:`subalign.plugin.manager.build_plugin_set`; none
 uses the cached process-wide default. The example third-party plugin
 ``examples/subalign-ncc-score`` is pip-installed into the running interpreter for the
 session (from a copy, so the source tree stays clean) and found through the ``subalign``
@@ -24,13 +24,13 @@ import pytest
 from hydra.errors import HydraException
 
 import subalign
-from subalign import hookimpl
+from subalign.plugin.hookspecs import hookimpl
 from subalign.errors import ConfigError, PluginError
-from subalign.geometry import RigidTransform, rotation_vector_to_matrix
-from subalign.manager import BLOCK_ENV, DISABLE_AUTOLOAD_ENV, build_plugin_set
-from subalign.registry import KINDS
-from subalign.scoring import ConstrainedScoreConfig
-from subalign.synthetic import synthetic_pair
+from subalign.numerics.geometry import RigidTransform, rotation_vector_to_matrix
+from subalign.plugin.manager import BLOCK_ENV, DISABLE_AUTOLOAD_ENV, build_plugin_set
+from subalign.plugin.registry import KINDS
+from subalign.scoring.constrained import ConstrainedScoreConfig
+from subalign.simulation.synthetic import synthetic_pair
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "subalign-ncc-score"
 SUBALIGN_SCRIPT = Path(sys.executable).parent / "subalign"

@@ -8,12 +8,16 @@ voxel, from a global search).
 import numpy as np
 import pytest
 
-from subalign.geometry import RigidTransform, rotation_distance_deg, rotation_vector_to_matrix
-from subalign.manager import default_plugin_set
-from subalign.parameterization import EulerParameterization, IncrementParameterization
-from subalign.synthetic import synthetic_pair
-from subalign.transform import shift_volume, transform_volume
-from subalign.wedge import TiltRange
+from subalign.numerics.geometry import (
+    RigidTransform,
+    rotation_distance_deg,
+    rotation_vector_to_matrix,
+)
+from subalign.plugin.manager import default_plugin_set
+from subalign.numerics.parameterization import EulerParameterization, IncrementParameterization
+from subalign.simulation.synthetic import synthetic_pair
+from subalign.numerics.volumes import shift_volume, transform_volume
+from subalign.numerics.wedge import TiltRange
 
 WEDGE = TiltRange(-60.0, 60.0)
 PAIRINGS = [("rcs", "lm"), ("fcs", "lm_complex")]

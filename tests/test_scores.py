@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from subalign.fourier import forward, inverse
-from subalign.geometry import RigidTransform, rotation_vector_to_matrix
-from subalign.manager import default_plugin_set
-from subalign.scoring import ROLL_OFF, soft_sphere, standardize
-from subalign.synthetic import synthetic_pair
-from subalign.transform import transform_volume
-from subalign.wedge import TiltRange
+from subalign.numerics.fourier import forward, inverse
+from subalign.numerics.geometry import RigidTransform, rotation_vector_to_matrix
+from subalign.plugin.manager import default_plugin_set
+from subalign.scoring.constrained import ROLL_OFF, soft_sphere, standardize
+from subalign.simulation.synthetic import synthetic_pair
+from subalign.numerics.volumes import transform_volume
+from subalign.numerics.wedge import TiltRange
 
 WEDGE = TiltRange(-60.0, 60.0)
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import subalign
-from subalign.geometry import RigidTransform, rotation_distance_deg, transform_distance
-from subalign.manager import default_plugin_set
+from subalign.numerics.geometry import RigidTransform, rotation_distance_deg, transform_distance
+from subalign.plugin.manager import default_plugin_set
 from subalign.plugins.refiners.stochastic_parallel import regression_slope, selection_weights
-from subalign.synthetic import synthetic_pair
+from subalign.simulation.synthetic import synthetic_pair
 
 
 @pytest.mark.parametrize("interval,count", [(60, 108), (45, 256), (90, 32)])
@@ -121,7 +121,7 @@ def test_duplicate_candidates_are_dropped(small_pair):
     parameterization = plugins.create("constraint", config.constraint).parameterization()
     start = parameterization.to_params(RigidTransform.identity())
     refiner = plugins.create("refiner", {"name": "stochastic_parallel", "n_max_iter": 1})
-    from subalign.protocols import RefinementProblem
+    from subalign.plugin.protocols import RefinementProblem
     result = refiner.refine(RefinementProblem(objective, plugins.create("optimizer", "lm"),
                                               parameterization, [start, start.copy()]))
     assert result.details["candidates_removed"] == 1

@@ -6,21 +6,21 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from subalign.density import phantom
+from subalign.simulation.density import phantom
 from subalign.errors import ConfigError
-from subalign.fourier import forward, inverse
-from subalign.geometry import RigidTransform, rotation_distance_deg
-from subalign.io import read_volume
-from subalign.simulate import (
+from subalign.numerics.fourier import forward, inverse
+from subalign.numerics.geometry import RigidTransform, rotation_distance_deg
+from subalign.io.mrc import read_volume
+from subalign.simulation.simulate import (
     load_density,
     simulate_pair,
     simulate_particle,
     simulate_subtomogram,
     simulation_config,
 )
-from subalign.simulation_output import pair_indices, write_simulation
-from subalign.transform import transform_volume
-from subalign.wedge import TiltRange, wedge_mask
+from subalign.simulation.output import pair_indices, write_simulation
+from subalign.numerics.volumes import transform_volume
+from subalign.numerics.wedge import TiltRange, wedge_mask
 
 N = 32
 DENSITY = phantom(N)

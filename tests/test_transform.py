@@ -1,4 +1,4 @@
-"""Volume transforms (subalign.transform) and the Fourier grid (subalign.fourier).
+"""Volume transforms (subalign.numerics.volumes) and the Fourier grid (subalign.numerics.fourier).
 
 Volumes are ``[z, y, x]``; points are ``(x, y, z)`` measured from index ``N // 2``.
 """
@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 import scipy.fft
 
-from subalign.density import phantom
-from subalign.fourier import fourier_grid, forward, inverse
-from subalign.geometry import RigidTransform, euler_zyz_to_matrix, rotation_vector_to_matrix
-from subalign.transform import (
+from subalign.simulation.density import phantom
+from subalign.numerics.fourier import fourier_grid, forward, inverse
+from subalign.numerics.geometry import (
+    RigidTransform,
+    euler_zyz_to_matrix,
+    rotation_vector_to_matrix,
+)
+from subalign.numerics.volumes import (
     box_centre,
     rotate_volume,
     rotate_volume_batch,
@@ -235,7 +239,7 @@ def test_forward_inverse_round_trip():
 def test_bin_volume_keeps_centre_mean_and_band_limited_content():
     """Fourier cropping by 2: binned index i sits at original index 2 i, so a band-limited
     Gaussian sampled at half the rate is the same Gaussian, and the centre stays the centre."""
-    from subalign.transform import bin_volume
+    from subalign.numerics.volumes import bin_volume
 
     def gaussian(size, spacing, centre_xyz, sigma):
         z, y, x = (np.indices((size,) * 3, dtype=float) - size // 2) * spacing

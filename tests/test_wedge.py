@@ -1,4 +1,4 @@
-"""Missing-wedge masks and tilt ranges (subalign.wedge).
+"""Missing-wedge masks and tilt ranges (subalign.numerics.wedge).
 
 The half spectrum is ``rfftn`` of a ``[z, y, x]`` box: index ``[iz, iy, ix]`` with
 ``fx = ix / N`` (ix = 0 .. N // 2) and ``fy, fz = fftfreq(N)``.
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from subalign.errors import ConfigError
-from subalign.fourier import fourier_grid
-from subalign.geometry import euler_zyz_to_matrix, rotation_vector_to_matrix
-from subalign.wedge import TiltRange, wedge_mask
+from subalign.numerics.fourier import fourier_grid
+from subalign.numerics.geometry import euler_zyz_to_matrix, rotation_vector_to_matrix
+from subalign.numerics.wedge import TiltRange, wedge_mask
 
 N = 32
 SHAPE = (N, N, N)

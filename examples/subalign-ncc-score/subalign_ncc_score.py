@@ -12,10 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subalign import hookimpl
-from subalign.errors import ConfigError
-from subalign.fourier import inverse
-from subalign.scoring import ConstrainedObjective, ConstrainedScoreConfig
+from subalign.api import (
+    ConfigError,
+    ConstrainedObjective,
+    ConstrainedScore,
+    ConstrainedScoreConfig,
+    hookimpl,
+    inverse,
+)
 
 
 @dataclass
@@ -63,15 +67,11 @@ class NccObjective(ConstrainedObjective):
         return (change - unit * (unit @ change)) / norm  # d(v / |v|) = (dv - u (u . dv)) / |v|
 
 
-class NccScore:
+class NccScore(ConstrainedScore):
     """NCC: 2 - 2 x correlation of Gaussian low-passed volumes (wedges ignored by default)."""
 
-    def __init__(self, config: NccConfig) -> None:
-        config.validate("ncc")
-        self.config = config
-
-    def prepare(self, fixed, moving, fixed_tilt, moving_tilt) -> NccObjective:
-        return NccObjective(fixed, moving, fixed_tilt, moving_tilt, self.config)
+    name = "ncc"
+    objective_class = NccObjective
 
 
 @hookimpl

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..errors import ConfigError
-from ..io import write_json
-from .averaging import run_averaging
-from .classification import run_classification
-from .config import ExperimentConfig
-from .pairs import run_pairs
-from .records import machine, write_result
+from subalign.errors import ConfigError
+from subalign.io.files import write_json
+from subalign.experiments.averaging import run_averaging
+from subalign.experiments.classification import run_classification
+from subalign.experiments.config import ExperimentConfig
+from subalign.experiments.pairs import run_pairs
+from subalign.experiments.records import machine, write_result
 
 __all__ = ["ExperimentConfig", "run_experiment"]
 

@@ -4,7 +4,7 @@ Subtomogram ``i`` is particle ``i`` of the job's simulation. With ``template=fir
 template is subtomogram 0 (noisy, with its wedge) and the common frame is particle 0's;
 with ``template=truth`` it is the true map (no wedge) in its own frame. Each round aligns
 every subtomogram to the template (60-degree sampling by default) and averages them with
-missing-wedge compensation (:func:`subalign.average.wedge_compensated_average`); the next
+missing-wedge compensation (:func:`subalign.experiments.average.wedge_compensated_average`); the next
 round's template is that average, which has no wedge. The average is compared with the true
 map in the common frame by FSC, next to the average made with the true transforms (what
 perfect alignment would give at this N and SNR).
@@ -13,21 +13,23 @@ perfect alignment would give at this N and SNR).
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
-from ..align import align_pair
-from ..average import fsc, resolution_at, wedge_compensated_average
-from ..errors import ConfigError
-from ..geometry import RigidTransform, transform_errors
-from ..io import write_volume
-from ..simulate import load_density, simulate_particle
-from ..transform import transform_volume
-from ..wedge import TiltRange
-from .pairs import align_config, cell_of, job_simulation, run_items
-from .records import RowLog, median_mad
+from subalign.align.pair import align_pair
+from subalign.experiments.average import fsc, resolution_at, wedge_compensated_average
+from subalign.errors import ConfigError
+from subalign.numerics.geometry import RigidTransform, transform_errors
+from subalign.io.mrc import write_volume
+from subalign.simulation.simulate import load_density, simulate_particle
+from subalign.numerics.volumes import transform_volume
+from subalign.numerics.wedge import TiltRange
+from subalign.experiments.pairs import align_config, cell_of, job_simulation
+from subalign.execution import RowLog, map_resumable, process_executor
+from subalign.experiments.records import median_mad
 
 __all__ = ["run_averaging"]
 
@@ -87,10 +89,10 @@ def run_averaging(config: DictConfig, output_dir: Path) -> dict:
     rounds = []
     for round_index in range(int(settings.iterations)):
         rows = RowLog(output_dir / f"round{round_index + 1}_rows.jsonl")
-        run_items(rows, list(range(count)), averaging_row,
-                  (config, template, template_full, frame, density), int(config.workers),
-                  f"{config.name} round {round_index + 1}")
-        done = rows.ordered()
+        with process_executor(int(config.workers)) as executor:
+            done = map_resumable(
+                partial(averaging_row, config, template, template_full, frame, density),
+                range(count), rows, executor=executor, label=f"{config.name} round {round_index + 1}")
         transforms = [RigidTransform.from_record(r["transform"]) for r in done]
         template = wedge_compensated_average(volumes, transforms, [tilt] * count)
         template_full = True

@@ -12,6 +12,7 @@ index; each cluster is averaged (wedge-compensated) in the frame of its medoid.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from itertools import combinations
 from pathlib import Path
 
@@ -20,16 +21,16 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
-from ..align import align_pair
-from ..average import wedge_compensated_average
-from ..density import density_from_structure
-from ..geometry import RigidTransform
-from ..io import write_volume
-from ..manager import default_plugin_set
-from ..simulate import simulate_particle
-from ..wedge import TiltRange
-from .pairs import align_config, cell_of, job_simulation, run_items
-from .records import RowLog
+from subalign.align.pair import align_pair
+from subalign.experiments.average import wedge_compensated_average
+from subalign.simulation.density import density_from_structure
+from subalign.numerics.geometry import RigidTransform
+from subalign.io.mrc import write_volume
+from subalign.plugin.manager import default_plugin_set
+from subalign.simulation.simulate import simulate_particle
+from subalign.numerics.wedge import TiltRange
+from subalign.experiments.pairs import align_config, cell_of, job_simulation
+from subalign.execution import RowLog, map_resumable, process_executor
 
 __all__ = ["adjusted_rand_index", "cluster", "run_classification"]
 
@@ -141,9 +142,10 @@ def run_classification(config: DictConfig, output_dir: Path) -> dict:
     truth = np.repeat(np.arange(n_classes), per_class)
     pairs = list(combinations(range(count), 2))
     rows = RowLog(output_dir / "rows.jsonl")
-    run_items(rows, list(range(len(pairs))), classification_row, (config, densities, pairs),
-              int(config.workers), f"{config.name} ({count} subtomograms)")
-    done = rows.ordered()
+    with process_executor(int(config.workers)) as executor:
+        done = map_resumable(partial(classification_row, config, densities, pairs),
+                             range(len(pairs)), rows, executor=executor,
+                             label=f"{config.name} ({count} subtomograms)")
     matrices = {key: _matrix(done, count, key) for key in ("before", "after")}
     labels = {key: cluster(matrix, n_classes) for key, matrix in matrices.items()}
     ari = {key: adjusted_rand_index(truth, labels[key]) for key in labels}

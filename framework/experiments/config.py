@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List
 
-from ..config import AlignConfig
-from ..simulate import SimulateConfig
+from subalign.align.config import AlignConfig
+from subalign.simulation.simulate import SimulateConfig
 
 __all__ = ["AveragingConfig", "ClassificationConfig", "ExperimentConfig"]
 

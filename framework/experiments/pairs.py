@@ -7,25 +7,24 @@ and cells differing only in SNR or tilt share the poses.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from .. import hookimpl
-from ..align import align_pair
-from ..geometry import transform_errors
-from ..manager import default_plugin_set
-from ..simulate import load_density, simulate_pair, simulation_config
-from .records import RowLog, median_mad
+from subalign.plugin.hookspecs import hookimpl
+from subalign.align.config import AlignConfig
+from subalign.align.pair import align_pair
+from subalign.numerics.geometry import transform_errors
+from subalign.plugin.manager import default_plugin_set
+from subalign.simulation.simulate import load_density, simulate_pair, simulation_config
+from subalign.execution import RowLog, map_resumable, process_executor
+from subalign.experiments.records import median_mad
 
-__all__ = ["align_config", "cell_of", "job_simulation", "run_items", "run_pairs", "speedup",
-           "steps_to_optimum"]
+__all__ = ["align_config", "cell_of", "job_simulation", "run_pairs", "speedup", "steps_to_optimum"]
 
 log = logging.getLogger("subalign")
 
@@ -40,7 +39,8 @@ def job_simulation(config: DictConfig) -> DictConfig:
 def align_config(config: DictConfig, pair=None) -> DictConfig:
     """The ``align`` part of a job config, with the cell's wedge (and true axes if asked)."""
     tilt = float(config.tilt)
-    plain = OmegaConf.to_container(config, resolve=True)
+    every = OmegaConf.to_container(config, resolve=True)
+    plain = {f.name: every[f.name] for f in dataclasses.fields(AlignConfig) if f.name in every}
     plain["wedge"] = {"tilt_range_deg": [-tilt, tilt]}
     plain["fixed_wedge"] = plain["moving_wedge"] = {"tilt_range_deg": None}
     if config.axis_from_truth:
@@ -135,38 +135,6 @@ def pair_row(config: DictConfig, density: np.ndarray, index: int) -> dict:
     return {"index": index, **row}
 
 
-def run_items(log_rows: RowLog, indices: list, work: Callable, arguments: tuple,
-              workers: int, label: str) -> None:
-    """Run ``work(*arguments, index)`` for every index not yet in ``log_rows``, in
-    ``workers`` processes, logging progress every ~10% and a summary at the end."""
-    todo = [i for i in indices if not log_rows.done(i)]
-    if len(todo) < len(indices):
-        log.info("%s: resuming, %d of %d already done", label, len(indices) - len(todo),
-                 len(indices))
-    started, every = time.perf_counter(), max(1, len(todo) // 10)
-
-    def progress(count: int) -> None:
-        if count % every == 0 or count == len(todo):
-            elapsed = time.perf_counter() - started
-            log.info("%s: %d/%d done, %.0f s elapsed, ~%.0f s left", label, count, len(todo),
-                     elapsed, elapsed / count * (len(todo) - count))
-
-    if workers <= 1:
-        for count, index in enumerate(todo, 1):
-            log_rows.add(work(*arguments, index))
-            progress(count)
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(work, *arguments, index) for index in todo]
-        try:
-            for count, future in enumerate(as_completed(futures), 1):
-                log_rows.add(future.result())  # kept as soon as done, in any order
-                progress(count)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-
-
 def run_pairs(config: DictConfig, output_dir: Path) -> dict:
     """Kinds ``pairs``, ``convergence`` and ``speedup``: align ``n_pairs`` pairs of the cell.
 
@@ -179,8 +147,9 @@ def run_pairs(config: DictConfig, output_dir: Path) -> dict:
     rows = RowLog(output_dir / "rows.jsonl")
     density = load_density(job_simulation(config))
     indices = list(range(int(config.first_pair), int(config.first_pair) + int(config.n_pairs)))
-    run_items(rows, indices, pair_row, (config, density), int(config.workers), str(config.name))
-    done = [rows.rows[i] for i in indices]
+    with process_executor(int(config.workers)) as executor:
+        done = map_resumable(partial(pair_row, config, density), indices, rows,
+                             executor=executor, label=str(config.name))
     rotation = [r["rotation_error_deg"] for r in done]
     summary = {
         "rotation_error_deg": median_mad(rotation),

@@ -4,7 +4,7 @@ Every ``result.json`` under the given directories is read with its ``rows.jsonl`
 one experiment and one cell are pooled (pairs deduplicated by index), so a cell can be run
 in pieces, e.g. 50 pairs in one job and the rest of the grid with 5 in another. Numbers
 are computed from the rows, never typed in; the paper's values come from
-:mod:`subalign.paper`.
+:mod:`subalign.experiments.paper`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..figures import central_slices, pyplot, save_figure
-from ..io import atomic_path, read_volume
-from ..paper import SPEEDUP, paper_value
-from .pairs import speedup
-from .records import RowLog, median_mad
+from subalign.errors import ConfigError
+from subalign.io.figures import central_slices, pyplot, save_figure
+from subalign.io.files import atomic_path
+from subalign.io.mrc import read_volume
+from subalign.experiments.paper import SPEEDUP, paper_value
+from subalign.experiments.pairs import speedup
+from subalign.execution.store import RowLog
+from subalign.experiments.records import median_mad
 
 __all__ = ["load_jobs", "main", "write_report"]
 

@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from subalign import hookimpl
-from subalign.errors import ConfigError
-from subalign.parameterization import AxisParameterization
+from subalign.api import AxisParameterization, ConfigError, hookimpl
 
 
 @dataclass

@@ -5,18 +5,16 @@ ZYZ angles, degenerate at theta = 0 and 180) or ``increment`` (left increments
 ``R <- exp([w]_x) R`` of a rotation vector, regular everywhere). It lives on the constraint
 model because the constraint defines the parameters; ``axis`` has only one angle.
 
-The default is ``increment``: ``benchmarks/parameterization.py`` finds the same accuracy
-(median 0.23 degree on random poses) and, at theta = 0, a median 5.5 LM steps against
-Euler's 12; a third of the 60-degree Euler grid (36 of 108 candidates) sits at theta = 0.
+The default is ``increment``: the same accuracy as Euler angles, and fewer LM steps at
+theta = 0, where a third of the 60-degree Euler grid sits (``benchmarks/parameterization.py``;
+figures in ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from subalign import hookimpl
-from subalign.errors import ConfigError
-from subalign.parameterization import EulerParameterization, IncrementParameterization
+from subalign.api import ConfigError, EulerParameterization, hookimpl, IncrementParameterization
 
 _PARAMETERIZATIONS = {"euler": EulerParameterization, "increment": IncrementParameterization}
 

@@ -22,10 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subalign import hookimpl
-from subalign.errors import ConfigError
-from subalign.parameterization import chain_jacobian
-from subalign.protocols import OptimizerState
+from subalign.api import chain_jacobian, ConfigError, hookimpl, OptimizerState
 
 
 @dataclass

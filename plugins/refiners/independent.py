@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subalign import hookimpl
-from subalign.protocols import RefinementResult
+from subalign.api import hookimpl, RefinementResult
 
 
 @dataclass

@@ -16,9 +16,8 @@ All candidates are kept with their scores and optimizer state. Each iteration:
 
 Beyond the paper, every candidate first gets ``warmup_steps`` steps (best first): a
 candidate 30-40 degrees from the truth starts with a mediocre score and, drawn by score
-alone, may never be stepped, while a step or two shows which candidates fall fast.
-Noise-free, +-60, 20 pairs: within 1 degree 17/20 with one warm-up step and 18/20 with two
-(both scores); at SNR 0.5 (rcs) one step took the median error from 2.55 to 2.06 degrees.
+alone, may never be stepped, while a step or two shows which candidates fall fast
+(measured in ``docs/benchmarks.md``).
 
 The paper leaves open whether converged candidates stay eligible; here they are not drawn
 again (a step on them cannot lower their score). Step 3 is also applied once to the
@@ -33,10 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subalign import hookimpl
-from subalign.errors import ConfigError
-from subalign.geometry import transform_distance_term
-from subalign.protocols import RefinementResult
+from subalign.api import ConfigError, hookimpl, RefinementResult, transform_distance_term
 
 
 @dataclass

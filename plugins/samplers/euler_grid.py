@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subalign import hookimpl
-from subalign.errors import ConfigError
-from subalign.geometry import euler_zyz_to_matrix
+from subalign.api import ConfigError, euler_zyz_to_matrix, hookimpl
 
 
 @dataclass

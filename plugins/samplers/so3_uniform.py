@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from subalign import hookimpl
-from subalign.errors import ConfigError
+from subalign.api import ConfigError, hookimpl
 
 # Alexa's constants: sqrt(2) and the real root of x^4 = x + 4.
 _PHI = np.sqrt(2.0)

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subalign import hookimpl
-from subalign.scoring import ConstrainedObjective, ConstrainedScoreConfig
+from subalign.api import ConstrainedObjective, ConstrainedScore, ConstrainedScoreConfig, hookimpl
 
 
 @dataclass
@@ -44,15 +43,11 @@ class FourierSpaceObjective(ConstrainedObjective):
         return scale * spectrum_derivative[mask]
 
 
-class FourierSpaceConstrainedScore:
+class FourierSpaceConstrainedScore(ConstrainedScore):
     """FCS: Fourier-space constrained squared difference (Xu & Alber 2012, eq. 13-16)."""
 
-    def __init__(self, config: FcsConfig) -> None:
-        config.validate("fcs")
-        self.config = config
-
-    def prepare(self, fixed, moving, fixed_tilt, moving_tilt) -> FourierSpaceObjective:
-        return FourierSpaceObjective(fixed, moving, fixed_tilt, moving_tilt, self.config)
+    name = "fcs"
+    objective_class = FourierSpaceObjective
 
 
 @hookimpl

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subalign import hookimpl
-from subalign.fourier import inverse
-from subalign.scoring import ConstrainedObjective, ConstrainedScoreConfig
+from subalign.api import ConstrainedObjective, ConstrainedScore, ConstrainedScoreConfig, hookimpl, inverse
 
 
 @dataclass
@@ -54,15 +52,11 @@ class RealSpaceObjective(ConstrainedObjective):
         return (change - normalized * (normalized @ change)) / norm
 
 
-class RealSpaceConstrainedScore:
+class RealSpaceConstrainedScore(ConstrainedScore):
     """RCS: real-space constrained dissimilarity 2 - 2c (Xu & Alber 2012, eq. 1-6)."""
 
-    def __init__(self, config: RcsConfig) -> None:
-        config.validate("rcs")
-        self.config = config
-
-    def prepare(self, fixed, moving, fixed_tilt, moving_tilt) -> RealSpaceObjective:
-        return RealSpaceObjective(fixed, moving, fixed_tilt, moving_tilt, self.config)
+    name = "rcs"
+    objective_class = RealSpaceObjective
 
 
 @hookimpl

@@ -1,0 +1,163 @@
+"""The pair orchestrator: align one pair of subtomograms with the configured plugins.
+
+:func:`align_pair` is a pure function of ``(config, fixed, moving)``: no global state is
+read or written (the plugin set is built once per process from installed entry points), and
+it and its inputs pickle, so batches can be spread over processes unchanged.
+
+The pipeline: the config is merged onto the ``align`` schema
+(:func:`subalign.align.config.align_settings`, the only place defaults live); the
+constraint model draws candidate rotations from the sampler and defines the optimizer's
+parameters; the search stage (:mod:`subalign.search`) gives every candidate a starting
+translation and the refiner runs the optimizer on them under the search score; the best
+result is polished with the score as configured.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from subalign.align.config import align_settings, resolve_tilts
+from subalign.errors import VolumeError
+from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform
+from subalign.numerics.volumes import check_volume
+from subalign.plugin.manager import PluginSet, default_plugin_set
+from subalign.plugin.protocols import RefinementProblem
+from subalign.search import SearchSettings, SearchStage, polish
+
+__all__ = ["AlignmentResult", "align_pair"]
+
+
+@dataclass
+class AlignmentResult:
+    """The transform that maps ``moving`` onto ``fixed`` and how it was found.
+
+    Attributes
+    ----------
+    transform : RigidTransform
+        Applying ``tau_a Lambda_R`` to ``moving`` makes it match ``fixed``.
+    score_name : str
+    score_value : float
+    lm_steps : int
+        Optimizer steps (Jacobian evaluations) used in total.
+    n_candidates : int
+    seconds : float
+        Wall time of the whole alignment.
+    trace : list of float
+        Record minimum after every optimizer step.
+    details : dict
+        Refiner-specific extras.
+    """
+
+    transform: RigidTransform
+    score_name: str
+    score_value: float
+    lm_steps: int
+    n_candidates: int
+    seconds: float
+    trace: list = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``alignment.json`` record (conventions in :mod:`subalign.numerics.geometry`)."""
+        return {
+            **self.transform.to_record(),
+            "score": {"name": self.score_name, "value": self.score_value},
+            "lm_steps": self.lm_steps,
+            "n_candidates": self.n_candidates,
+            "seconds": self.seconds,
+            "convention": TRANSFORM_CONVENTION,
+            "trace": self.trace,
+            "details": self.details,
+        }
+
+
+def align_pair(
+    config: Any, fixed: np.ndarray, moving: np.ndarray, *, plugins: PluginSet | None = None
+) -> AlignmentResult:
+    """Align ``moving`` onto ``fixed``.
+
+    Parameters
+    ----------
+    config : mapping or None
+        An ``align`` config: a composed one (:func:`subalign.compose_config`), a plain or
+        partial dict, or None for every default. It is merged onto
+        :class:`subalign.align.config.AlignConfig` once, here; a missing plugin node
+        selects the default plugin with its default settings.
+    fixed, moving : ndarray of shape (N, N, N)
+        ``[z, y, x]`` volumes of equal shape.
+    plugins : PluginSet, optional
+        Default: the process-wide set from installed entry points.
+
+    Returns
+    -------
+    AlignmentResult
+    """
+    started = time.perf_counter()
+    config = align_settings(config)
+    plugins = plugins or default_plugin_set()
+    fixed = check_volume(fixed, "fixed")
+    moving = check_volume(moving, "moving")
+    if fixed.shape != moving.shape:
+        raise VolumeError(
+            f"moving: expected the shape of fixed {fixed.shape}, found {moving.shape}"
+        )
+    fixed_tilt, moving_tilt = resolve_tilts(config)
+    score_node = dict(config.score)
+    settings = SearchSettings(
+        score_overrides=config.search_score, binning=config.search_binning,
+        initial_translation=config.initial_translation,
+        max_shift_voxels=config.max_shift_voxels)
+    score = plugins.create("score", score_node)
+    optimizer = plugins.create("optimizer", config.optimizer)
+    sampler = plugins.create("sampler", config.sampler)
+    constraint = plugins.create("constraint", config.constraint)
+    refiner = plugins.create("refiner", config.refiner)
+
+    search = SearchStage(plugins, score_node, settings, fixed, moving, fixed_tilt, moving_tilt)
+    parameterization = constraint.parameterization()
+    candidates = [parameterization.to_params(start)
+                  for start in search.starts(constraint.candidate_rotations(sampler))]
+    plugins.alignment_started(n_candidates=len(candidates), config=config)
+    steps = [0]
+
+    def on_step(*, candidate: int, value: float, record: float, record_params=None,
+                to_full=search.to_full) -> None:
+        steps[0] += 1
+        holder = (None if record_params is None
+                  else to_full(parameterization.to_transform(record_params)))
+        plugins.candidate_step(candidate=candidate, step=steps[0], value=value, record=record,
+                               record_transform=holder)
+
+    refined = refiner.refine(RefinementProblem(
+        search.objective, optimizer, parameterization, candidates, config.seed, on_step
+    ))
+    params, value, details = refined.params, refined.value, dict(refined.details)
+    polish_steps = 0
+    if settings.two_stage:
+        best = int(details.get("best_candidate", 0))
+        state = polish(
+            score.prepare(fixed, moving, fixed_tilt, moving_tilt), optimizer, parameterization,
+            parameterization.to_params(search.to_full(parameterization.to_transform(params))),
+            config.polish_max_steps,
+            lambda state: on_step(candidate=best, value=state.value, record=state.value,
+                                  record_params=state.params, to_full=lambda t: t),
+        )
+        params, value, polish_steps = state.params, state.value, state.steps
+        details.update(search_value=float(refined.value), polish_steps=polish_steps,
+                       search_binning=search.factor)
+    result = AlignmentResult(
+        transform=parameterization.to_transform(params),
+        score_name=str(score_node["name"]),
+        score_value=float(value),
+        lm_steps=int(refined.steps) + polish_steps,
+        n_candidates=len(candidates),
+        seconds=time.perf_counter() - started,
+        trace=[float(v) for v in refined.trace],
+        details=details,
+    )
+    plugins.alignment_finished(result=result)
+    return result

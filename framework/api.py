@@ -1,0 +1,83 @@
+"""The public plugin API: everything a plugin (built-in or third-party) may import.
+
+Built-in plugins import only this module, so it is exactly what a third-party plugin has.
+It re-exports from the layers below; nothing in the core imports it.
+
+- registering: :data:`hookimpl`;
+- protocols and records: :class:`Score`, :class:`BinnableScore`, :class:`Objective`,
+  :class:`Optimizer`, :class:`OptimizerState`, :class:`Sampler`, :class:`Constraint`,
+  :class:`Parameterization`, :class:`Refiner`, :class:`RefinementProblem`,
+  :class:`RefinementResult`;
+- building a constrained score: :class:`ConstrainedScore`, :class:`ConstrainedObjective`,
+  :class:`ConstrainedScoreConfig`, and the spectra :func:`forward`, :func:`inverse`;
+- geometry and parameterizations: :class:`RigidTransform`, :class:`TiltRange`,
+  :func:`euler_zyz_to_matrix`, :func:`rotation_vector_to_matrix`,
+  :func:`transform_distance_term`, :func:`chain_jacobian`, :class:`EulerParameterization`,
+  :class:`IncrementParameterization`, :class:`AxisParameterization`;
+- errors: :class:`ConfigError`.
+"""
+
+from subalign.errors import ConfigError
+from subalign.numerics.fourier import forward, inverse
+from subalign.numerics.geometry import (
+    RigidTransform,
+    euler_zyz_to_matrix,
+    rotation_vector_to_matrix,
+    transform_distance_term,
+)
+from subalign.numerics.parameterization import (
+    AxisParameterization,
+    EulerParameterization,
+    IncrementParameterization,
+    chain_jacobian,
+)
+from subalign.numerics.wedge import TiltRange
+from subalign.plugin.hookspecs import hookimpl
+from subalign.plugin.protocols import (
+    BinnableScore,
+    Constraint,
+    Objective,
+    Optimizer,
+    OptimizerState,
+    Parameterization,
+    RefinementProblem,
+    RefinementResult,
+    Refiner,
+    Sampler,
+    Score,
+)
+from subalign.scoring.constrained import (
+    ConstrainedObjective,
+    ConstrainedScore,
+    ConstrainedScoreConfig,
+)
+
+__all__ = [
+    "AxisParameterization",
+    "BinnableScore",
+    "ConfigError",
+    "ConstrainedObjective",
+    "ConstrainedScore",
+    "ConstrainedScoreConfig",
+    "Constraint",
+    "EulerParameterization",
+    "IncrementParameterization",
+    "Objective",
+    "Optimizer",
+    "OptimizerState",
+    "Parameterization",
+    "RefinementProblem",
+    "RefinementResult",
+    "Refiner",
+    "RigidTransform",
+    "Sampler",
+    "Score",
+    "TiltRange",
+    "chain_jacobian",
+    "euler_zyz_to_matrix",
+    "forward",
+    "hookimpl",
+    "inverse",
+    "rotation_vector_to_matrix",
+    "transform_distance_term",
+]

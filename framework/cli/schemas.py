@@ -1,0 +1,19 @@
+"""Store every command's schema in Hydra's ConfigStore (each is owned by its own layer)."""
+
+from __future__ import annotations
+
+from hydra.core.config_store import ConfigStore
+
+from subalign.align.config import AlignConfig
+from subalign.experiments.config import ExperimentConfig
+from subalign.simulation.simulate import SimulateConfig
+
+__all__ = ["store_schemas"]
+
+
+def store_schemas(config_store: ConfigStore | None = None) -> None:
+    """Store ``align_schema``, ``simulate_schema`` and ``experiment_schema``."""
+    store = config_store or ConfigStore.instance()
+    store.store(name="align_schema", node=AlignConfig)
+    store.store(name="simulate_schema", node=SimulateConfig)
+    store.store(name="experiment_schema", node=ExperimentConfig)

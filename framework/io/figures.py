@@ -1,0 +1,53 @@
+"""PNG figures (needs the ``plots`` extra: matplotlib). Every figure is written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from subalign.errors import MissingExtraError
+from subalign.io.files import atomic_path
+
+__all__ = ["SLICE_PLANES", "central_slices", "pyplot", "save_figure"]
+
+SLICE_PLANES = ("xy", "xz", "yz")
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend, or an error that says how to install it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingExtraError(
+            "writing PNG figures needs matplotlib: pip install 'subalign[plots]'"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, path: str | Path) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
+    pyplot().close(figure)
+    return Path(path)
+
+
+def central_slices(volume: np.ndarray) -> dict[str, np.ndarray]:
+    """Central sections through the box centre ``N // 2``.
+
+    Parameters
+    ----------
+    volume : ndarray of shape (N, N, N)
+        ``[z, y, x]``.
+
+    Returns
+    -------
+    dict
+        ``xy`` (``[y, x]`` at ``z = N // 2``), ``xz`` (``[z, x]``), ``yz`` (``[z, y]``).
+    """
+    c = volume.shape[0] // 2
+    return {"xy": volume[c], "xz": volume[:, c, :], "yz": volume[:, :, c]}

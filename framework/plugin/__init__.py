@@ -1,0 +1,3 @@
+"""The plugin system: hook specifications, registries, the plugin manager and the protocols
+each plugin kind satisfies. Plugins themselves import :mod:`subalign.api`.
+"""

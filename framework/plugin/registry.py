@@ -1,0 +1,207 @@
+"""Registries of plugins by kind: name checks, protocol checks and config schemas.
+
+Each registered plugin is a class built from one config dataclass. The registry stores the
+dataclass's defaults plus a ``name`` field (so a composed config says which plugin it
+selects) in Hydra's ConfigStore under the kind's group, so ``score=rcs score.order=1`` needs
+no YAML file. The stored node is plain data, so composed configs pickle; Hydra's struct mode
+still rejects unknown fields, and :meth:`Registry.create` checks types against the
+dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import keyword
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from subalign.errors import ConfigError, PluginError
+from subalign.plugin.protocols import Constraint, Optimizer, Refiner, Sampler, Score
+
+__all__ = ["KINDS", "PluginEntry", "Registry"]
+
+#: Plugin kind -> (protocol, registration hook name). The kind is also the Hydra group.
+KINDS: dict[str, tuple[type, str]] = {
+    "score": (Score, "subalign_register_scores"),
+    "optimizer": (Optimizer, "subalign_register_optimizers"),
+    "sampler": (Sampler, "subalign_register_samplers"),
+    "constraint": (Constraint, "subalign_register_constraints"),
+    "refiner": (Refiner, "subalign_register_refiners"),
+}
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _protocol_methods(protocol: type) -> list[str]:
+    return sorted(
+        name for name, member in vars(protocol).items()
+        if callable(member) and not name.startswith("_")
+    )
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One registered plugin.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    name : str
+        Name used in configs (``score=<name>``).
+    plugin_class : type
+        Called with an instance of ``config_class`` to build the plugin.
+    config_class : type
+        The plugin's config dataclass.
+    origin : str
+        Distribution (and version) or object that registered it.
+    """
+
+    kind: str
+    name: str
+    plugin_class: type
+    config_class: type
+    origin: str
+
+    @property
+    def summary(self) -> str:
+        """First line of the plugin class's docstring."""
+        return (self.plugin_class.__doc__ or "").strip().split("\n")[0]
+
+
+class Registry:
+    """Plugins of one kind, by name.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    """
+
+    def __init__(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise PluginError(f"unknown plugin kind {kind!r}; expected one of {sorted(KINDS)}")
+        self.kind = kind
+        self.protocol = KINDS[kind][0]
+        self._entries: dict[str, PluginEntry] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
+
+    def __iter__(self):
+        return iter(self._entries.values())
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def register(
+        self, name: str, plugin_class: type, config_class: type, *, origin: str = "<unknown>"
+    ) -> None:
+        """Add a plugin; the ``register`` callback of the registration hooks.
+
+        Raises
+        ------
+        PluginError
+            Bad or duplicate name, a ``plugin_class`` that is not a class or lacks the
+            protocol's methods, or a ``config_class`` that is not a dataclass with defaults.
+        """
+        where = f"{self.kind} plugin {name!r} (from {origin})"
+        if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name):
+            raise PluginError(
+                f"{self.kind} plugin from {origin}: name must be lower-case letters, digits "
+                f"and '_' starting with a letter; found {name!r}"
+            )
+        if name in self._entries:
+            raise PluginError(
+                f"{where}: the name is already registered by {self._entries[name].origin}; "
+                f"each {self.kind} name must be unique"
+            )
+        if not isinstance(plugin_class, type):
+            raise PluginError(f"{where}: expected a class, found {type(plugin_class).__name__}")
+        missing = [m for m in _protocol_methods(self.protocol)
+                   if not callable(getattr(plugin_class, m, None))]
+        if missing:
+            raise PluginError(
+                f"{where}: {plugin_class.__name__} does not satisfy the {self.protocol.__name__} "
+                f"protocol: missing method(s) {', '.join(missing)}"
+            )
+        self._check_config_class(config_class, where)
+        self._entries[name] = PluginEntry(self.kind, name, plugin_class, config_class, origin)
+
+    @staticmethod
+    def _check_config_class(config_class: type, where: str) -> None:
+        if not (isinstance(config_class, type) and dataclasses.is_dataclass(config_class)):
+            raise PluginError(f"{where}: config_class must be a dataclass, found {config_class!r}")
+        fields = dataclasses.fields(config_class)
+        if any(f.name == "name" for f in fields):
+            raise PluginError(f"{where}: config field 'name' is reserved for the plugin name")
+        no_default = [f.name for f in fields
+                      if f.default is dataclasses.MISSING
+                      and f.default_factory is dataclasses.MISSING]
+        if no_default:
+            raise PluginError(f"{where}: config field(s) {', '.join(no_default)} need a default")
+
+    def get(self, name: str) -> PluginEntry:
+        """The entry of ``name``; an unknown name raises with the available names."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise PluginError(
+                f"{self.kind}={name!r}: no such {self.kind} plugin; available: "
+                f"{', '.join(self.names) or '(none)'}"
+            ) from None
+
+    def create(self, node: Mapping[str, Any] | str) -> Any:
+        """Build the plugin a config node selects.
+
+        Parameters
+        ----------
+        node : mapping or str
+            A config with a ``name`` field and any of the plugin's fields (a Hydra node, a
+            dict or a dataclass instance), or just the plugin's name.
+
+        Raises
+        ------
+        PluginError
+            Unknown name.
+        ConfigError
+            A field the plugin does not have, or a value of the wrong type.
+        """
+        if isinstance(node, str):
+            node = {"name": node}
+        elif dataclasses.is_dataclass(node):
+            node = dataclasses.asdict(node)
+        if isinstance(node, DictConfig):
+            node = OmegaConf.to_container(node, resolve=True)
+        name = node.get("name") if isinstance(node, Mapping) else None
+        if name is None:
+            raise ConfigError(f"{self.kind}: expected a config with a 'name' field, found {node!r}")
+        entry = self.get(str(name))
+        fields = {key: value for key, value in node.items() if key != "name"}
+        try:
+            config = OmegaConf.to_object(
+                OmegaConf.merge(OmegaConf.structured(entry.config_class), fields)
+            )
+        except OmegaConfBaseException as exc:
+            field = f"{self.kind}.{exc.full_key}" if getattr(exc, "full_key", None) else self.kind
+            reason = str(exc.msg).split("\n")[0]
+            raise ConfigError(f"{field}: {reason} ({self.kind}={name})") from None
+        return entry.plugin_class(config)
+
+    def defaults(self, name: str) -> dict[str, Any]:
+        """The config node of plugin ``name`` with every field at its default."""
+        entry = self.get(name)
+        return {"name": name, **OmegaConf.to_container(OmegaConf.structured(entry.config_class))}
+
+    def store_configs(self, config_store: ConfigStore | None = None) -> None:
+        """Put every plugin's schema into Hydra's ConfigStore under group ``kind``."""
+        store = config_store or ConfigStore.instance()
+        for entry in self._entries.values():
+            store.store(group=self.kind, name=entry.name, node=self.defaults(entry.name),
+                        provider=entry.origin)

@@ -1,0 +1,396 @@
+"""Shared machinery of missing-wedge-constrained pair scores (RCS, FCS and third-party ones).
+
+A constrained score compares ``f`` (fixed) with ``tau_a Lambda_R g`` (moving, transformed)
+only over the Fourier coefficients measured in both: the *common mask*
+``M_f . Lambda_R M_g``. It is restricted to frequencies up to ``max_frequency`` (cycles per
+voxel; 0.5 keeps the sphere inscribed in the box, which rotates onto itself) and always
+excludes the DC term: both inputs are made zero-mean and unit-variance when prepared, so
+neither an offset nor a global scale of either volume changes any score. Both are
+low-passed to the band (cosine roll-off over ``ROLL_OFF`` cycles/voxel above
+``max_frequency``): rotation keeps ``|xi|``, so content above the band could only enter it
+as interpolation error, and removing it keeps interpolated rotations and their spectral
+derivatives consistent on noisy data. Both are then multiplied by a soft spherical mask (1 inside, a cosine edge of ``mask_edge_voxels`` ending
+at the box faces) so that rotating about the centre never moves content across a face;
+without it, wedge ringing that reaches the faces makes rotations (and their derivatives)
+depend on how the box boundary is filled.
+
+:class:`ConstrainedObjective` implements everything of the :class:`~subalign.plugin.protocols.Objective`
+protocol except how residuals are formed from the transformed moving spectrum; a score
+subclasses it and implements :meth:`ConstrainedObjective.residual_parts` and
+:meth:`ConstrainedObjective.residual_derivative`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from subalign.errors import ConfigError
+from subalign.numerics.fourier import forward, fourier_grid, inverse
+from subalign.numerics.geometry import RigidTransform, rotation_vector_to_matrix
+from subalign.numerics.volumes import box_centre, prefilter, rotate_volume
+from subalign.numerics.wedge import TiltRange, wedge_mask
+
+__all__ = [
+    "ConstrainedObjective",
+    "ConstrainedScore",
+    "ConstrainedScoreConfig",
+    "finite_difference_jacobian",
+    "soft_sphere",
+    "standardize",
+]
+
+JACOBIAN_METHODS = ("numerical", "analytic")
+CACHE_BYTES = 64 * 2**20  # per objective and kind of result
+ROLL_OFF = 0.05
+
+
+@dataclass
+class ConstrainedScoreConfig:
+    """Fields shared by the built-in constrained scores.
+
+    Attributes
+    ----------
+    interpolation_order : int
+        Spline order used to rotate the moving volume (1 trilinear, 3 cubic).
+    jacobian : {"numerical", "analytic"}
+        Rotation columns by central differences (paper) or by the chain rule through the
+        rotated volume's spectral gradient. Translation columns are always analytic.
+    fd_step_deg : float
+        Step of the central differences, degrees.
+    max_frequency : float
+        Highest spatial frequency compared, cycles/voxel (0 < f <= 0.5, the largest band a
+        rotation maps onto itself and in which every term has a derivative). The
+        default 0.3 (3.3 voxels) keeps what 4 nm subtomograms at 1 nm/voxel carry and drops
+        the noise-only band; 0.5 compares up to Nyquist.
+    mask_edge_voxels : float
+        Width of the cosine edge of the spherical mask that ends at the box faces; 0 turns
+        the mask off.
+    wedge_margin_voxels : float
+        Compare only frequencies this many Fourier voxels inside both wedges
+        (see :mod:`subalign.numerics.wedge`); 0 uses the exact masks.
+    """
+
+    interpolation_order: int = 3
+    jacobian: str = "analytic"
+    fd_step_deg: float = 0.5
+    max_frequency: float = 0.3
+    mask_edge_voxels: float = 3.0
+    wedge_margin_voxels: float = 1.5
+
+    def binned(self, factor: int) -> "ConstrainedScoreConfig":
+        """The same settings for volumes binned by ``factor``: frequencies in cycles/voxel
+        scale up, real-space lengths in voxels scale down; the wedge margin is in Fourier
+        voxels, which binning (the same box in fewer voxels) leaves unchanged."""
+        return dataclasses.replace(
+            self,
+            max_frequency=min(self.max_frequency * factor, 0.5),
+            mask_edge_voxels=self.mask_edge_voxels / factor,
+        )
+
+    def validate(self, score: str) -> None:
+        if self.jacobian not in JACOBIAN_METHODS:
+            raise ConfigError(
+                f"score={score}: score.jacobian must be one of {JACOBIAN_METHODS}, "
+                f"found {self.jacobian!r}"
+            )
+        if not 0 <= self.interpolation_order <= 5:
+            raise ConfigError(
+                f"score={score}: score.interpolation_order must be 0..5, "
+                f"found {self.interpolation_order}"
+            )
+        if not self.fd_step_deg > 0:
+            raise ConfigError(f"score={score}: score.fd_step_deg must be > 0, found {self.fd_step_deg}")
+        if not 0 <= self.mask_edge_voxels:
+            raise ConfigError(
+                f"score={score}: score.mask_edge_voxels must be >= 0, found {self.mask_edge_voxels}"
+            )
+        if not 0 < self.max_frequency <= 0.5:
+            raise ConfigError(
+                f"score={score}: score.max_frequency must be in (0, 0.5] cycles/voxel, "
+                f"found {self.max_frequency}"
+            )
+
+
+def finite_difference_jacobian(objective, transform: RigidTransform, step: float = 1e-4) -> np.ndarray:
+    """Reference Jacobian by central differences, the common mask held at ``transform``.
+
+    Columns as in :meth:`~subalign.plugin.protocols.Objective.jacobian`: left rotation increments
+    (radians) about ``x, y, z``, then translations (voxels) along ``x, y, z``.
+
+    Parameters
+    ----------
+    objective : Objective
+    transform : RigidTransform
+    step : float
+        Step in radians and voxels.
+
+    Returns
+    -------
+    ndarray of shape (n, 6)
+    """
+    columns = []
+    for column in range(6):
+        increment = np.zeros(6)
+        increment[column] = step
+        plus, minus = (
+            objective.residuals(
+                RigidTransform(rotation_vector_to_matrix(s * increment[:3]) @ transform.rotation,
+                               transform.translation + s * increment[3:]),
+                mask_rotation=transform.rotation,
+            )
+            for s in (1.0, -1.0)
+        )
+        columns.append((plus - minus) / (2 * step))
+    return np.stack(columns, axis=1)
+
+
+class _ByRotation:
+    """Results remembered per rotation (exact match), least recently used dropped first.
+
+    An LM step evaluates its accepted trial and later takes the Jacobian at the same
+    rotation, possibly after steps on other candidates; remembering results skips that
+    second rotation. Entries are read-only so no caller can change what is remembered.
+
+    Parameters
+    ----------
+    entry_bytes : int
+        Size of one result; the cache keeps at most ``CACHE_BYTES`` of them (at least 2).
+    """
+
+    def __init__(self, entry_bytes: int) -> None:
+        self._entries: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._capacity = max(2, CACHE_BYTES // max(entry_bytes, 1))
+
+    def get(self, rotation: np.ndarray, compute) -> np.ndarray:
+        key = np.asarray(rotation, dtype=float).tobytes()
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        value = compute()
+        value.setflags(write=False)
+        self._entries[key] = value
+        if len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+        return value
+
+
+def soft_sphere(shape: tuple[int, int, int], edge: float) -> np.ndarray:
+    """Spherical mask about the box centre: 1 to radius ``N/2 - edge``, cosine to 0 at ``N/2``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(N, N, N)``.
+    edge : float
+        Width of the cosine edge in voxels; 0 gives all ones.
+
+    Returns
+    -------
+    ndarray of shape (N, N, N)
+    """
+    if edge <= 0:
+        return np.ones(shape)
+    z, y, x = np.indices(shape, dtype=float) - box_centre(shape)[:, None, None, None]
+    radius = np.sqrt(x**2 + y**2 + z**2)
+    outer = shape[0] / 2.0
+    inner = outer - edge
+    ramp = 0.5 + 0.5 * np.cos(np.pi * np.clip((radius - inner) / edge, 0.0, 1.0))
+    return np.where(radius <= inner, 1.0, ramp)
+
+
+def standardize(volume: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance (a constant volume only loses its mean)."""
+    centred = volume - volume.mean()
+    spread = centred.std()
+    return centred / spread if spread > 0 else centred
+
+
+class ConstrainedObjective:
+    """Base of wedge-constrained pair objectives; see the module docstring.
+
+    Parameters
+    ----------
+    fixed, moving : ndarray of shape (N, N, N)
+        ``[z, y, x]`` volumes, validated by the caller.
+    fixed_tilt, moving_tilt : TiltRange
+    config : ConstrainedScoreConfig
+    """
+
+    is_complex: bool = False
+
+    def __init__(
+        self,
+        fixed: np.ndarray,
+        moving: np.ndarray,
+        fixed_tilt: TiltRange,
+        moving_tilt: TiltRange,
+        config: ConstrainedScoreConfig,
+    ) -> None:
+        self.config = config
+        self.shape = fixed.shape
+        self.grid = fourier_grid(self.shape)
+        self.order = config.interpolation_order
+        fx, fy, fz = self.grid.frequency_xyz()
+        radius = np.sqrt(fx**2 + fy**2 + fz**2)
+        beyond = np.clip((radius - config.max_frequency) / ROLL_OFF, 0.0, 1.0)
+        lowpass = 0.5 + 0.5 * np.cos(np.pi * beyond)
+        sphere = soft_sphere(self.shape, config.mask_edge_voxels)
+
+        def prepared(volume: np.ndarray) -> np.ndarray:
+            return inverse(forward(standardize(volume)) * lowpass, self.shape) * sphere
+
+        self.fixed_spectrum = forward(prepared(fixed))
+        self.moving_coefficients = prefilter(prepared(moving), self.order)
+        self.moving_tilt = moving_tilt
+        spectrum_size = int(np.prod(self.grid.spectrum_shape))
+        self._masks = _ByRotation(spectrum_size)
+        self._spectra = _ByRotation(spectrum_size * 16)
+        self.band = (radius <= config.max_frequency) & (radius > 0)
+        self.margin = config.wedge_margin_voxels
+        self.fixed_mask = wedge_mask(self.shape, fixed_tilt, margin=self.margin) & self.band
+        # 2 pi i xi for spectral derivatives, (x, y, z); Nyquist terms have no derivative.
+        nyquist = np.isclose(np.abs(fx), 0.5) | np.isclose(np.abs(fy), 0.5) | np.isclose(np.abs(fz), 0.5)
+        self.derivative_factors = [np.where(nyquist, 0.0, 2j * np.pi * f) for f in (fx, fy, fz)]
+        # Voxel coordinates relative to the rotation centre, (x, y, z), each (N, N, N).
+        z, y, x = np.indices(self.shape, dtype=float)
+        cz, cy, cx = box_centre(self.shape)
+        self.coordinates = (x - cx, y - cy, z - cz)
+
+    # -- what a score implements -------------------------------------------------------
+    def residual_parts(self, spectrum: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Residuals from the transformed moving spectrum.
+
+        Parameters
+        ----------
+        spectrum : ndarray of complex, shape (N, N, N // 2 + 1)
+            ``F(tau_a Lambda_R g)`` of the standardized moving volume.
+        mask : ndarray of bool, same shape
+            Common mask to compare over.
+
+        Returns
+        -------
+        residuals : ndarray of shape (n,)
+        context : object
+            Whatever :meth:`residual_derivative` needs at this point.
+        """
+        raise NotImplementedError
+
+    def residual_derivative(self, context: Any, spectrum_derivative: np.ndarray) -> np.ndarray:
+        """Derivative (n,) of the residuals along a direction in which the spectrum changes
+        by ``spectrum_derivative`` (same shape as the spectrum), at the point of ``context``."""
+        raise NotImplementedError
+
+    # -- the Objective protocol ----------------------------------------------------------
+    def common_mask(self, rotation: np.ndarray) -> np.ndarray:
+        """``M_f . Lambda_R M_g`` within the frequency band, shape (N, N, N // 2 + 1)."""
+        return self._masks.get(rotation, lambda: self.fixed_mask & wedge_mask(
+            self.shape, self.moving_tilt, rotation, margin=self.margin))
+
+    def rotated_spectrum(self, rotation: np.ndarray) -> np.ndarray:
+        """``F(Lambda_R g)`` of the standardized moving volume."""
+        return self._spectra.get(rotation, lambda: forward(
+            rotate_volume(self.moving_coefficients, rotation, order=self.order, prefiltered=True)
+        ))
+
+    def residuals(
+        self, transform: RigidTransform, *, mask_rotation: np.ndarray | None = None
+    ) -> np.ndarray:
+        rotation = transform.rotation
+        mask = self.common_mask(rotation if mask_rotation is None else mask_rotation)
+        spectrum = self.rotated_spectrum(rotation) * self.grid.phase_ramp(transform.translation)
+        return self.residual_parts(spectrum, mask)[0]
+
+    def value(self, transform: RigidTransform) -> float:
+        r = self.residuals(transform)
+        return float(np.vdot(r, r).real)
+
+    def jacobian(self, transform: RigidTransform) -> tuple[np.ndarray, np.ndarray]:
+        rotation = transform.rotation
+        mask = self.common_mask(rotation)
+        phase = self.grid.phase_ramp(transform.translation)
+        rotated = self.rotated_spectrum(rotation)
+        spectrum = rotated * phase
+        r, context = self.residual_parts(spectrum, mask)
+        columns = [None] * 6
+        for k in range(3):
+            # d/da_k of exp(-2 pi i a.xi) G = -2 pi i xi_k exp(...) G.
+            columns[3 + k] = self.residual_derivative(context, -self.derivative_factors[k] * spectrum)
+        if self.config.jacobian == "analytic":
+            for k, d_rotated in enumerate(self._rotation_derivatives(rotated)):
+                columns[k] = self.residual_derivative(context, d_rotated * phase)
+        else:
+            step = np.radians(self.config.fd_step_deg)
+            for k in range(3):
+                increment = np.zeros(3)
+                increment[k] = step
+                plus, minus = (
+                    self.residual_parts(
+                        self.rotated_spectrum(rotation_vector_to_matrix(s * increment) @ rotation)
+                        * phase,
+                        mask,
+                    )[0]
+                    for s in (1.0, -1.0)
+                )
+                columns[k] = (plus - minus) / (2 * step)
+        return r, np.stack(columns, axis=1)
+
+    def _rotation_derivatives(self, rotated: np.ndarray) -> list[np.ndarray]:
+        """Spectra of ``d(Lambda_R g)/dw_k = (grad h x y)_k`` for ``h = Lambda_R g``, k = x, y, z."""
+        gx, gy, gz = (inverse(factor * rotated, self.shape) for factor in self.derivative_factors)
+        x, y, z = self.coordinates
+        return [forward(gy * z - gz * y), forward(gz * x - gx * z), forward(gx * y - gy * x)]
+
+    def best_translation(self, rotation: np.ndarray, max_shift: float | None) -> np.ndarray:
+        """Integer ``(x, y, z)`` shift maximizing the constrained cross-correlation.
+
+        ``c(a) = sum_x f1(x) g1(x - a)`` with both volumes filtered by the common mask at
+        ``rotation``; shifts longer than ``max_shift`` voxels (Euclidean) are excluded.
+        """
+        mask = self.common_mask(rotation)
+        product = self.fixed_spectrum * np.conj(self.rotated_spectrum(rotation)) * mask
+        correlation = inverse(product, self.shape)
+        shifts = [np.fft.fftfreq(n, d=1.0 / n) for n in self.shape]  # signed integer shifts
+        sz, sy, sx = np.meshgrid(*shifts, indexing="ij")
+        if max_shift is not None:
+            correlation = np.where(sx**2 + sy**2 + sz**2 <= max_shift**2, correlation, -np.inf)
+        index = np.unravel_index(np.argmax(correlation), self.shape)
+        return np.array([sx[index], sy[index], sz[index]], dtype=float)
+
+
+class ConstrainedScore:
+    """Base of constrained scores (the :class:`~subalign.plugin.protocols.Score` protocol).
+
+    A subclass names itself and its objective; it is then built from its config, prepares
+    that objective for each pair and can be searched on binned volumes
+    (:class:`~subalign.plugin.protocols.BinnableScore`).
+
+    Attributes
+    ----------
+    name : str
+        The registered name, used in error messages.
+    objective_class : type
+        A :class:`ConstrainedObjective` subclass.
+    config : ConstrainedScoreConfig
+    """
+
+    name: ClassVar[str] = "constrained"
+    objective_class: ClassVar[type] = ConstrainedObjective
+
+    def __init__(self, config: ConstrainedScoreConfig) -> None:
+        config.validate(self.name)
+        self.config = config
+
+    def prepare(self, fixed: np.ndarray, moving: np.ndarray, fixed_tilt: TiltRange,
+                moving_tilt: TiltRange) -> ConstrainedObjective:
+        """The objective of one pair; volumes (N, N, N) ``[z, y, x]``."""
+        return self.objective_class(fixed, moving, fixed_tilt, moving_tilt, self.config)
+
+    def binned(self, factor: int) -> "ConstrainedScore":
+        """The same score for volumes binned by ``factor`` (see
+        :meth:`ConstrainedScoreConfig.binned`)."""
+        return type(self)(self.config.binned(factor))

@@ -1,0 +1,161 @@
+"""The search stage: candidates refined under a search score on binned volumes, then polished.
+
+A pair is aligned in two stages. The *search* refines every candidate rotation with the
+score at ``search_score`` settings (by default a lower band and a narrower wedge margin,
+whose optimum is wider) on volumes binned by ``search_binning``; the best result is then
+*polished* at full size with the score as configured. Why: LM from the centroid start
+reaches the truth from farther away under the search score, and a binned step costs an
+eighth of a full one (measured figures: ``docs/benchmarks.md``).
+
+Every candidate starts with the translation that puts the moving particle's centre onto the
+fixed one's (``centroid``) or with the score's FFT translation search (``fft``).
+
+The contract with scores: searching on binned volumes needs the
+:class:`~subalign.plugin.protocols.BinnableScore` capability; search settings are fields of
+the score's own config. Everything in this module is in the *search* box's voxels until
+:meth:`SearchStage.to_full` scales a transform back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from subalign.errors import ConfigError
+from subalign.numerics.geometry import RigidTransform
+from subalign.numerics.volumes import bin_volume, particle_centre
+from subalign.numerics.wedge import TiltRange
+from subalign.plugin.manager import PluginSet
+from subalign.plugin.protocols import (
+    BinnableScore,
+    Objective,
+    Optimizer,
+    OptimizerState,
+    Parameterization,
+    Score,
+)
+
+__all__ = ["INITIAL_TRANSLATIONS", "SearchSettings", "SearchStage", "polish", "search_factor"]
+
+INITIAL_TRANSLATIONS = ("centroid", "fft")
+#: The smallest binned box the search runs on; a smaller one keeps too little to rank rotations.
+MIN_SEARCH_BOX = 16
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How the global search runs (the ``align`` config's fields of the same meaning).
+
+    Attributes
+    ----------
+    score_overrides : mapping or None
+        Fields of the score's config replaced for the search; None searches with the score
+        as configured, at full size and with no polish.
+    binning : int
+        Requested binning factor of the search volumes (see :func:`search_factor`).
+    initial_translation : {"centroid", "fft"}
+    max_shift_voxels : float or None
+        Longest translation the FFT start may return, in full-size voxels.
+    """
+
+    score_overrides: Mapping[str, Any] | None
+    binning: int
+    initial_translation: str
+    max_shift_voxels: float | None
+
+    @property
+    def two_stage(self) -> bool:
+        """True when a search score differs from the configured one (then a polish follows)."""
+        return bool(self.score_overrides)
+
+
+def search_factor(binning: int, size: int) -> int:
+    """The binning factor actually used: ``binning`` if it divides the box and leaves at
+    least :data:`MIN_SEARCH_BOX` voxels, else 1."""
+    if binning < 1:
+        raise ConfigError(f"search_binning: expected a whole number >= 1, found {binning}")
+    return binning if size % binning == 0 and size // binning >= MIN_SEARCH_BOX else 1
+
+
+def _search_score(plugins: PluginSet, score_node: Mapping[str, Any],
+                  settings: SearchSettings, factor: int) -> Score:
+    """The score the search runs with: overrides applied, then adapted to the binning."""
+    overrides = dict(settings.score_overrides or {})
+    try:
+        score = plugins.create("score", {**score_node, **overrides})
+    except ConfigError as exc:
+        raise ConfigError(f"search_score={overrides}: {exc}; set search_score=null to "
+                          "search with the score as configured") from None
+    if factor == 1:
+        return score
+    if not isinstance(score, BinnableScore):
+        raise ConfigError(
+            f"search_binning={factor}: score {score_node['name']!r} cannot be searched on "
+            "binned volumes (it lacks binned(factor), see "
+            "subalign.plugin.protocols.BinnableScore); set search_binning=1")
+    return score.binned(factor)
+
+
+class SearchStage:
+    """The search of one pair: the search score prepared on the (binned) volumes.
+
+    Parameters
+    ----------
+    plugins : PluginSet
+    score_node : mapping
+        The configured score (``{"name": ..., field: value}``).
+    settings : SearchSettings
+    fixed, moving : ndarray of shape (N, N, N)
+        Full-size ``[z, y, x]`` volumes.
+    fixed_tilt, moving_tilt : TiltRange
+
+    Attributes
+    ----------
+    factor : int
+        Binning of the search volumes (1: full size).
+    objective : Objective
+        The search score prepared for the binned pair.
+    """
+
+    def __init__(self, plugins: PluginSet, score_node: Mapping[str, Any],
+                 settings: SearchSettings, fixed: np.ndarray, moving: np.ndarray,
+                 fixed_tilt: TiltRange, moving_tilt: TiltRange) -> None:
+        if settings.initial_translation not in INITIAL_TRANSLATIONS:
+            raise ConfigError(f"initial_translation: expected 'centroid' or 'fft', found "
+                              f"{settings.initial_translation!r}")
+        self.settings = settings
+        self.factor = (search_factor(settings.binning, fixed.shape[0])
+                       if settings.two_stage else 1)
+        score = _search_score(plugins, score_node, settings, self.factor)
+        self.fixed = bin_volume(fixed, self.factor)
+        self.moving = bin_volume(moving, self.factor)
+        self.objective: Objective = score.prepare(self.fixed, self.moving, fixed_tilt,
+                                                  moving_tilt)
+
+    def starts(self, rotations: np.ndarray) -> list[RigidTransform]:
+        """A starting transform (search voxels) for every candidate rotation (K, 3, 3)."""
+        if self.settings.initial_translation == "fft":
+            max_shift = self.settings.max_shift_voxels
+            max_shift = None if max_shift is None else max_shift / self.factor
+            return [RigidTransform(r, self.objective.best_translation(r, max_shift))
+                    for r in rotations]
+        fixed_centre, moving_centre = particle_centre(self.fixed), particle_centre(self.moving)
+        return [RigidTransform(r, fixed_centre - r @ moving_centre) for r in rotations]
+
+    def to_full(self, transform: RigidTransform) -> RigidTransform:
+        """``transform`` (search voxels) in the full-size volumes' voxels."""
+        return RigidTransform(transform.rotation, transform.translation * self.factor)
+
+
+def polish(objective: Objective, optimizer: Optimizer, parameterization: Parameterization,
+           start: np.ndarray, max_steps: int,
+           on_step: Callable[[OptimizerState], None]) -> OptimizerState:
+    """Optimizer steps from parameters ``start`` until converged or ``max_steps``;
+    ``on_step(state)`` after each. Returns the final optimizer state."""
+    state = optimizer.start(objective, parameterization, start)
+    while not state.converged and state.steps < max_steps:
+        state = optimizer.step(objective, parameterization, state)
+        on_step(state)
+    return state

@@ -1,0 +1,179 @@
+"""Each contract suite rejects a deliberately broken plugin of its kind, naming the fault.
+
+A generated test module registers five broken plugins (one per kind) next to the built-ins
+and runs the five suites on them with pytester; each suite must fail with a message that
+says what is wrong.
+"""
+
+import pytest
+
+BROKEN_PLUGINS = '''
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from subalign.api import (ConstrainedObjective, ConstrainedScore, ConstrainedScoreConfig,
+                          IncrementParameterization, OptimizerState, RefinementResult, hookimpl)
+from subalign.plugin.manager import build_plugin_set
+from subalign.testing import (ConstraintContract, OptimizerContract, RefinerContract,
+                              SamplerContract, ScoreContract)
+
+
+class SquareRootObjective(ConstrainedObjective):
+    """Residuals of rcs, but value() is their norm, not the sum of squares."""
+
+    def residual_parts(self, spectrum, mask):
+        moving = np.fft.irfftn(spectrum * mask, s=self.shape, norm="ortho").ravel()
+        fixed = np.fft.irfftn(self.fixed_spectrum * mask, s=self.shape, norm="ortho").ravel()
+        return moving - fixed, mask
+
+    def residual_derivative(self, context, spectrum_derivative):
+        return np.fft.irfftn(spectrum_derivative * context, s=self.shape, norm="ortho").ravel()
+
+    def value(self, transform):
+        return float(np.linalg.norm(self.residuals(transform)))
+
+
+class BrokenScore(ConstrainedScore):
+    name = "broken_score"
+    objective_class = SquareRootObjective
+
+
+class UphillOptimizer:
+    """Steps away from the optimum."""
+
+    def __init__(self, config):
+        pass
+
+    def start(self, objective, parameterization, params):
+        return OptimizerState(np.asarray(params, float),
+                              objective.value(parameterization.to_transform(params)))
+
+    def step(self, objective, parameterization, state):
+        params = state.params + np.r_[np.zeros(len(state.params) - 3), 0.5, 0.5, 0.5]
+        return OptimizerState(params, objective.value(parameterization.to_transform(params)),
+                              state.steps + 1)
+
+
+class ScaledSampler:
+    """Matrices that are not rotations."""
+
+    def __init__(self, config):
+        pass
+
+    def rotations(self):
+        return np.stack([np.eye(3) * 2.0] * 4)
+
+    def angles_about_axis(self):
+        return np.array([0.0, 90.0, 180.0, 270.0])
+
+
+class FrozenJacobian(IncrementParameterization):
+    def rotation_jacobian(self, params):
+        return np.zeros((3, 3))
+
+
+class WrongJacobianConstraint:
+    def __init__(self, config):
+        pass
+
+    def parameterization(self):
+        return FrozenJacobian()
+
+    def candidate_rotations(self, sampler):
+        return sampler.rotations()
+
+
+class FirstCandidateRefiner:
+    """Keeps the first candidate, whatever its score."""
+
+    def __init__(self, config):
+        pass
+
+    def refine(self, problem):
+        params = problem.candidates[0]
+        value = problem.objective.value(problem.parameterization.to_transform(params))
+        return RefinementResult(np.asarray(params), value, 0)
+
+
+
+
+@dataclass
+class Empty:
+    pass
+
+
+class Broken:
+    __name__ = "broken"
+
+    @hookimpl
+    def subalign_register_scores(self, register):
+        register("broken_score", BrokenScore, ConstrainedScoreConfig)
+
+    @hookimpl
+    def subalign_register_optimizers(self, register):
+        register("broken_optimizer", UphillOptimizer, Empty)
+
+    @hookimpl
+    def subalign_register_samplers(self, register):
+        register("broken_sampler", ScaledSampler, Empty)
+
+    @hookimpl
+    def subalign_register_constraints(self, register):
+        register("broken_constraint", WrongJacobianConstraint, Empty)
+
+    @hookimpl
+    def subalign_register_refiners(self, register):
+        register("broken_refiner", FirstCandidateRefiner, Empty)
+
+
+class WithBroken:
+    @pytest.fixture
+    def plugins(self):
+        return build_plugin_set(extra_plugins=[Broken()])
+
+
+class TestScore(WithBroken, ScoreContract):
+    score = "broken_score"
+
+
+class TestOptimizer(WithBroken, OptimizerContract):
+    optimizer = "broken_optimizer"
+
+
+class TestSampler(WithBroken, SamplerContract):
+    sampler = "broken_sampler"
+
+
+class TestConstraint(WithBroken, ConstraintContract):
+    constraint = "broken_constraint"
+
+
+class TestRefiner(WithBroken, RefinerContract):
+    refiner = "broken_refiner"
+'''
+
+
+
+
+@pytest.fixture
+def suite_run(pytester):
+    pytester.makepyfile(test_broken=BROKEN_PLUGINS)
+    return pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "--tb=line")
+
+
+def test_each_suite_rejects_its_broken_plugin_naming_the_fault(suite_run):
+    output = suite_run.stdout.str()
+    expected = {
+        "TestScore::test_value_is_sum_of_squared_residuals": "value() must equal sum(|residuals|^2)",
+        "TestOptimizer::test_steps_never_increase_the_score_and_are_counted": "the score rose",
+        "TestSampler::test_rotations_are_proper_and_reproducible": "rotations(): not orthonormal",
+        "TestConstraint::test_rotation_jacobian_matches_finite_differences":
+            "rotation_jacobian() column 0",
+        "TestRefiner::test_never_worse_than_the_best_start":
+            "is above the best starting candidate",
+    }
+    for test, message in expected.items():
+        assert f"FAILED test_broken.py::{test}" in output, f"{test} did not fail:\n{output}"
+        assert message in output, f"no {message!r} in the report:\n{output}"

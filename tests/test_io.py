@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import stat
 
 import mrcfile
 import numpy as np
@@ -12,7 +15,8 @@ import subalign.io.mrc
 from subalign.errors import VolumeError
 from subalign.numerics.volumes import check_volume
 from subalign.io.mrc import read_volume, write_volume
-from subalign.io.files import write_json
+from subalign.errors import ConfigError
+from subalign.io.files import check_output_dir, file_record, matches_record, write_json
 
 
 def write_raw_mrc(path, data) -> None:
@@ -70,7 +74,7 @@ def test_write_volume_stores_float64_input_as_float32(tmp_path):
 
 
 def test_zero_voxel_size_in_header_reads_as_one(tmp_path):
-    write_raw_mrc(tmp_path / "v.mrc", np.ones((6, 6, 6)))  # mrcfile.new leaves voxel size 0
+    write_raw_mrc(tmp_path / "v.mrc", np.arange(216.0).reshape(6, 6, 6))  # voxel size 0
     with mrcfile.open(tmp_path / "v.mrc") as mrc:
         assert float(mrc.voxel_size.x) == 0.0
     assert read_volume(tmp_path / "v.mrc").voxel_size == 1.0
@@ -79,8 +83,8 @@ def test_zero_voxel_size_in_header_reads_as_one(tmp_path):
 def test_write_volume_creates_missing_directories_and_overwrites(tmp_path):
     target = tmp_path / "a" / "b" / "v.mrc"
     write_volume(target, np.zeros((5, 5, 5)))
-    write_volume(target, np.full((5, 5, 5), 3.0))
-    np.testing.assert_array_equal(read_volume(target).data, 3.0)
+    write_volume(target, np.arange(125.0).reshape(5, 5, 5))
+    np.testing.assert_array_equal(read_volume(target).data, np.arange(125.0).reshape(5, 5, 5))
     assert_only(target.parent, "v.mrc")
 
 
@@ -250,3 +254,65 @@ def test_check_volume_returns_float64_and_names_source():
 def test_check_volume_rejects_complex_values():
     with pytest.raises(VolumeError, match="real-valued"):
         check_volume(np.zeros((4, 4, 4), dtype=complex), "fixed")
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, -2.5])
+def test_constant_volume_is_rejected(tmp_path, value):
+    path = tmp_path / "flat_value.mrc"
+    write_raw_mrc(path, np.full((8, 8, 8), value))
+    message = volume_error(path)
+    assert message == (f"{path}: expected a volume with contrast, found a constant volume "
+                       f"(every voxel {value:g}): nothing to align")
+    with pytest.raises(VolumeError, match=r"^moving: .*constant volume \(every voxel 0\)"):
+        check_volume(np.zeros((8, 8, 8)), "moving")
+
+
+# --- permissions, fingerprints, output directories ------------------------------------------
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_honour_the_umask(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        write_json(tmp_path / "a.json", {"a": 1})
+        write_volume(tmp_path / "v.mrc", np.arange(64.0).reshape(4, 4, 4))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "v.mrc").stat().st_mode) == mode
+
+
+def test_file_record_detects_truncation_and_corruption(tmp_path):
+    path = tmp_path / "v.mrc"
+    write_volume(path, np.random.default_rng(2).normal(size=(8, 8, 8)))
+    record = file_record(path)
+    content = path.read_bytes()
+    assert record["bytes"] == len(content) == 1024 + 8**3 * 4
+    assert record["sha256"] == hashlib.sha256(content).hexdigest()
+    assert matches_record(path, record)
+    path.write_bytes(content[:1000])  # truncated
+    assert not matches_record(path, record)
+    path.write_bytes(content[:-1] + bytes([content[-1] ^ 1]))  # same size, one bit flipped
+    assert not matches_record(path, record)
+    path.unlink()
+    assert not matches_record(path, record)
+
+
+def test_check_output_dir_accepts_new_and_existing_directories_and_writes_nothing(tmp_path):
+    assert check_output_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert check_output_dir(tmp_path) == tmp_path
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_output_dir_refuses_files_and_unwritable_places(tmp_path):
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(ConfigError) as info:
+        check_output_dir(tmp_path / "taken")
+    assert str(info.value) == (f"output_dir: expected a directory to write results into, found "
+                               f"{tmp_path / 'taken'}, an existing file")
+    with pytest.raises(ConfigError, match=r"under the existing file .*taken$"):
+        check_output_dir(tmp_path / "taken" / "sub", "--output")
+    with pytest.raises(ConfigError, match=r"^output_dir: expected a writable directory, found "
+                                          r"/proc/x, where nothing can be created"):
+        check_output_dir("/proc/x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]

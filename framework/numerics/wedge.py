@@ -16,6 +16,11 @@ part missing data; scores compare only the eroded region.
 Masks live on the half spectrum of :mod:`subalign.numerics.fourier`. A volume rotated by ``R`` has
 its spectrum rotated by the same ``R``, so the rotated mask is ``(Lambda_R M)(xi) =
 M(R^-1 xi)``, evaluated exactly rather than interpolated.
+
+Tilt axis ``x``: a tilt series about ``x`` measures the ``y``-axis wedge turned by
+:func:`tilt_axis_rotation` ``Q = Rz(+90 deg)``, ``M_x(xi) = M_y(Q^-1 xi)``: tilting by ``alpha``
+measures the plane through ``x`` and ``(0, cos alpha, sin alpha)``. A volume with tilt axis
+``x`` rotated by ``R`` has the mask ``wedge_mask(shape, tilt, R @ Q)``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ import numpy as np
 from subalign.errors import ConfigError
 from subalign.numerics.fourier import fourier_grid
 
-__all__ = ["TiltRange", "wedge_mask"]
+__all__ = ["TILT_AXES", "TiltRange", "measured", "tilt_axis_rotation", "wedge_mask"]
+
+TILT_AXES = ("y", "x")
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,30 @@ def wedge_mask(
         r = np.asarray(rotation, dtype=float)
         fx, fz = (r[0, 0] * fx + r[1, 0] * fy + r[2, 0] * fz,
                   r[0, 2] * fx + r[1, 2] * fy + r[2, 2] * fz)
+    return measured(fx, fz, tilt, margin=margin, size=shape[0])
+
+
+def measured(fx: np.ndarray, fz: np.ndarray, tilt: TiltRange, *, margin: float = 0.0,
+             size: int = 1) -> np.ndarray:
+    """Whether frequencies with these ``x`` and ``z`` components were measured.
+
+    Parameters
+    ----------
+    fx, fz : ndarray
+        ``x`` and ``z`` components (cycles/voxel) of frequencies in the volume's own frame,
+        any broadcastable shapes.
+    tilt : TiltRange
+    margin : float
+        Required clearance from both boundary planes, in Fourier voxels of a box of ``size``.
+    size : int
+        Box edge the margin is measured in.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    if tilt.is_full:
+        return np.ones(np.broadcast(fx, fz).shape, dtype=bool)
     # Signed distances (cycles/voxel) to the two boundary planes through the tilt axis:
     # r_xz sin(angle - min) and r_xz sin(max - angle). A frequency's line lies in the range
     # when both have one sign (the point or its antipode is between the planes); on the y
@@ -106,5 +137,30 @@ def wedge_mask(
     inside = above_low * below_high >= -1e-15
     if margin <= 0:
         return inside
-    clearance = np.minimum(np.abs(above_low), np.abs(below_high)) * shape[0]
+    clearance = np.minimum(np.abs(above_low), np.abs(below_high)) * size
     return inside & (clearance >= margin)
+
+
+def tilt_axis_rotation(axis: str) -> np.ndarray:
+    """The rotation ``Q`` that turns the ``y``-axis wedge into the wedge of ``axis``.
+
+    Parameters
+    ----------
+    axis : {"y", "x"}
+        The tilt axis of the tilt series.
+
+    Returns
+    -------
+    ndarray of shape (3, 3)
+        Identity for ``y``; ``Rz(+90 deg)`` for ``x`` (module docstring).
+
+    Raises
+    ------
+    ConfigError
+        Any other axis.
+    """
+    if axis == "y":
+        return np.eye(3)
+    if axis == "x":
+        return np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    raise ConfigError(f"tilt_axis: expected one of {', '.join(TILT_AXES)}, found {axis!r}")

@@ -1,0 +1,314 @@
+"""RELION particle STAR files: RELION 5 tomography and RELION 3/4 subtomogram sets.
+
+Convention (RELION's documentation, *Conventions*; our :mod:`subalign.io.particles`):
+
+* ``rlnAngleRot, rlnAngleTilt, rlnAnglePsi`` are ZYZ Euler angles whose matrix
+  ``A = (Rz(rot) Ry(tilt) Rz(psi))^T`` "rotates the reference into the particle": our
+  active ``R = A`` (the transpose of :func:`subalign.numerics.geometry.euler_zyz_to_matrix`;
+  the ``relion`` convention of ``eulerangles``: intrinsic ZYZ, passive).
+* ``rlnOriginX/Y/ZAngst`` (RELION >= 3.1; ``rlnOriginX/Y/Z`` in pixels before) are where the
+  box centre sits relative to the particle: the particle's centre is at box centre minus
+  origin, so our shift ``t = -origin / pixel size``.
+* RELION 5: ``rlnCenteredCoordinateX/Y/ZAngst`` is the box centre in Angstrom from the
+  tomogram's centre voxel (index ``size // 2``; our ``"centre"`` frame, unit 1 Angstrom).
+  The tomogram is ``rlnTomoName``; the optics block holds ``rlnImagePixelSize``.
+* RELION 3/4: ``rlnCoordinateX/Y/Z`` is the box centre in pixels counted from 0 at the first
+  voxel (our ``"index0"`` frame), in units of the optics ``rlnTomoTiltSeriesPixelSize``
+  (RELION 4: unbinned tilt-series pixels) or else of the particle pixel size; the tomogram
+  is ``rlnTomoName`` or else ``rlnMicrographName``. RELION 3.0 files without an optics block
+  give the pixel size as ``rlnDetectorPixelSize * 1e4 / rlnMagnification``.
+* ``rlnImageName`` is the subtomogram, ``rlnRandomSubset`` the half set, ``rlnClassNumber``
+  the class. RELION has no score column; scores are not written.
+
+Poses in RELION 5 files with ``rlnTomoSubtomogramRot/Tilt/Psi`` are relative to the
+pseudo-subtomogram extracted in that rotated frame: they are valid with those subtomograms
+(3-D, ``rlnImageName``) but not in the tomogram's frame, so :func:`check_tomogram_frame`
+refuses them for cropping and for formats without that frame.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from subalign.io.particles import (
+    ParticleSet,
+    ParticleTableError,
+    SourceTable,
+    Tomogram,
+    check_pixel_size,
+    finite_column,
+    require_columns,
+    row_error,
+)
+from subalign.io.star import loop_block, read_star, write_star
+from subalign.numerics.geometry import euler_zyz_to_matrix, matrix_to_euler_zyz
+
+__all__ = ["check_tomogram_frame", "read_relion", "write_relion4", "write_relion5"]
+
+ANGLES = ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
+ORIGINS = ["rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst"]
+PIXEL_ORIGINS = ["rlnOriginX", "rlnOriginY", "rlnOriginZ"]
+CENTRED = ["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst"]
+PIXEL_COORDINATES = ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"]
+SUBTOMOGRAM_ANGLES = ["rlnTomoSubtomogramRot", "rlnTomoSubtomogramTilt", "rlnTomoSubtomogramPsi"]
+
+
+def _particles_block(blocks: dict, source: str) -> pd.DataFrame:
+    if isinstance(blocks.get("particles"), pd.DataFrame):
+        return blocks["particles"]
+    loops = [name for name, block in blocks.items()
+             if isinstance(block, pd.DataFrame) and name not in ("optics", "general")]
+    if len(loops) == 1:  # RELION 3.0: one unnamed table
+        return blocks[loops[0]]
+    return loop_block(blocks, "particles", source)
+
+
+def _per_particle(optics: pd.DataFrame | None, particles: pd.DataFrame, column: str,
+                  source: str) -> np.ndarray | None:
+    """An optics-group value for every particle (None if the optics block lacks it)."""
+    if optics is None or column not in optics.columns:
+        return None
+    values = finite_column(optics, column, f"{source} data_optics", "a number")
+    if "rlnOpticsGroup" not in optics.columns or "rlnOpticsGroup" not in particles.columns:
+        return np.full(len(particles), values[0]) if len(values) == 1 else values
+    by_group = dict(zip(optics["rlnOpticsGroup"].astype(int), values))
+    groups = particles["rlnOpticsGroup"].astype(int).to_numpy()
+    unknown = ~np.isin(groups, list(by_group))
+    if unknown.any():
+        row = int(np.argmax(unknown))
+        raise row_error(source, row, "rlnOpticsGroup",
+                        f"optics group {groups[row]} is not in data_optics (it has {sorted(by_group)})")
+    return np.array([by_group[g] for g in groups])
+
+
+def _pixel_size(optics, particles, source, given) -> tuple[float | None, str]:
+    """The set's pixel size and the column it came from (module docstring)."""
+    image = _per_particle(optics, particles, "rlnImagePixelSize", source)
+    if image is not None:
+        return check_pixel_size(image, given, source, "rlnImagePixelSize"), "rlnImagePixelSize"
+    series = _per_particle(optics, particles, "rlnTomoTiltSeriesPixelSize", source)
+    if series is not None:
+        binning = _per_particle(optics, particles, "rlnTomoSubtomogramBinning", source)
+        values = series * (1.0 if binning is None else binning)
+        column = "rlnTomoTiltSeriesPixelSize"
+        return check_pixel_size(values, given, source, column), column
+    if {"rlnDetectorPixelSize", "rlnMagnification"} <= set(particles.columns):
+        detector = finite_column(particles, "rlnDetectorPixelSize", source, "a pixel size in micrometres")
+        magnification = finite_column(particles, "rlnMagnification", source, "a magnification")
+        return (check_pixel_size(detector * 1e4 / magnification, given, source, "rlnDetectorPixelSize"),
+                "rlnDetectorPixelSize")
+    return check_pixel_size(np.array([]), given, source, "rlnImagePixelSize"), "rlnImagePixelSize"
+
+
+def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None, **_) -> ParticleSet:
+    """Read a RELION 5 or RELION 3/4 particle STAR file (module docstring).
+
+    The version is told by the columns: ``rlnCenteredCoordinateXAngst`` is RELION 5,
+    ``rlnCoordinateX`` RELION 3/4; a file with neither reads as RELION 5.
+
+    Parameters
+    ----------
+    path : str or path-like
+    pixel_size : float, optional
+        Angstrom per subtomogram voxel; must agree with the file if it states one.
+
+    Returns
+    -------
+    ParticleSet
+        Its source keeps the particle table and every other block.
+
+    Raises
+    ------
+    ParticleTableError
+        Missing angle or coordinate columns, non-finite values (naming row and column),
+        pixel size absent (with Angstrom origins) or inconsistent, unknown optics groups.
+    """
+    source = str(path)
+    blocks = read_star(path)
+    particles = _particles_block(blocks, source)
+    optics = blocks.get("optics") if isinstance(blocks.get("optics"), pd.DataFrame) else None
+    n = len(particles)
+    version = "relion4" if ("rlnCoordinateX" in particles.columns
+                            and "rlnCenteredCoordinateXAngst" not in particles.columns) else "relion5"
+    require_columns(particles, ANGLES, source, "RELION particle poses")
+    angles = np.column_stack([finite_column(particles, c, source, "a finite angle in degrees")
+                              for c in ANGLES])
+    rotations = np.swapaxes(euler_zyz_to_matrix(angles), -1, -2)
+    pixel, pixel_column = _pixel_size(optics, particles, source, pixel_size)
+
+    shifts = np.zeros((n, 3))
+    origin_columns = [c for c in ORIGINS + PIXEL_ORIGINS if c in particles.columns]
+    if any(c in particles.columns for c in ORIGINS):
+        require_columns(particles, ORIGINS, source, "RELION origins")
+        if pixel is None:
+            raise ParticleTableError(
+                f"{source}: pixel size absent; expected {pixel_column} in data_optics to convert "
+                "rlnOriginX/Y/ZAngst to voxels (or give --pixel-size)")
+        shifts = -np.column_stack([finite_column(particles, c, source, "a finite shift in Angstrom")
+                                   for c in ORIGINS]) / pixel
+    elif origin_columns:
+        require_columns(particles, PIXEL_ORIGINS, source, "RELION 3.0 origins in pixels")
+        shifts = -np.column_stack([finite_column(particles, c, source, "a finite shift in pixels")
+                                   for c in PIXEL_ORIGINS])
+
+    coordinates = np.full((n, 3), np.nan)
+    frame, unit = "centre", 1.0
+    if version == "relion5" and any(c in particles.columns for c in CENTRED):
+        require_columns(particles, CENTRED, source, "RELION 5 coordinates")
+        coordinates = np.column_stack([finite_column(particles, c, source, "a coordinate in Angstrom")
+                                       for c in CENTRED])
+    elif version == "relion4":
+        require_columns(particles, PIXEL_COORDINATES, source, "RELION 3/4 coordinates")
+        coordinates = np.column_stack([finite_column(particles, c, source, "a coordinate in pixels")
+                                       for c in PIXEL_COORDINATES])
+        series = _per_particle(optics, particles, "rlnTomoTiltSeriesPixelSize", source)
+        frame = "index0"
+        unit = (check_pixel_size(series, None, source, "rlnTomoTiltSeriesPixelSize")
+                if series is not None else pixel)
+
+    tomogram_column = "rlnTomoName" if "rlnTomoName" in particles.columns else (
+        "rlnMicrographName" if version == "relion4" and "rlnMicrographName" in particles.columns else None)
+    names = (particles[tomogram_column].astype(str).to_numpy() if tomogram_column
+             else np.full(n, "", dtype=object))
+    tomograms = {}
+    if tomogram_column == "rlnMicrographName":  # RELION 3: the tomogram's file
+        tomograms = {name: Tomogram(name, path=name) for name in pd.unique(names)}
+    general = blocks.get("general") if isinstance(blocks.get("general"), dict) else {}
+    stacks = int(general.get("rlnTomoSubTomosAre2DStacks", 0) or 0) == 1
+    images = ("" if stacks or "rlnImageName" not in particles.columns
+              else particles["rlnImageName"].astype(str).to_numpy())
+    sizes = _per_particle(optics, particles, "rlnImageSize", source)
+    box = int(sizes[0]) if sizes is not None and len(np.unique(sizes)) == 1 else None
+    fields = {
+        "tomogram": names, "subtomogram": images,
+        "x": coordinates[:, 0], "y": coordinates[:, 1], "z": coordinates[:, 2],
+    }
+    if "rlnRandomSubset" in particles.columns:
+        fields["half_set"] = finite_column(particles, "rlnRandomSubset", source, "a half set 1 or 2").astype(int)
+    if "rlnClassNumber" in particles.columns:
+        fields["class_number"] = finite_column(particles, "rlnClassNumber", source, "a class number").astype(int)
+    columns = {"tomogram": tomogram_column or "rlnTomoName", "subtomogram": "rlnImageName",
+               "half_set": "rlnRandomSubset", "class_number": "rlnClassNumber"}
+    return ParticleSet.create(
+        rotations, shifts, pixel_size=pixel, **fields, coordinate_frame=frame,
+        coordinate_unit=unit, box_size=box, tomograms=tomograms,
+        base_dir=str(Path(path).parent),
+        source=SourceTable(version, source, particles,
+                           {k: v for k, v in blocks.items() if v is not particles}, columns))
+
+
+def check_tomogram_frame(particles: ParticleSet, purpose: str) -> None:
+    """Refuse poses that are relative to RELION 5's rotated pseudo-subtomograms.
+
+    Raises
+    ------
+    ParticleTableError
+        The set came from RELION with non-zero ``rlnTomoSubtomogramRot/Tilt/Psi``.
+    """
+    source = particles.source
+    if source is None or not source.format.startswith("relion"):
+        return
+    present = [c for c in SUBTOMOGRAM_ANGLES if c in source.table.columns]
+    for column in present:
+        values = pd.to_numeric(source.table[column], errors="coerce").fillna(0).to_numpy()
+        if np.any(values != 0):
+            row = int(np.argmax(values != 0))
+            raise row_error(source.path, row, column,
+                            f"found {values[row]:g}: the pose is relative to RELION's rotated "
+                            f"pseudo-subtomogram; expected 0 for {purpose}")
+
+
+def write_relion5(particles: ParticleSet, path: str | os.PathLike) -> Path:
+    """Write a RELION 5 tomography particle STAR file (optics and particles blocks)."""
+    return _write(particles, Path(path), "relion5")
+
+
+def write_relion4(particles: ParticleSet, path: str | os.PathLike) -> Path:
+    """Write a RELION 3.1/4 subtomogram particle STAR file (pixel coordinates)."""
+    return _write(particles, Path(path), "relion4")
+
+
+def _relative(particles: ParticleSet, names: np.ndarray, target: Path) -> np.ndarray:
+    """File names as seen from ``target``'s directory (unchanged if it is the source's)."""
+    here = target.parent.resolve()
+    if Path(particles.base_dir).resolve() == here:
+        return names
+    return np.array([n if not n or Path(n).is_absolute() else
+                     os.path.relpath(particles.resolve(n).resolve(), here) for n in names], dtype=object)
+
+
+def _optics(particles: ParticleSet, pixel: float, table: pd.DataFrame) -> pd.DataFrame:
+    source = particles.source
+    if source is not None and isinstance(source.blocks.get("optics"), pd.DataFrame):
+        optics = source.blocks["optics"].copy()
+        stated = (pd.to_numeric(optics["rlnImagePixelSize"], errors="coerce").to_numpy(dtype=float)
+                  if "rlnImagePixelSize" in optics.columns else np.array([np.nan]))
+        if not np.all(np.abs(stated - pixel) <= 1e-4 * pixel):
+            optics["rlnImagePixelSize"] = pixel
+        return optics
+    optics = {"rlnOpticsGroup": [1], "rlnOpticsGroupName": ["opticsGroup1"],
+              "rlnImagePixelSize": [pixel], "rlnImageDimensionality": [3]}
+    if particles.box_size is not None:
+        optics["rlnImageSize"] = [particles.box_size]
+    table["rlnOpticsGroup"] = 1
+    return pd.DataFrame(optics)
+
+
+def _coordinate_unit(particles: ParticleSet, pixel: float) -> float:
+    """Unit of ``rlnCoordinateX/Y/Z``: the source's if it was RELION 3/4, else the optics
+    tilt-series pixel size, else the particle pixel size."""
+    source = particles.source
+    if source is not None and source.format == "relion4" and particles.coordinate_unit is not None:
+        return particles.coordinate_unit
+    optics = source.blocks.get("optics") if source is not None else None
+    if isinstance(optics, pd.DataFrame) and "rlnTomoTiltSeriesPixelSize" in optics.columns:
+        return float(pd.to_numeric(optics["rlnTomoTiltSeriesPixelSize"]).iloc[0])
+    return pixel
+
+
+def _write(particles: ParticleSet, path: Path, version: str) -> Path:
+    source = particles.source
+    same_family = source is not None and source.format.startswith("relion")
+    table = source.table.copy() if same_family else pd.DataFrame(index=range(len(particles)))
+    own, other = (CENTRED, PIXEL_COORDINATES) if version == "relion5" else (PIXEL_COORDINATES, CENTRED)
+    table = table.drop(columns=[c for c in other + PIXEL_ORIGINS if c in table.columns])
+    pixel = particles.require_pixel_size("rlnOriginX/Y/ZAngst")
+    fields = particles.fields
+    if particles.has("tomogram"):
+        if version == "relion5" or "rlnTomoName" in table.columns:
+            table["rlnTomoName"] = fields["tomogram"].to_numpy()
+        else:
+            table["rlnMicrographName"] = [
+                (particles.tomograms[name].path or name) if name in particles.tomograms else name
+                for name in fields["tomogram"]]
+    known = fields[["x", "y", "z"]].notna().all(axis=1).to_numpy()
+    if known.any():
+        if not known.all():
+            raise row_error(particles.label, int(np.argmax(~known)), "x/y/z",
+                            f"coordinate unknown; expected all particles or none to have one for {version}")
+        frame, unit = ("centre", 1.0) if version == "relion5" else ("index0", _coordinate_unit(particles, pixel))
+        coordinates = particles.coordinates(frame, unit)
+        for axis, column in enumerate(own):
+            table[column] = coordinates[:, axis]
+    origins = -particles.shifts * pixel
+    for axis, column in enumerate(ORIGINS):
+        table[column] = origins[:, axis]
+    angles = matrix_to_euler_zyz(np.swapaxes(particles.rotations, -1, -2))
+    for axis, column in enumerate(ANGLES):
+        table[column] = angles[:, axis]
+    if particles.has("subtomogram"):
+        table["rlnImageName"] = _relative(particles, fields["subtomogram"].to_numpy(dtype=object), path)
+    if particles.has("half_set"):
+        table["rlnRandomSubset"] = fields["half_set"].to_numpy()
+    if particles.has("class_number"):
+        table["rlnClassNumber"] = fields["class_number"].to_numpy()
+    blocks = {name: block for name, block in (source.blocks.items() if same_family else [])
+              if name not in ("optics",)}
+    optics = _optics(particles, pixel, table)
+    ordered = {**({"general": blocks.pop("general")} if "general" in blocks else {}),
+               "optics": optics, **blocks, "particles": table}
+    return write_star(path, ordered)

@@ -1,0 +1,222 @@
+"""A particle's subtomogram: read from its own file or cropped from its tomogram.
+
+A particle with a ``subtomogram`` file is read from it (MRC; ``.em`` files with ``emfile``).
+Otherwise the box is cropped from its tomogram's MRC file, memory-mapped, so only the box
+is read. Cropping convention: the box centre's position ``p`` (voxel index from 0, from the
+particle's coordinates in any frame) is rounded to the voxel ``c = floor(p + 0.5)``, the box
+is ``[c - N // 2, c - N // 2 + N)`` on each axis (its centre voxel ``N // 2`` is ``c``), and
+the remainder goes into the pose: the particle's shift becomes ``t + (p - c)``, so
+:attr:`Subtomogram.pose` always describes the box returned. A box reaching past the
+tomogram's faces is an error, or is padded with zeros or with the mean of the part inside
+(``edge``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from subalign.errors import SubalignError
+from subalign.io.mrc import read_map
+from subalign.io.particles import ParticleSet, ParticleTableError, row_error
+from subalign.io.relion import check_tomogram_frame
+from subalign.numerics.geometry import RigidTransform
+from subalign.numerics.volumes import check_volume
+
+__all__ = ["EDGE_MODES", "Subtomogram", "SubtomogramReader"]
+
+EDGE_MODES = ("error", "zero", "mean")
+
+
+@dataclass(frozen=True)
+class Subtomogram:
+    """One particle's box and the pose that describes it.
+
+    Attributes
+    ----------
+    index : int
+        The particle's row in its set.
+    volume : ndarray of shape (N, N, N)
+        float32, ``[z, y, x]``.
+    pose : RigidTransform
+        ``tau_t Lambda_R`` of the reference (:mod:`subalign.io.particles`); for a cropped box
+        the sub-voxel remainder of the coordinate is in ``t``.
+    """
+
+    index: int
+    volume: np.ndarray
+    pose: RigidTransform
+
+
+class SubtomogramReader:
+    """Reads the subtomograms of a set, one particle at a time (a context manager).
+
+    Parameters
+    ----------
+    particles : ParticleSet
+    box_size : int, optional
+        Edge of the boxes in voxels; default the set's, else the first file's size. Cropping
+        needs one.
+    edge : {"error", "zero", "mean"}
+        What to do with a box that reaches past the tomogram's faces.
+    """
+
+    def __init__(self, particles: ParticleSet, *, box_size: int | None = None, edge: str = "error"):
+        if edge not in EDGE_MODES:
+            raise ParticleTableError(f"edge: expected one of {', '.join(EDGE_MODES)}, found {edge!r}")
+        self.particles = particles
+        self.box_size = box_size if box_size is not None else particles.box_size
+        self.edge = edge
+        self._tomograms: dict[str, tuple] = {}
+        if (particles.fields["subtomogram"] == "").any():
+            check_tomogram_frame(particles, "cropping from the tomogram")
+
+    def __enter__(self) -> "SubtomogramReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the memory-mapped tomograms."""
+        for handle, *_ in self._tomograms.values():
+            handle.close()
+        self._tomograms.clear()
+
+    def __call__(self, index: int) -> Subtomogram:
+        """The box of particle ``index`` and its pose."""
+        name = self.particles.fields["subtomogram"].iloc[index]
+        if name:
+            return Subtomogram(index, self._read(index, name), self.particles.pose(index))
+        return self._crop(index)
+
+    def _error(self, index: int, field: str, message: str) -> ParticleTableError:
+        return row_error(self.particles.label, index, self.particles.column(field), message)
+
+    def _check_pixel(self, index: int, field: str, found: float, what: str) -> None:
+        pixel = self.particles.pixel_size
+        if pixel is not None and found > 0 and abs(found - pixel) > 1e-3 * pixel:
+            raise self._error(index, field, f"{what} has a voxel size of {found:g} Angstrom, "
+                                            f"inconsistent with the set's pixel size {pixel:g} Angstrom")
+
+    def _read(self, index: int, name: str) -> np.ndarray:
+        path = self.particles.resolve(name)
+        if not path.is_file():
+            raise self._error(index, "subtomogram",
+                              f"subtomogram {name} not found (looked in {self.particles.base_dir} "
+                              "and the working directory)")
+        try:
+            if path.suffix.lower() == ".em":
+                volume = self._read_em(path)
+            else:
+                read = read_map(path)
+                volume = check_volume(read.data, read.source).astype(np.float32)
+                self._check_pixel(index, "subtomogram", float(read.voxel_size[2]), str(path))
+        except SubalignError as exc:
+            raise self._error(index, "subtomogram", str(exc)) from None
+        if self.box_size is None:
+            self.box_size = volume.shape[0]
+        if volume.shape != (self.box_size,) * 3:
+            raise self._error(index, "subtomogram",
+                              f"{name} holds a (z, y, x) = {volume.shape} volume; expected "
+                              f"{(self.box_size,) * 3} like the set's other subtomograms")
+        return volume
+
+    @staticmethod
+    def _read_em(path: Path) -> np.ndarray:
+        import emfile
+
+        try:
+            _, data = emfile.read(path)
+        except Exception as exc:  # struct and numpy errors on a malformed file
+            raise ParticleTableError(f"{path}: expected an EM volume, found {exc}") from None
+        return check_volume(np.asarray(data), str(path)).astype(np.float32)
+
+    def _tomogram(self, index: int) -> tuple:
+        name = self.particles.fields["tomogram"].iloc[index]
+        if name in self._tomograms:
+            return self._tomograms[name]
+        known = self.particles.tomograms.get(name)
+        file = known.path if known is not None and known.path else name
+        path = self.particles.resolve(file) if file else None
+        if path is None or not path.is_file():
+            raise self._error(index, "tomogram",
+                              f"no subtomogram file, and tomogram {name!r} has no file to crop "
+                              f"from (looked for {file!r}); expected a tomogram MRC (give a tomogram "
+                              "table with a path column)")
+        import mrcfile
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                handle = mrcfile.mmap(path, mode="r", permissive=True)
+        except Exception as exc:  # mrcfile raises ValueError, OSError, ...
+            raise self._error(index, "tomogram", f"{path}: expected a readable MRC file, found {exc}") from None
+        header = handle.header
+        if (int(header.mapc), int(header.mapr), int(header.maps)) != (1, 2, 3) or handle.data is None \
+                or handle.data.ndim != 3:
+            handle.close()
+            raise self._error(index, "tomogram", f"{path}: expected a 3-D tomogram stored x, y, z "
+                                                 "(mapc, mapr, maps = 1, 2, 3)")
+        voxel = float(handle.voxel_size.x)
+        self._check_pixel(index, "tomogram", voxel, f"tomogram {path}")
+        entry = (handle, voxel if voxel > 0 else self.particles.pixel_size, path)
+        self._tomograms[name] = entry
+        return entry
+
+    def _position(self, index: int, shape_xyz: np.ndarray, voxel: float | None) -> np.ndarray:
+        """The box centre as a voxel index from 0 in the tomogram, ``(x, y, z)``."""
+        particles = self.particles
+        value = particles.fields[["x", "y", "z"]].iloc[index].to_numpy(dtype=float)
+        if np.isnan(value).any():
+            raise self._error(index, "tomogram", "no subtomogram file and no coordinate to crop at")
+        unit = particles.coordinate_unit
+        if particles.coordinate_frame == "centre":
+            if unit is None or voxel is None:
+                raise self._error(index, "tomogram", "pixel size absent; expected one to place "
+                                                     "centred coordinates in the tomogram")
+            return value * unit / voxel + shape_xyz // 2
+        value = value - (1.0 if particles.coordinate_frame == "index1" else 0.0)
+        if unit is None:
+            return value
+        if voxel is None:
+            raise self._error(index, "tomogram", "pixel size absent; expected the tomogram's "
+                                                 "voxel size to place coordinates in it")
+        return value * unit / voxel
+
+    def _crop(self, index: int) -> Subtomogram:
+        if self.box_size is None:
+            raise self._error(index, "tomogram", "box size unknown; expected one to crop from the "
+                                                 "tomogram (give --box-size)")
+        handle, voxel, path = self._tomogram(index)
+        data = handle.data
+        shape_xyz = np.array(data.shape[::-1])
+        position = self._position(index, shape_xyz, voxel)
+        centre = np.floor(position + 0.5).astype(int)
+        size = self.box_size
+        low = centre - size // 2
+        high = low + size
+        inside_low, inside_high = np.maximum(low, 0), np.minimum(high, shape_xyz)
+        if np.any(inside_high <= inside_low) or (self.edge == "error" and (
+                np.any(low < 0) or np.any(high > shape_xyz))):
+            raise self._error(
+                index, "tomogram",
+                f"a box of {size} voxels at (x, y, z) = {tuple(np.round(position, 2))} reaches "
+                f"outside tomogram {path} of {tuple(int(v) for v in shape_xyz)} voxels; expected it "
+                "inside (or --edge zero / mean to pad)")
+        part = np.asarray(data[inside_low[2]:inside_high[2], inside_low[1]:inside_high[1],
+                               inside_low[0]:inside_high[0]], dtype=np.float32)
+        if part.shape == (size,) * 3:
+            volume = part.copy()
+        else:
+            fill = 0.0 if self.edge == "zero" else float(part.mean())
+            volume = np.full((size,) * 3, fill, dtype=np.float32)
+            start = inside_low - low
+            volume[start[2]:start[2] + part.shape[0], start[1]:start[1] + part.shape[1],
+                   start[0]:start[0] + part.shape[2]] = part
+        pose = self.particles.pose(index)
+        return Subtomogram(index, volume, RigidTransform(pose.rotation, pose.translation + position - centre))
+

@@ -1,0 +1,212 @@
+"""Per-tomogram tables: files, sizes and tilt ranges, by tomogram name.
+
+They give particles their wedges (:meth:`subalign.io.particles.ParticleSet.assign_wedges`)
+and their tomograms' geometry (RELION 5's centred coordinates need the size). Three kinds,
+told apart by the file name:
+
+``.csv``
+    A header row with ``tomogram`` and any of ``tilt_min``, ``tilt_max`` (degrees),
+    ``tilt_axis`` (``y`` or ``x``), ``path``, ``size_x``, ``size_y``, ``size_z`` (voxels),
+    ``pixel_size`` (Angstrom per voxel of that size) and ``number``.
+``.star``
+    RELION 5's ``tomograms.star``: ``data_global`` with ``rlnTomoName`` and any of
+    ``rlnTomoTiltSeriesStarFile`` (the tilt range is the smallest and largest
+    ``rlnTomoNominalStageTiltAngle`` in that file), ``rlnTomoSizeX/Y/Z`` with
+    ``rlnTomoTiltSeriesPixelSize`` (the unbinned grid) and ``rlnTomoReconstructedTomogram``.
+``.em``
+    A TOM/AV3 wedge list: one column per tomogram holding (number, min tilt, max tilt); the
+    tomogram's name is its number.
+
+Relative file names are looked up beside the table first, then in the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from subalign.io.particles import (
+    ParticleSet,
+    ParticleTableError,
+    Tomogram,
+    finite_column,
+    require_columns,
+    row_error,
+)
+from subalign.io.star import loop_block, read_star
+from subalign.numerics.wedge import TILT_AXES, TiltRange
+
+__all__ = ["read_tomogram_table", "tomogram_name", "tomogram_numbers"]
+
+
+def tomogram_name(number: float) -> str:
+    """The name of a numbered tomogram (Dynamo, TOM/AV3, STOPGAP): ``"7"`` for 7."""
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
+
+
+def tomogram_numbers(particles: ParticleSet) -> tuple[np.ndarray, dict[int, str]]:
+    """Numbers for formats that number tomograms, and the names they stand for.
+
+    A tomogram keeps the number it was read with; a name that is a positive integer is its
+    own number; the others get the next free numbers in order of appearance.
+
+    Returns
+    -------
+    numbers : ndarray of int, shape (n,)
+        Each particle's tomogram number.
+    names : dict of int to str
+        Number -> file (or name) for every tomogram whose name is not its number (what
+        Dynamo's ``.doc`` map holds).
+    """
+    names = particles.fields["tomogram"].to_numpy()
+    unique = pd.unique(names)
+    numbering = {}
+    for name in unique:
+        tomogram = particles.tomograms.get(name)
+        if tomogram is not None and tomogram.number is not None:
+            numbering[name] = tomogram.number
+        elif str(name).isdigit() and int(name) > 0:
+            numbering[name] = int(name)
+    following = max(numbering.values(), default=0) + 1
+    files = {}
+    for name in unique:
+        if name not in numbering:
+            numbering[name], following = following, following + 1
+        if name != tomogram_name(numbering[name]):
+            tomogram = particles.tomograms.get(name)
+            files[numbering[name]] = tomogram.path if tomogram is not None and tomogram.path else name
+    return np.array([numbering[name] for name in names], dtype=np.int64), files
+
+
+def read_tomogram_table(path: str | os.PathLike) -> dict[str, Tomogram]:
+    """Read a per-tomogram table (module docstring) into tomograms by name.
+
+    Raises
+    ------
+    ParticleTableError
+        Missing file or column, a tilt range outside ``-90 <= min <= max <= 90``, an unknown
+        tilt axis, a tilt-series file that does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ParticleTableError(f"{path}: no such file (expected a tomogram table: .csv, "
+                                 "RELION 5 tomograms.star or a TOM/AV3 wedge list .em)")
+    suffix = path.suffix.lower()
+    if suffix == ".star":
+        return _relion_tomograms(path)
+    if suffix == ".em":
+        return _wedge_list(path)
+    return _csv_tomograms(path)
+
+
+def _tilt(low: float, high: float, source: str, row: int) -> TiltRange:
+    try:
+        return TiltRange.parse((low, high), field="tilt range")
+    except ValueError as exc:
+        raise row_error(source, row, "tilt_min/tilt_max", str(exc).partition(": ")[2]) from None
+
+
+def _beside(name: str, table: Path) -> str:
+    candidate = table.parent / name
+    return str(candidate) if not Path(name).is_absolute() and candidate.exists() else name
+
+
+def _csv_tomograms(path: Path) -> dict[str, Tomogram]:
+    source = str(path)
+    try:
+        table = pd.read_csv(path, dtype={"tomogram": str, "path": str, "tilt_axis": str},
+                            skipinitialspace=True)
+    except Exception as exc:  # pandas raises several parser errors
+        raise ParticleTableError(f"{path}: expected a CSV table, found {exc}") from None
+    require_columns(table, ["tomogram"], source, "a tomogram table")
+    has_tilt = {"tilt_min", "tilt_max"} & set(table.columns)
+    if has_tilt:
+        require_columns(table, ["tilt_min", "tilt_max"], source, "tilt ranges")
+        low = finite_column(table, "tilt_min", source, "a tilt angle in degrees")
+        high = finite_column(table, "tilt_max", source, "a tilt angle in degrees")
+    has_size = {"size_x", "size_y", "size_z", "pixel_size"} & set(table.columns)
+    if has_size:
+        require_columns(table, ["size_x", "size_y", "size_z", "pixel_size"], source,
+                        "tomogram sizes")
+        sizes = np.column_stack([finite_column(table, f"size_{a}", source, "a size in voxels")
+                                 for a in "xyz"]).astype(int)
+        voxel = finite_column(table, "pixel_size", source, "a pixel size in Angstrom")
+    tomograms = {}
+    for row, name in enumerate(table["tomogram"].astype(str)):
+        axis = table["tilt_axis"].iloc[row] if "tilt_axis" in table.columns else None
+        if axis is not None and axis not in TILT_AXES:
+            raise row_error(source, row, "tilt_axis", f"expected one of {', '.join(TILT_AXES)}, found {axis!r}")
+        tomograms[name] = Tomogram(
+            name,
+            path=_beside(table["path"].iloc[row], path) if "path" in table.columns else None,
+            size=tuple(int(v) for v in sizes[row]) if has_size else None,
+            voxel_size=float(voxel[row]) if has_size else None,
+            tilt_range=_tilt(low[row], high[row], source, row) if has_tilt else None,
+            tilt_axis=axis,
+            number=int(table["number"].iloc[row]) if "number" in table.columns else None,
+        )
+    return tomograms
+
+
+def _relion_tomograms(path: Path) -> dict[str, Tomogram]:
+    source = str(path)
+    blocks = read_star(path)
+    table = loop_block(blocks, "global", source)
+    require_columns(table, ["rlnTomoName"], source, "RELION 5 tomograms")
+    size_columns = ["rlnTomoSizeX", "rlnTomoSizeY", "rlnTomoSizeZ", "rlnTomoTiltSeriesPixelSize"]
+    has_size = all(c in table.columns for c in size_columns)
+    if has_size:
+        sizes = np.column_stack([finite_column(table, c, source, "a size in pixels")
+                                 for c in size_columns[:3]]).astype(int)
+        voxel = finite_column(table, size_columns[3], source, "a pixel size in Angstrom")
+    tomograms = {}
+    for row, name in enumerate(table["rlnTomoName"].astype(str)):
+        tilt = None
+        if "rlnTomoTiltSeriesStarFile" in table.columns:
+            series = _beside(str(table["rlnTomoTiltSeriesStarFile"].iloc[row]), path)
+            if not Path(series).is_file():
+                raise row_error(source, row, "rlnTomoTiltSeriesStarFile",
+                                f"tilt series file {series} not found (looked beside {path.name} "
+                                "and in the working directory)")
+            angles = _tilt_angles(Path(series), name)
+            tilt = _tilt(float(angles.min()), float(angles.max()), source, row)
+        reconstructed = (_beside(str(table["rlnTomoReconstructedTomogram"].iloc[row]), path)
+                         if "rlnTomoReconstructedTomogram" in table.columns else None)
+        tomograms[name] = Tomogram(
+            name, path=reconstructed,
+            size=tuple(int(v) for v in sizes[row]) if has_size else None,
+            voxel_size=float(voxel[row]) if has_size else None, tilt_range=tilt)
+    return tomograms
+
+
+def _tilt_angles(path: Path, name: str) -> np.ndarray:
+    """``rlnTomoNominalStageTiltAngle`` of a RELION 5 tilt-series STAR file (block ``name``
+    if present, else its one table)."""
+    blocks = read_star(path)
+    tables = [b for b in blocks.values() if isinstance(b, pd.DataFrame)]
+    table = blocks.get(name) if isinstance(blocks.get(name), pd.DataFrame) else (tables[0] if tables else None)
+    if table is None:
+        raise ParticleTableError(f"{path}: expected a tilt-series table, found no loop block")
+    require_columns(table, ["rlnTomoNominalStageTiltAngle"], str(path), "a RELION 5 tilt series")
+    return finite_column(table, "rlnTomoNominalStageTiltAngle", str(path), "a tilt angle in degrees")
+
+
+def _wedge_list(path: Path) -> dict[str, Tomogram]:
+    import emfile
+
+    try:
+        _, data = emfile.read(path)
+    except Exception as exc:  # struct and numpy errors on a malformed file
+        raise ParticleTableError(f"{path}: expected a TOM/AV3 wedge list (.em), found {exc}") from None
+    columns = np.asarray(data, dtype=float).reshape(-1, data.shape[-1])
+    if columns.shape[1] < 3:
+        raise ParticleTableError(f"{path}: expected a wedge list with rows (tomogram number, min "
+                                 f"tilt, max tilt), found {columns.shape[1]} row(s)")
+    tomograms = {}
+    for row, (number, low, high) in enumerate(columns[:, :3]):
+        name = tomogram_name(number)
+        tomograms[name] = Tomogram(name, tilt_range=_tilt(low, high, str(path), row), number=int(number))
+    return tomograms

@@ -39,6 +39,7 @@ from subalign.io.particles import (
     ParticleSet,
     ParticleTableError,
     SourceTable,
+    assign_column,
     Tomogram,
     check_pixel_size,
     finite_column,
@@ -251,12 +252,7 @@ def _write_wedges(table: pd.DataFrame, fields: pd.DataFrame) -> None:
         for column, values in zip(columns, (low, high)):
             updated = table[column].to_numpy(dtype=float).copy()
             updated[rows] = values[rows]
-            _assign(table, column, updated)
+            assign_column(table, column, updated)
     ftype[full] = 0
-    _assign(table, "ftype", ftype)
+    assign_column(table, "ftype", ftype)
 
-
-def _assign(table: pd.DataFrame, column: str, values: np.ndarray) -> None:
-    """Set a whole column, keeping an integer column integer when the values allow."""
-    integral = np.issubdtype(table[column].dtype, np.integer) and np.all(values == np.round(values))
-    table[column] = values.astype(np.int64) if integral else values

@@ -61,6 +61,7 @@ __all__ = [
     "ParticleTableError",
     "SourceTable",
     "Tomogram",
+    "assign_column",
     "check_pixel_size",
     "finite_column",
     "link_files",
@@ -91,12 +92,9 @@ def row_error(source: str, row: int | None, column: str | None, message: str) ->
 
     ``row`` counts from 0 (it is printed from 1); None leaves the row or column out.
     """
-    where = [source]
-    if row is not None:
-        where.append(f"row {row + 1}")
-    if column is not None:
-        where.append(f"column {column}")
-    return ParticleTableError(", ".join(where) + f": {message}")
+    where = ([f"row {row + 1}"] if row is not None else []) + (
+        [f"column {column}"] if column is not None else [])
+    return ParticleTableError(": ".join([source, ", ".join(where), message] if where else [source, message]))
 
 
 def require_columns(table: pd.DataFrame, columns, source: str, what: str) -> None:
@@ -110,6 +108,16 @@ def require_columns(table: pd.DataFrame, columns, source: str, what: str) -> Non
             f"{source}: missing column(s) {', '.join(missing)}; expected {what} with "
             f"{', '.join(columns)}"
         )
+
+
+def assign_column(table: pd.DataFrame, column: str, values) -> None:
+    """Set a whole column of a format's table; an integer column stays integer when every
+    value is a whole number, so a value read as ``12`` is written as ``12``, not ``12.0``."""
+    values = np.asarray(values)
+    if (column in table.columns and np.issubdtype(table[column].dtype, np.integer)
+            and np.issubdtype(values.dtype, np.number) and np.all(values == np.round(values))):
+        values = values.astype(np.int64)
+    table[column] = values
 
 
 def finite_column(table: pd.DataFrame, column: str, source: str, what: str,
@@ -126,7 +134,9 @@ def finite_column(table: pd.DataFrame, column: str, source: str, what: str,
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.argmax(bad))
-        raise row_error(source, row, label or column, f"expected {what}, found {table[column].iloc[row]!r}")
+        found = table[column].iloc[row]
+        found = found.item() if isinstance(found, np.generic) else found
+        raise row_error(source, row, label or column, f"expected {what}, found {found!r}")
     return values
 
 

@@ -39,6 +39,7 @@ from subalign.io.particles import (
     ParticleTableError,
     SourceTable,
     Tomogram,
+    assign_column,
     check_pixel_size,
     finite_column,
     require_columns,
@@ -291,21 +292,18 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
             raise row_error(particles.label, int(np.argmax(~known)), "x/y/z",
                             f"coordinate unknown; expected all particles or none to have one for {version}")
         frame, unit = ("centre", 1.0) if version == "relion5" else ("index0", _coordinate_unit(particles, pixel))
-        coordinates = particles.coordinates(frame, unit)
-        for axis, column in enumerate(own):
-            table[column] = coordinates[:, axis]
-    origins = -particles.shifts * pixel
-    for axis, column in enumerate(ORIGINS):
-        table[column] = origins[:, axis]
-    angles = matrix_to_euler_zyz(np.swapaxes(particles.rotations, -1, -2))
-    for axis, column in enumerate(ANGLES):
-        table[column] = angles[:, axis]
+        for column, values in zip(own, particles.coordinates(frame, unit).T):
+            assign_column(table, column, values)
+    for column, values in zip(ORIGINS, (-particles.shifts * pixel).T):
+        assign_column(table, column, values)
+    for column, values in zip(ANGLES, matrix_to_euler_zyz(np.swapaxes(particles.rotations, -1, -2)).T):
+        assign_column(table, column, values)
     if particles.has("subtomogram"):
         table["rlnImageName"] = _relative(particles, fields["subtomogram"].to_numpy(dtype=object), path)
     if particles.has("half_set"):
-        table["rlnRandomSubset"] = fields["half_set"].to_numpy()
+        assign_column(table, "rlnRandomSubset", fields["half_set"].to_numpy())
     if particles.has("class_number"):
-        table["rlnClassNumber"] = fields["class_number"].to_numpy()
+        assign_column(table, "rlnClassNumber", fields["class_number"].to_numpy())
     blocks = {name: block for name, block in (source.blocks.items() if same_family else [])
               if name not in ("optics",)}
     optics = _optics(particles, pixel, table)

@@ -31,6 +31,7 @@ from subalign.io.particles import (
     ParticleSet,
     SourceTable,
     Tomogram,
+    assign_column,
     finite_column,
     require_columns,
     row_error,
@@ -112,21 +113,23 @@ def write_stopgap(particles: ParticleSet, path: str | os.PathLike, *,
         table = pd.DataFrame({c: np.zeros(n) for c in COLUMNS})
         table["motl_idx"], table["object"], table["halfset"] = tags, 1, "A"
         table["tomo_num"] = 1
-    table["subtomo_num"] = tags
+    columns = {"subtomo_num": tags}
     if particles.has("tomogram"):
-        table["tomo_num"] = tomogram_numbers(particles)[0]
+        columns["tomo_num"] = tomogram_numbers(particles)[0]
     if particles.has("half_set"):
         halves = fields["half_set"].to_numpy()
         table["halfset"] = np.where(halves == 2, "B", np.where(halves == 1, "A", table["halfset"]))
     if particles.has("score"):
-        table["score"] = fields["score"].fillna(0.0).to_numpy()
+        columns["score"] = fields["score"].fillna(0.0).to_numpy()
     if particles.has("class_number"):
-        table["class"] = fields["class_number"].to_numpy()
+        columns["class"] = fields["class_number"].to_numpy()
     if fields[["x", "y", "z"]].notna().all(axis=None):
-        table["orig_x"], table["orig_y"], table["orig_z"] = particles.coordinates(
-            "index1", particles.pixel_size).T
-    table["x_shift"], table["y_shift"], table["z_shift"] = particles.shifts.T
-    table["phi"], table["psi"], table["the"] = rotations_to_angles(particles.rotations).T
+        columns.update(zip(("orig_x", "orig_y", "orig_z"),
+                           particles.coordinates("index1", particles.pixel_size).T))
+    columns.update(zip(("x_shift", "y_shift", "z_shift"), particles.shifts.T))
+    columns.update(zip(("phi", "psi", "the"), rotations_to_angles(particles.rotations).T))
+    for column, values in columns.items():
+        assign_column(table, column, values)
     others = ({k: v for k, v in source.blocks.items()} if source is not None
               and source.format == "stopgap" else {})
     write_star(path, {**others, "stopgap_motivelist": table})

@@ -172,7 +172,7 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None, **_
                 if series is not None else pixel)
 
     tomogram_column = "rlnTomoName" if "rlnTomoName" in particles.columns else (
-        "rlnMicrographName" if version == "relion4" and "rlnMicrographName" in particles.columns else None)
+        "rlnMicrographName" if "rlnMicrographName" in particles.columns else None)
     names = (particles[tomogram_column].astype(str).to_numpy() if tomogram_column
              else np.full(n, "", dtype=object))
     tomograms = {}

@@ -108,15 +108,17 @@ class SubtomogramReader:
             raise self._error(index, "subtomogram",
                               f"subtomogram {name} not found (looked in {self.particles.base_dir} "
                               "and the working directory)")
+        voxel = 0.0
         try:
             if path.suffix.lower() == ".em":
                 volume = self._read_em(path)
             else:
                 read = read_map(path)
                 volume = check_volume(read.data, read.source).astype(np.float32)
-                self._check_pixel(index, "subtomogram", float(read.voxel_size[2]), str(path))
+                voxel = float(read.voxel_size[2])
         except SubalignError as exc:
             raise self._error(index, "subtomogram", str(exc)) from None
+        self._check_pixel(index, "subtomogram", voxel, str(path))
         if self.box_size is None:
             self.box_size = volume.shape[0]
         if volume.shape != (self.box_size,) * 3:
@@ -204,7 +206,7 @@ class SubtomogramReader:
                 np.any(low < 0) or np.any(high > shape_xyz))):
             raise self._error(
                 index, "tomogram",
-                f"a box of {size} voxels at (x, y, z) = {tuple(np.round(position, 2))} reaches "
+                f"a box of {size} voxels at (x, y, z) = {tuple(float(v) for v in np.round(position, 2))} reaches "
                 f"outside tomogram {path} of {tuple(int(v) for v in shape_xyz)} voxels; expected it "
                 "inside (or --edge zero / mean to pad)")
         part = np.asarray(data[inside_low[2]:inside_high[2], inside_low[1]:inside_high[1],

@@ -32,7 +32,8 @@ from subalign.io.tomograms import read_tomogram_table
 from subalign.numerics.geometry import matrix_to_euler_zyz
 from subalign.numerics.wedge import TiltRange
 
-__all__ = ["FORMATS", "detect_format", "read_particles", "summarize", "write_particles"]
+__all__ = ["FORMATS", "detect_format", "output_format", "read_particles", "summarize",
+           "write_particles"]
 
 
 @dataclass(frozen=True)

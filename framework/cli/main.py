@@ -36,6 +36,7 @@ from subalign.io.files import write_json
 from subalign.plugin.manager import default_plugin_set
 from subalign.experiments import run_experiment
 from subalign.experiments.report import main as report_main
+from subalign.cli.particles import PARTICLE_COMMANDS
 from subalign.simulation.figures import write_figure2b
 from subalign.cli.progress import ProgressLog
 from subalign.simulation.simulate import load_density, simulate_pair, simulation_config
@@ -52,6 +53,9 @@ commands:
   experiment run one of the paper's experiments (experiment=<name>; -m for its sweep)
   report     collect experiment jobs into Markdown tables and PNG figures
   plugins    list registered plugins by kind with their origin
+  convert    convert a particle set: RELION 5 / 3-4 STAR, Dynamo .tbl, TOM/AV3 .em, STOPGAP
+  show       summarize a particle set (tomograms, wedges, poses)
+  aligned    write a particle or an alignment result as an aligned MRC (for ChimeraX)
 
 examples:
   subalign align
@@ -167,8 +171,12 @@ def main(argv: list[str] | None = None) -> None:
         if command == "report":
             report_main(rest)
             return
+        if command in PARTICLE_COMMANDS:  # convert, show, aligned
+            PARTICLE_COMMANDS[command](rest)
+            return
         if command not in TASKS:
-            raise ConfigError(f"command {command!r}: expected one of align, simulate, experiment, report, plugins")
+            raise ConfigError(f"command {command!r}: expected one of align, simulate, experiment, "
+                              f"report, plugins, {', '.join(PARTICLE_COMMANDS)}")
         plugins = default_plugin_set()
         if command == "align":  # experiments log per item instead
             plugins.manager.register(ProgressLog(), name="subalign-progress")

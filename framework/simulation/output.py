@@ -5,6 +5,9 @@ Layout of ``output_dir``::
     subtomograms/particle_000000.mrc ...   one MRC per particle (voxel size in the header)
     poses.star       RELION-style pose table (conventions in simulation.json)
     pairs.json       pair list with each pair's ground-truth relative transform
+    particles.star, particles.tbl, dynamo/, wedges.csv
+                     the ground truth as RELION 5 and Dynamo particle sets
+                     (:mod:`subalign.simulation.particle_tables`)
     simulation.json  the resolved config, every convention, status and timing
 
 Runs can be resumed. ``simulation.json`` is written first with ``"status": "running"``; a
@@ -28,6 +31,7 @@ from subalign.errors import ConfigError
 from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform, matrix_to_euler_zyz
 from subalign.io.files import atomic_path, write_json
 from subalign.io.mrc import write_volume
+from subalign.simulation.particle_tables import write_truth_tables
 from subalign.simulation.simulate import (
     check_imaging,
     load_density,
@@ -141,6 +145,7 @@ def write_simulation(config: DictConfig, output_dir: str | Path) -> dict:
         {"rlnImageName": p["file"], **relion_pose_columns(pose, voxel_angstrom)}
         for p, pose in zip(particles, poses)
     ])
+    write_truth_tables(config, output_dir, [p["file"] for p in particles], poses)
     write_json(output_dir / "pairs.json", {
         "convention": TRANSFORM_CONVENTION,
         "pairs": [

@@ -348,3 +348,12 @@ def test_centred_coordinates_need_the_tomogram_size():
                                coordinate_frame="centre", coordinate_unit=1.0,
                                tomograms={"TS_9": Tomogram("TS_9", size=(101, 80, 40), voxel_size=PIXEL)})
     np.testing.assert_allclose(sized.coordinates("index1", PIXEL), [[51, 41, 21]])
+
+
+def test_subtomogram_names_follow_a_table_written_elsewhere(simulation):
+    density, volumes, truth, directory = simulation
+    path = write_particles(truth, directory / "elsewhere/deeper/p.star", "relion4")
+    table = starfile.read(path, always_dict=True)["particles"]
+    assert table["rlnImageName"].iloc[3] == "../../subtomograms/particle_000003.mrc"
+    with SubtomogramReader(read_particles(path)) as reader:
+        np.testing.assert_array_equal(reader(3).volume, volumes[3].astype(np.float32))

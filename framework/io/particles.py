@@ -482,6 +482,33 @@ class ParticleSet:
             fields.loc[unknown, "tilt_axis"] = tilt_axis or "y"
         return replace(self, fields=fields, tomograms=merged)
 
+    def subtomograms_from(self, directory: str | os.PathLike) -> np.ndarray:
+        """The subtomogram names as a table in ``directory`` must write them.
+
+        Relative names are taken from where :meth:`resolve` finds the first of them (beside
+        the source file, else the working directory) and rewritten relative to
+        ``directory``; absolute and empty names stay, and so does every name when the table
+        stays in :attr:`base_dir` or the first name is found nowhere. One decision for the
+        whole set, so 100,000 names cost no file-system call each.
+
+        Returns
+        -------
+        ndarray of object, shape (n,)
+        """
+        names = self.fields["subtomogram"].to_numpy(dtype=object)
+        relative = [n for n in names if n and not os.path.isabs(n)]
+        here = Path(directory).resolve()
+        if not relative or Path(self.base_dir).resolve() == here:
+            return names
+        anchors = [a for a in (Path(self.base_dir), Path.cwd()) if (a / relative[0]).exists()]
+        if not anchors:
+            return names
+        prefix = os.path.relpath(anchors[0].resolve(), here)
+        if prefix == ".":
+            return names
+        return np.array([n if not n or os.path.isabs(n) else os.path.normpath(os.path.join(prefix, n))
+                         for n in names], dtype=object)
+
     def resolve(self, name: str) -> Path:
         """A file named in the table: absolute as is, else under :attr:`base_dir` if it
         exists there, else relative to the working directory (as RELION resolves it)."""

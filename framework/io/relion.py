@@ -233,15 +233,6 @@ def write_relion4(particles: ParticleSet, path: str | os.PathLike) -> Path:
     return _write(particles, Path(path), "relion4")
 
 
-def _relative(particles: ParticleSet, names: np.ndarray, target: Path) -> np.ndarray:
-    """File names as seen from ``target``'s directory (unchanged if it is the source's)."""
-    here = target.parent.resolve()
-    if Path(particles.base_dir).resolve() == here:
-        return names
-    return np.array([n if not n or Path(n).is_absolute() else
-                     os.path.relpath(particles.resolve(n).resolve(), here) for n in names], dtype=object)
-
-
 def _optics(particles: ParticleSet, pixel: float, table: pd.DataFrame) -> pd.DataFrame:
     source = particles.source
     if source is not None and isinstance(source.blocks.get("optics"), pd.DataFrame):
@@ -299,7 +290,7 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
     for column, values in zip(ANGLES, matrix_to_euler_zyz(np.swapaxes(particles.rotations, -1, -2)).T):
         assign_column(table, column, values)
     if particles.has("subtomogram"):
-        table["rlnImageName"] = _relative(particles, fields["subtomogram"].to_numpy(dtype=object), path)
+        table["rlnImageName"] = particles.subtomograms_from(path.parent)
     if particles.has("half_set"):
         assign_column(table, "rlnRandomSubset", fields["half_set"].to_numpy())
     if particles.has("class_number"):

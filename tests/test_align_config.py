@@ -27,9 +27,9 @@ def _same(first, second) -> None:
 
 
 def test_plain_partial_and_composed_configs_give_bit_identical_results(pair):
-    composed = compose_config("align", ["sampler.interval_deg=90"])
+    composed = compose_config("align", ["sampler.spacing_deg=60"])
     plain = OmegaConf.to_container(composed, resolve=True)
-    partial = {"sampler": {"name": "euler_grid", "interval_deg": 90}}
+    partial = {"sampler": {"name": "so3_uniform", "spacing_deg": 60}}
     results = [align_pair(config, pair.fixed, pair.moving)
                for config in (composed, plain, partial)]
     for other in results[1:]:
@@ -64,3 +64,28 @@ def test_the_yaml_defaults_select_the_schema_defaults():
 def test_bad_fields_are_named(config, field):
     with pytest.raises(ConfigError, match=field):
         align_settings(config)
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"polish_max_steps": -1}, "polish_max_steps: expected an integer >= 0, found -1"),
+    ({"search_binning": 0}, "search_binning: expected an integer >= 1, found 0"),
+    ({"seed": -3}, "seed: expected an integer >= 0, found -3"),
+    ({"max_shift_voxels": 0}, "max_shift_voxels: expected a number > 0, found 0.0"),
+    ({"max_shift_voxels": float("nan")}, "max_shift_voxels: expected a number > 0, found nan"),
+    ({"initial_translation": "middle"},
+     "initial_translation: expected one of centroid, fft, found 'middle'"),
+    ({"fixed_wedge": {"tilt_range_deg": [60, -60]}},
+     "fixed_wedge.tilt_range_deg: expected -90 <= min <= max <= 90 degrees, found [60, -60]"),
+    ({"wedge": {"tilt_range_deg": [-60]}},
+     "wedge.tilt_range_deg: expected two angles [min, max] in degrees, found [-60.0]"),
+])
+def test_out_of_range_fields_are_refused_with_one_line(config, message):
+    with pytest.raises(ConfigError) as info:
+        align_settings(config)
+    assert str(info.value) == message
+
+
+def test_edge_values_are_accepted():
+    merged = align_settings({"polish_max_steps": 0, "search_binning": 1, "seed": 0,
+                             "max_shift_voxels": 0.5, "initial_translation": "fft"})
+    assert (merged.polish_max_steps, merged.search_binning, merged.max_shift_voxels) == (0, 1, 0.5)

@@ -2,12 +2,14 @@
 
 Every run uses ``cwd=tmp_path`` (outside the repository), so the configs can only be found
 through ``pkg://subalign.conf`` in the installed package. Volumes are 16^3 and the sampler
-interval is 120 degrees (3 * 2 * 3 = 18 candidates) with a few LM steps, so each run takes
+interval is 120 degrees (3 * 2 * 3 = 18 grid rotations, 12 of them distinct, which the
+rotation scan keeps) with a few LM steps, so each run takes
 about a second.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -23,7 +25,7 @@ from subalign.simulation.synthetic import synthetic_pair
 
 SUBALIGN = Path(sys.executable).parent / "subalign"
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ["sampler.interval_deg=120", "refiner.n_max_iter=10", "refiner.regression_window=3",
+SMALL = ["sampler=euler_grid", "sampler.interval_deg=120", "refiner.n_max_iter=10", "refiner.regression_window=3",
          "seed=0"]
 BUILTIN_NAMES = ["rcs", "fcs", "lm", "lm_complex", "euler_grid", "so3_uniform", "full", "axis",
                  "stochastic_parallel", "independent", "exhaustive_scan"]
@@ -57,7 +59,7 @@ def check_record(path: Path, score: str) -> dict:
     assert len(record["translation_xyz_voxels"]) == 3
     assert record["score"]["name"] == score
     assert np.isfinite(record["score"]["value"])
-    assert record["n_candidates"] == 18
+    assert record["n_candidates"] == 12  # the distinct rotations of the 120-degree grid
     # At most n_max_iter search steps, then the polish's own steps.
     assert 1 <= len(record["trace"]) <= 10
     assert record["lm_steps"] == len(record["trace"]) + record["details"]["polish_steps"]
@@ -101,17 +103,29 @@ def test_align_writes_alignment_json(volumes):
                f"hydra.run.dir={volumes / 'run'}", *SMALL)
     assert done.returncode == 0, done.stderr
     record = check_record(out / "alignment.json", "rcs")
-    assert record["inputs"] == {"fixed": "a.mrc", "moving": "b.mrc"}
+    for role, name in (("fixed", "a.mrc"), ("moving", "b.mrc")):
+        content = (volumes / name).read_bytes()
+        assert record["inputs"][role] == {"path": name, "bytes": len(content),
+                                          "sha256": hashlib.sha256(content).hexdigest()}
+    assert record["config"]["score"]["max_frequency"] == 0.3  # the full resolved config
+    assert record["config"]["sampler"] == {"name": "euler_grid", "interval_deg": 120.0}
+    assert record["wedges"] == {"fixed": [-60.0, 60.0], "moving": [-60.0, 60.0],
+                                "source": "default"}
+    assert record["subalign"]["version"] == "0.1.0" and record["machine"]["cpus"] >= 1
+    assert record["command"].startswith("subalign align fixed=a.mrc moving=b.mrc")
+    assert done.stderr.splitlines()[-1].startswith(
+        "subalign: warning: no tilt range given: assuming wedge.tilt_range_deg=[-60.0, 60.0]")
     assert f"wrote {out / 'alignment.json'}" in done.stdout
 
 
 def test_align_demo_pair_from_scratch_directory(tmp_path):
-    done = run(tmp_path, "align", "demo.size=16", "demo.snr=inf",
+    done = run(tmp_path, "align", "demo.size=16", "demo.snr=inf", "demo.max_translation_voxels=1",
                f"hydra.run.dir={tmp_path / 'run'}", *SMALL)
     assert done.returncode == 0, done.stderr
     # No output_dir: the record goes to Hydra's run directory.
     record = check_record(tmp_path / "run" / "alignment.json", "rcs")
     assert record["inputs"] == {"fixed": None, "moving": None}
+    assert record["wedges"]["source"] == "demo" and record["config"]["demo"]["size"] == 16
     assert set(record["truth"]) >= {"rotation_error_deg", "translation_error_voxels"}
     assert "error: rotation" in done.stdout
 
@@ -156,12 +170,11 @@ def test_tilt_range_out_of_bounds_exits_2_naming_the_field(volumes):
 
 def test_unknown_score_lists_available_options(volumes):
     done = run(volumes, "align", "fixed=a.mrc", "moving=b.mrc", "score=nope", *SMALL)
-    assert done.returncode != 0
-    output = done.stdout + done.stderr
-    assert "Could not find 'score/nope'" in output
-    assert "Available options in 'score'" in output
-    options = output.split("Available options in 'score':")[1].split()
-    assert {"rcs", "fcs"} <= set(options)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("subalign: error: score=nope: expected one of ")
+    options = line.split("expected one of ")[1].split(", found")[0].split(", ")
+    assert {"rcs", "fcs"} <= set(options) and line.endswith("found 'nope'")
 
 
 def test_only_fixed_given_exits_2_naming_moving(volumes):
@@ -209,3 +222,33 @@ def test_simulate_bad_source_exits_2_naming_the_field(tmp_path):
     result = run(tmp_path, "simulate", "n=1", "density.source=sketch")
     assert result.returncode == 2
     assert "density.source" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_multirun_with_output_dir_keeps_every_job_and_its_config(volumes):
+    """``-m`` with ``output_dir=``: job k in output_dir/k, Hydra's config beside its result."""
+    done = run(volumes, "align", "-m", "score=rcs,fcs", "fixed=a.mrc", "moving=b.mrc",
+               "wedge.tilt_range_deg=[-60,60]", "output_dir=both", *SMALL)
+    assert done.returncode == 0, done.stderr
+    for job, score in (("0", "rcs"), ("1", "fcs")):
+        record = json.loads((volumes / "both" / job / "alignment.json").read_text())
+        assert record["score"]["name"] == record["config"]["score"]["name"] == score
+        assert "score=" + score in (volumes / "both" / job / ".hydra/overrides.yaml").read_text()
+    assert not (volumes / "outputs").exists() and not (volumes / "multirun").exists()
+
+
+def test_output_dir_holds_hydra_config_and_refuses_another_alignment(volumes):
+    args = ["fixed=a.mrc", "moving=b.mrc", "wedge.tilt_range_deg=[-60,60]", "output_dir=res",
+            *SMALL]
+    assert run(volumes, "align", *args).returncode == 0
+    assert (volumes / "res/.hydra/config.yaml").is_file()
+    first = json.loads((volumes / "res/alignment.json").read_text())
+    again = run(volumes, "align", *args)  # the same command redoes it, same result
+    assert again.returncode == 0, again.stderr
+    second = json.loads((volumes / "res/alignment.json").read_text())
+    assert second["rotation_matrix"] == first["rotation_matrix"]
+    other = run(volumes, "align", *args, "score=fcs")
+    assert other.returncode == 2
+    assert other.stderr == (f"subalign: error: res/alignment.json: holds the alignment of another "
+                            "config or other volumes; expected the same command to redo it "
+                            "(choose another output_dir)\n")
+    assert json.loads((volumes / "res/alignment.json").read_text()) == second

@@ -86,8 +86,10 @@ def test_common_mask_is_held_fixed_when_asked(pair, name):
     other = off_truth(pair, degrees=20.0)
     held = objective.residuals(other, mask_rotation=transform.rotation)
     own = objective.residuals(other)
-    if name == "fcs":  # one residual per coefficient of the mask at the held rotation
-        assert held.size == np.count_nonzero(objective.common_mask(transform.rotation))
+    if name == "fcs":  # one residual per coefficient of the mask at the held rotation,
+        # and the overlap rule's one (0 here: the overlap suffices)
+        assert held.size == np.count_nonzero(objective.common_mask(transform.rotation)) + 1
+        assert held[-1] == 0
     # The mask moves with the rotation unless held: it selects other coefficients.
     assert np.count_nonzero(objective.common_mask(other.rotation) != objective.common_mask(transform.rotation)) > 0
     assert not (held.size == own.size and np.allclose(held, own))

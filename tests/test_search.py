@@ -69,7 +69,8 @@ def small_pair():
     return synthetic_pair(0, size=24, snr=np.inf, max_translation=1.0)
 
 
-FAST = ["sampler.interval_deg=90", "refiner.n_max_iter=40", "refiner.regression_window=10"]
+# The paper's scheme (no scan): every candidate of the grid, from the centroid translation.
+FAST = ["sampler=euler_grid", "scan.keep=null", "sampler.interval_deg=90", "refiner.n_max_iter=40", "refiner.regression_window=10"]
 
 
 def test_stochastic_parallel_result_and_trace(small_pair):
@@ -89,7 +90,8 @@ def test_stochastic_parallel_result_and_trace(small_pair):
 
 
 def test_exhaustive_scan_takes_no_steps_and_picks_the_best_candidate(small_pair):
-    config = subalign.compose_config("align", ["refiner=exhaustive_scan", "sampler.interval_deg=90",
+    config = subalign.compose_config("align", ["refiner=exhaustive_scan", "scan.keep=null",
+                                               "sampler=euler_grid", "sampler.interval_deg=90",
                                                "search_score=null", "initial_translation=fft"])
     result = subalign.align_pair(config, small_pair.fixed, small_pair.moving)
     assert result.lm_steps == 0 and result.trace == []
@@ -103,7 +105,8 @@ def test_exhaustive_scan_takes_no_steps_and_picks_the_best_candidate(small_pair)
 
 
 def test_independent_refines_every_candidate(small_pair):
-    config = subalign.compose_config("align", ["refiner=independent", "sampler.interval_deg=120",
+    config = subalign.compose_config("align", ["refiner=independent", "sampler=euler_grid",
+                                               "sampler.interval_deg=120",
                                                "refiner.max_steps_per_candidate=3"])
     result = subalign.align_pair(config, small_pair.fixed, small_pair.moving)
     per_candidate = result.details["steps_per_candidate"]

@@ -11,29 +11,34 @@ groups are filled from the plugin registries, and ``conf/align.yaml`` selects
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
 from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-from subalign.errors import ConfigError
+from subalign.errors import ConfigError, check_number, did_you_mean
 from subalign.numerics.wedge import TiltRange
+from subalign.search.stage import INITIAL_TRANSLATIONS, SearchSettings
 
 __all__ = [
     "DEFAULT_PLUGINS",
     "AlignConfig",
     "DemoConfig",
+    "ScanConfig",
     "WedgeConfig",
     "align_settings",
+    "check_align_fields",
     "resolve_tilts",
+    "search_settings",
 ]
 
 #: The plugin each kind uses when a config does not name one.
 DEFAULT_PLUGINS = {
     "score": "rcs",
     "optimizer": "lm",
-    "sampler": "euler_grid",
+    "sampler": "so3_uniform",
     "constraint": "full",
     "refiner": "stochastic_parallel",
 }
@@ -76,6 +81,36 @@ class DemoConfig:
 
 
 @dataclass
+class ScanConfig:
+    """The rotation scan that picks the candidates the refiner starts from
+    (:mod:`subalign.search.scan`).
+
+    Every rotation the constraint draws from the sampler is scored by the normalized
+    constrained correlation at its best FFT translation, on the search volumes; the best
+    ``keep`` rotations at least ``separation_deg`` apart, each with its translation, are
+    refined.
+
+    Attributes
+    ----------
+    keep : int, optional
+        Candidates handed to the refiner; null: no scan, every sampler rotation is refined
+        from ``initial_translation`` (the paper's scheme).
+    separation_deg : float
+        Smallest rotation angle between two kept candidates.
+    max_frequency : float
+        Band the scan compares, cycles/voxel of the input volumes (scaled with the
+        binning of the search).
+    wedge_margin_voxels : float
+        Erosion of the wedge masks, Fourier voxels.
+    """
+
+    keep: Optional[int] = 32
+    separation_deg: float = 15.0
+    max_frequency: float = 0.15
+    wedge_margin_voxels: float = 0.5
+
+
+@dataclass
 class AlignConfig:
     """``subalign align``: align ``moving`` onto ``fixed``.
 
@@ -95,6 +130,8 @@ class AlignConfig:
         Each candidate's starting translation: the one that puts the moving particle's
         centre (:func:`subalign.numerics.volumes.particle_centre`) onto the fixed one's, or the
         score's FFT search at the candidate's rotation.
+    scan : ScanConfig
+        The rotation scan that picks and starts the refiner's candidates.
     search_score : dict
         Overrides of the score's fields for the global search; the best transform found is
         then polished with the score as configured. The default compares up to 0.15
@@ -121,6 +158,7 @@ class AlignConfig:
     moving_wedge: WedgeConfig = field(default_factory=WedgeConfig)
     max_shift_voxels: Optional[float] = None
     initial_translation: str = "centroid"
+    scan: ScanConfig = field(default_factory=ScanConfig)
     search_score: Optional[Dict[str, Any]] = field(
         default_factory=lambda: {"max_frequency": 0.15, "wedge_margin_voxels": 0.5}
     )
@@ -147,6 +185,17 @@ def resolve_tilts(config) -> tuple[TiltRange, TiltRange]:
         return TiltRange.parse(shared, field="wedge.tilt_range_deg")
 
     return pick("fixed"), pick("moving")
+
+
+def search_settings(config) -> SearchSettings:
+    """The search stage's settings from an ``align`` config (merged by :func:`align_settings`)."""
+    return SearchSettings(
+        score_overrides=config.search_score, binning=config.search_binning,
+        initial_translation=config.initial_translation,
+        max_shift_voxels=config.max_shift_voxels, scan_keep=config.scan.keep,
+        scan_separation_deg=config.scan.separation_deg,
+        scan_max_frequency=config.scan.max_frequency,
+        scan_wedge_margin_voxels=config.scan.wedge_margin_voxels)
 
 
 def _plugin_node(kind: str, node: Any) -> dict:
@@ -179,7 +228,8 @@ def align_settings(config: Mapping[str, Any] | DictConfig | None = None) -> Dict
     Raises
     ------
     ConfigError
-        A field the schema does not have, or a value of the wrong type.
+        A field the schema does not have, a value of the wrong type, or out of range
+        (:func:`check_align_fields`).
     """
     if isinstance(config, DictConfig):
         plain = OmegaConf.to_container(config, resolve=True)
@@ -188,10 +238,43 @@ def align_settings(config: Mapping[str, Any] | DictConfig | None = None) -> Dict
     nodes = {kind: _plugin_node(kind, plain.pop(kind, None)) for kind in DEFAULT_PLUGINS}
     try:
         merged = OmegaConf.merge(OmegaConf.structured(AlignConfig), plain)
+    except ConfigKeyError as exc:
+        known = [f.name for f in dataclasses.fields(AlignConfig)]
+        raise ConfigError(f"{exc.full_key}: expected one of the align fields, found "
+                          f"{exc.key!r}, which is none of them{did_you_mean(exc.key, known)}"
+                          ) from None
     except OmegaConfBaseException as exc:
         reason = str(exc.msg).split("\n")[0]
         raise ConfigError(f"{exc.full_key or 'align'}: {reason}") from None
+    check_align_fields(merged)
     with open_dict(merged):
         for kind, node in nodes.items():
             merged[kind] = node
     return merged
+
+
+
+def check_align_fields(config: DictConfig) -> None:
+    """Range checks of the ``align`` fields this layer owns (plugins check their own).
+
+    Raises
+    ------
+    ConfigError
+        Naming the field, what was found and what was expected.
+    """
+    check_number(config.polish_max_steps, "polish_max_steps", at_least=0, integer=True)
+    check_number(config.search_binning, "search_binning", at_least=1, integer=True)
+    check_number(config.seed, "seed", at_least=0, integer=True)
+    if config.max_shift_voxels is not None:
+        check_number(config.max_shift_voxels, "max_shift_voxels", above=0)
+    if config.initial_translation not in INITIAL_TRANSLATIONS:
+        raise ConfigError(f"initial_translation: expected one of "
+                          f"{', '.join(INITIAL_TRANSLATIONS)}, found {config.initial_translation!r}")
+    if config.scan.keep is not None:
+        check_number(config.scan.keep, "scan.keep", at_least=1, integer=True)
+    check_number(config.scan.separation_deg, "scan.separation_deg", at_least=0)
+    check_number(config.scan.max_frequency, "scan.max_frequency", above=0)
+    check_number(config.scan.wedge_margin_voxels, "scan.wedge_margin_voxels", at_least=0)
+    for side in ("wedge", "fixed_wedge", "moving_wedge"):
+        if config[side].tilt_range_deg is not None:
+            TiltRange.parse(config[side].tilt_range_deg, field=f"{side}.tilt_range_deg")

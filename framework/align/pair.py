@@ -14,21 +14,24 @@ result is polished with the score as configured.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from subalign.align.config import align_settings, resolve_tilts
+from subalign.align.config import align_settings, resolve_tilts, search_settings
 from subalign.errors import VolumeError
-from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform
+from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform, rotation_distance_deg
 from subalign.numerics.volumes import check_volume
 from subalign.plugin.manager import PluginSet, default_plugin_set
-from subalign.plugin.protocols import RefinementProblem
-from subalign.search import SearchSettings, SearchStage, polish
+from subalign.plugin.protocols import RefinementProblem, RefinementResult
+from subalign.search import SearchStage, polish
 
-__all__ = ["AlignmentResult", "align_pair"]
+__all__ = ["DISTINCT_BASIN_DEG", "AlignmentResult", "align_pair", "confidence"]
+
+log = logging.getLogger("subalign")
 
 
 @dataclass
@@ -46,6 +49,12 @@ class AlignmentResult:
     n_candidates : int
     seconds : float
         Wall time of the whole alignment.
+    confidence : float or None
+        How clearly the found basin beats every other: ``(d_alt - d_best) / d_alt`` with
+        ``d_best`` the search score of the best candidate and ``d_alt`` that of the best
+        candidate ending more than :data:`DISTINCT_BASIN_DEG` away in rotation (1 when no
+        candidate does); None when the refiner does not report its candidates. Low values
+        flag results that may be wrong (``docs/benchmarks.md`` measures how well).
     trace : list of float
         Record minimum after every optimizer step.
     details : dict
@@ -58,6 +67,7 @@ class AlignmentResult:
     lm_steps: int
     n_candidates: int
     seconds: float
+    confidence: float | None = None
     trace: list = field(default_factory=list)
     details: dict = field(default_factory=dict)
 
@@ -69,10 +79,30 @@ class AlignmentResult:
             "lm_steps": self.lm_steps,
             "n_candidates": self.n_candidates,
             "seconds": self.seconds,
+            "confidence": self.confidence,
             "convention": TRANSFORM_CONVENTION,
             "trace": self.trace,
             "details": self.details,
         }
+
+
+#: Candidates ending farther than this (degrees) from the best are in another basin.
+DISTINCT_BASIN_DEG = 20.0
+
+
+def confidence(refined: RefinementResult, parameterization) -> float | None:
+    """The relative score gap between the best basin and the best other one (see
+    :class:`AlignmentResult`), from the refiner's final candidates."""
+    if not refined.candidates:
+        return None
+    best = parameterization.to_transform(refined.params).rotation
+    others = [value for params, value in refined.candidates
+              if rotation_distance_deg(parameterization.to_transform(params).rotation, best)
+              > DISTINCT_BASIN_DEG]
+    if not others:
+        return 1.0
+    runner_up = min(others)
+    return float((runner_up - refined.value) / runner_up) if runner_up > 0 else 0.0
 
 
 def align_pair(
@@ -107,10 +137,7 @@ def align_pair(
         )
     fixed_tilt, moving_tilt = resolve_tilts(config)
     score_node = dict(config.score)
-    settings = SearchSettings(
-        score_overrides=config.search_score, binning=config.search_binning,
-        initial_translation=config.initial_translation,
-        max_shift_voxels=config.max_shift_voxels)
+    settings = search_settings(config)
     score = plugins.create("score", score_node)
     optimizer = plugins.create("optimizer", config.optimizer)
     sampler = plugins.create("sampler", config.sampler)
@@ -136,6 +163,10 @@ def align_pair(
         search.objective, optimizer, parameterization, candidates, config.seed, on_step
     ))
     params, value, details = refined.params, refined.value, dict(refined.details)
+    if details.get("stop_reason") == "n_max_iter":
+        log.warning("the refiner stopped at its step cap (%d steps, %d candidates) before "
+                    "converging; raise refiner.n_max_iter or keep fewer candidates (scan.keep)",
+                    refined.steps, len(candidates))
     polish_steps = 0
     if settings.two_stage:
         best = int(details.get("best_candidate", 0))
@@ -156,6 +187,7 @@ def align_pair(
         lm_steps=int(refined.steps) + polish_steps,
         n_candidates=len(candidates),
         seconds=time.perf_counter() - started,
+        confidence=confidence(refined, parameterization),
         trace=[float(v) for v in refined.trace],
         details=details,
     )

@@ -217,6 +217,10 @@ class RefinementResult:
         Record minimum after every step (empty for refiners that take none).
     details : dict
         Refiner-specific extras (e.g. candidates kept), JSON-serializable.
+    candidates : list of (ndarray, float)
+        Where every candidate the refiner kept ended: ``(params, value)``. The orchestrator
+        derives the confidence of the result from the best one in another basin; a refiner
+        that leaves it empty gives results without a confidence.
     """
 
     params: np.ndarray
@@ -224,6 +228,7 @@ class RefinementResult:
     steps: int
     trace: list = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    candidates: list = field(default_factory=list)
 
 
 @runtime_checkable

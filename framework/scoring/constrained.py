@@ -14,6 +14,20 @@ at the box faces) so that rotating about the centre never moves content across a
 without it, wedge ringing that reaches the faces makes rotations (and their derivatives)
 depend on how the box boundary is filled.
 
+**Small overlaps are uninformative.** A constrained score compares only what both volumes
+measured, so a transform whose common mask keeps almost nothing would otherwise score as
+well as a perfect match (with an empty mask both sides are zero and RCS and FCS are exactly
+0). The *overlap* of a rotation is the fraction of the band's coefficients (Hermitian
+weights) the common mask keeps; the *expected overlap* is its mean over a fixed set of 48
+rotations for the pair's two wedges (:func:`expected_overlap`). Below ``min_overlap`` times
+the expected overlap the score is pulled linearly towards the value an unrelated pair would
+have (:meth:`ConstrainedObjective.uninformative_value`: 2 for correlation scores such as
+RCS): with ``w = min(1, overlap / (min_overlap * expected))`` the score is
+``w d + (1 - w) d0``, as a sum of squares: residuals scaled by ``sqrt(w)`` and one more
+residual ``sqrt((1 - w) d0)`` (0 when the overlap suffices, so ordinary scores are
+unchanged). Every constrained score built on this base gets the rule; the rotation scan of
+the search stage applies the same weight to its correlations.
+
 :class:`ConstrainedObjective` implements everything of the :class:`~subalign.plugin.protocols.Objective`
 protocol except how residuals are formed from the transformed moving spectrum; a score
 subclasses it and implements :meth:`ConstrainedObjective.residual_parts` and
@@ -24,10 +38,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from subalign.errors import ConfigError
 from subalign.numerics.fourier import forward, fourier_grid, inverse
@@ -39,7 +55,10 @@ __all__ = [
     "ConstrainedObjective",
     "ConstrainedScore",
     "ConstrainedScoreConfig",
+    "band_limited",
+    "expected_overlap",
     "finite_difference_jacobian",
+    "overlap_weight",
     "soft_sphere",
     "standardize",
 ]
@@ -73,6 +92,9 @@ class ConstrainedScoreConfig:
     wedge_margin_voxels : float
         Compare only frequencies this many Fourier voxels inside both wedges
         (see :mod:`subalign.numerics.wedge`); 0 uses the exact masks.
+    min_overlap : float
+        Fraction of the expected overlap below which the score is pulled towards the
+        uninformative value (module docstring); 0 turns the rule off.
     """
 
     interpolation_order: int = 3
@@ -81,6 +103,7 @@ class ConstrainedScoreConfig:
     max_frequency: float = 0.3
     mask_edge_voxels: float = 3.0
     wedge_margin_voxels: float = 1.5
+    min_overlap: float = 0.2
 
     def binned(self, factor: int) -> "ConstrainedScoreConfig":
         """The same settings for volumes binned by ``factor``: frequencies in cycles/voxel
@@ -108,6 +131,10 @@ class ConstrainedScoreConfig:
         if not 0 <= self.mask_edge_voxels:
             raise ConfigError(
                 f"score={score}: score.mask_edge_voxels must be >= 0, found {self.mask_edge_voxels}"
+            )
+        if not 0 <= self.min_overlap <= 1:
+            raise ConfigError(
+                f"score={score}: score.min_overlap must be in [0, 1], found {self.min_overlap}"
             )
         if not 0 < self.max_frequency <= 0.5:
             raise ConfigError(
@@ -210,6 +237,65 @@ def standardize(volume: np.ndarray) -> np.ndarray:
     return centred / spread if spread > 0 else centred
 
 
+#: Rotations over which the expected overlap of two wedges is averaged (fixed, seeded).
+OVERLAP_ROTATIONS = Rotation.random(48, random_state=20121128).as_matrix()
+
+
+@lru_cache(maxsize=64)
+def expected_overlap(shape: tuple[int, int, int], fixed_tilt: TiltRange, moving_tilt: TiltRange,
+                     max_frequency: float, margin: float) -> float:
+    """Mean overlap of the two wedges' common mask over :data:`OVERLAP_ROTATIONS`.
+
+    The overlap is the fraction of the band's coefficients (``0 < |xi| <= max_frequency``,
+    Hermitian weights) that both masks keep.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 1 without missing wedges.
+    """
+    grid = fourier_grid(shape)
+    fx, fy, fz = grid.frequency_xyz()
+    radius = np.sqrt(fx**2 + fy**2 + fz**2)
+    band = (radius <= max_frequency) & (radius > 0)
+    weights = grid.hermitian_weights * band
+    fixed_mask = wedge_mask(shape, fixed_tilt, margin=margin)
+    kept = [(weights * (fixed_mask & wedge_mask(shape, moving_tilt, r, margin=margin))).sum()
+            for r in OVERLAP_ROTATIONS]
+    return float(np.mean(kept) / weights.sum())
+
+
+def overlap_weight(overlap, expected: float, min_overlap: float = 0.2):
+    """``w = min(1, overlap / (min_overlap * expected))``: how much a comparison over this
+    overlap counts (module docstring). ``overlap``: a float or an array of them."""
+    if min_overlap <= 0:
+        return np.ones_like(np.asarray(overlap, dtype=float))
+    return np.clip(np.asarray(overlap, dtype=float) / (min_overlap * expected), 0.0, 1.0)
+
+
+def band_limited(volume: np.ndarray, max_frequency: float, mask_edge_voxels: float) -> np.ndarray:
+    """A volume as constrained scores compare it: standardized, low-passed to
+    ``max_frequency`` (cosine roll-off over ``ROLL_OFF``) and under the soft spherical mask.
+
+    Parameters
+    ----------
+    volume : ndarray of shape (N, N, N)
+    max_frequency : float
+        Cycles/voxel.
+    mask_edge_voxels : float
+        Edge of :func:`soft_sphere`.
+
+    Returns
+    -------
+    ndarray of shape (N, N, N)
+    """
+    shape = volume.shape
+    fx, fy, fz = fourier_grid(shape).frequency_xyz()
+    radius = np.sqrt(fx**2 + fy**2 + fz**2)
+    lowpass = 0.5 + 0.5 * np.cos(np.pi * np.clip((radius - max_frequency) / ROLL_OFF, 0.0, 1.0))
+    return inverse(forward(standardize(volume)) * lowpass, shape) * soft_sphere(shape, mask_edge_voxels)
+
+
 class ConstrainedObjective:
     """Base of wedge-constrained pair objectives; see the module docstring.
 
@@ -237,15 +323,10 @@ class ConstrainedObjective:
         self.order = config.interpolation_order
         fx, fy, fz = self.grid.frequency_xyz()
         radius = np.sqrt(fx**2 + fy**2 + fz**2)
-        beyond = np.clip((radius - config.max_frequency) / ROLL_OFF, 0.0, 1.0)
-        lowpass = 0.5 + 0.5 * np.cos(np.pi * beyond)
-        sphere = soft_sphere(self.shape, config.mask_edge_voxels)
-
-        def prepared(volume: np.ndarray) -> np.ndarray:
-            return inverse(forward(standardize(volume)) * lowpass, self.shape) * sphere
-
-        self.fixed_spectrum = forward(prepared(fixed))
-        self.moving_coefficients = prefilter(prepared(moving), self.order)
+        self.fixed_spectrum = forward(band_limited(fixed, config.max_frequency,
+                                                   config.mask_edge_voxels))
+        self.moving_coefficients = prefilter(
+            band_limited(moving, config.max_frequency, config.mask_edge_voxels), self.order)
         self.moving_tilt = moving_tilt
         spectrum_size = int(np.prod(self.grid.spectrum_shape))
         self._masks = _ByRotation(spectrum_size)
@@ -253,6 +334,13 @@ class ConstrainedObjective:
         self.band = (radius <= config.max_frequency) & (radius > 0)
         self.margin = config.wedge_margin_voxels
         self.fixed_mask = wedge_mask(self.shape, fixed_tilt, margin=self.margin) & self.band
+        self._band_weight = float((self.grid.hermitian_weights * self.band).sum())
+        self.expected_overlap = expected_overlap(self.shape, fixed_tilt, moving_tilt,
+                                                 config.max_frequency, self.margin)
+        if not self.expected_overlap > 0:
+            raise ConfigError(
+                f"wedges {fixed_tilt} and {moving_tilt}: expected Fourier coefficients that "
+                f"both volumes measure below {config.max_frequency} cycles/voxel, found none")
         # 2 pi i xi for spectral derivatives, (x, y, z); Nyquist terms have no derivative.
         nyquist = np.isclose(np.abs(fx), 0.5) | np.isclose(np.abs(fy), 0.5) | np.isclose(np.abs(fz), 0.5)
         self.derivative_factors = [np.where(nyquist, 0.0, 2j * np.pi * f) for f in (fx, fy, fz)]
@@ -297,13 +385,30 @@ class ConstrainedObjective:
             rotate_volume(self.moving_coefficients, rotation, order=self.order, prefiltered=True)
         ))
 
+    def uninformative_value(self) -> float:
+        """The score of a comparison that says nothing (an unrelated pair): 2 for scores of
+        the form ``2 - 2c``. Small overlaps are pulled towards it; override it for other
+        scales."""
+        return 2.0
+
+    def overlap(self, mask: np.ndarray) -> float:
+        """Fraction of the band's coefficients (Hermitian weights) that ``mask`` keeps."""
+        return float((self.grid.hermitian_weights * mask).sum()) / self._band_weight
+
+    def _overlap_rule(self, mask: np.ndarray) -> tuple[float, float]:
+        """``(sqrt(w), extra residual)`` of the overlap rule (module docstring)."""
+        weight = float(overlap_weight(self.overlap(mask), self.expected_overlap,
+                                      self.config.min_overlap))
+        return np.sqrt(weight), np.sqrt((1.0 - weight) * self.uninformative_value())
+
     def residuals(
         self, transform: RigidTransform, *, mask_rotation: np.ndarray | None = None
     ) -> np.ndarray:
         rotation = transform.rotation
         mask = self.common_mask(rotation if mask_rotation is None else mask_rotation)
         spectrum = self.rotated_spectrum(rotation) * self.grid.phase_ramp(transform.translation)
-        return self.residual_parts(spectrum, mask)[0]
+        scale, extra = self._overlap_rule(mask)
+        return np.append(scale * self.residual_parts(spectrum, mask)[0], extra)
 
     def value(self, transform: RigidTransform) -> float:
         r = self.residuals(transform)
@@ -337,7 +442,10 @@ class ConstrainedObjective:
                     for s in (1.0, -1.0)
                 )
                 columns[k] = (plus - minus) / (2 * step)
-        return r, np.stack(columns, axis=1)
+        # The mask, and with it the overlap weight, is held at this rotation (eq. 15).
+        scale, extra = self._overlap_rule(mask)
+        jacobian = np.vstack([scale * np.stack(columns, axis=1), np.zeros((1, 6))])
+        return np.append(scale * r, extra), jacobian
 
     def _rotation_derivatives(self, rotated: np.ndarray) -> list[np.ndarray]:
         """Spectra of ``d(Lambda_R g)/dw_k = (grad h x y)_k`` for ``h = Lambda_R g``, k = x, y, z."""

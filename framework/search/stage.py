@@ -7,8 +7,12 @@ whose optimum is wider) on volumes binned by ``search_binning``; the best result
 reaches the truth from farther away under the search score, and a binned step costs an
 eighth of a full one (measured figures: ``docs/benchmarks.md``).
 
-Every candidate starts with the translation that puts the moving particle's centre onto the
-fixed one's (``centroid``) or with the score's FFT translation search (``fft``).
+The candidates come from the rotation scan (:mod:`subalign.search.scan`): every rotation the
+sampler offers is ranked by the constrained correlation at its best FFT translation, and
+the best few distinct ones start the refinement at that translation. Without the scan
+(``scan.keep=null``, the paper's scheme) every rotation is a candidate and starts with the
+translation that puts the moving particle's centre onto the fixed one's (``centroid``) or
+with the score's FFT translation search (``fft``).
 
 The contract with scores: searching on binned volumes needs the
 :class:`~subalign.plugin.protocols.BinnableScore` capability; search settings are fields of
@@ -28,6 +32,7 @@ from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import bin_volume, particle_centre
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import PluginSet
+from subalign.search.scan import scan_rotations
 from subalign.plugin.protocols import (
     BinnableScore,
     Objective,
@@ -42,6 +47,8 @@ __all__ = ["INITIAL_TRANSLATIONS", "SearchSettings", "SearchStage", "polish", "s
 INITIAL_TRANSLATIONS = ("centroid", "fft")
 #: The smallest binned box the search runs on; a smaller one keeps too little to rank rotations.
 MIN_SEARCH_BOX = 16
+#: Soft-mask edge of the scan in full-size voxels (the scores' default).
+SCAN_MASK_EDGE_VOXELS = 3.0
 
 
 @dataclass(frozen=True)
@@ -56,14 +63,23 @@ class SearchSettings:
     binning : int
         Requested binning factor of the search volumes (see :func:`search_factor`).
     initial_translation : {"centroid", "fft"}
+        Starts of the candidates when there is no scan.
     max_shift_voxels : float or None
-        Longest translation the FFT start may return, in full-size voxels.
+        Longest translation the FFT start or the scan may return, in full-size voxels.
+    scan_keep : int or None
+        Candidates kept by the rotation scan (:mod:`subalign.search.scan`); None: no scan.
+    scan_separation_deg, scan_max_frequency, scan_wedge_margin_voxels : float
+        The scan's settings, frequencies in cycles/voxel of the full-size volumes.
     """
 
     score_overrides: Mapping[str, Any] | None
     binning: int
     initial_translation: str
     max_shift_voxels: float | None
+    scan_keep: int | None
+    scan_separation_deg: float
+    scan_max_frequency: float
+    scan_wedge_margin_voxels: float
 
     @property
     def two_stage(self) -> bool:
@@ -131,14 +147,25 @@ class SearchStage:
         score = _search_score(plugins, score_node, settings, self.factor)
         self.fixed = bin_volume(fixed, self.factor)
         self.moving = bin_volume(moving, self.factor)
+        self.tilts = (fixed_tilt, moving_tilt)
         self.objective: Objective = score.prepare(self.fixed, self.moving, fixed_tilt,
                                                   moving_tilt)
 
     def starts(self, rotations: np.ndarray) -> list[RigidTransform]:
-        """A starting transform (search voxels) for every candidate rotation (K, 3, 3)."""
-        if self.settings.initial_translation == "fft":
-            max_shift = self.settings.max_shift_voxels
-            max_shift = None if max_shift is None else max_shift / self.factor
+        """The refiner's starting transforms (search voxels) from candidate rotations
+        (K, 3, 3): the scan's best, or every rotation with its initial translation."""
+        settings = self.settings
+        max_shift = settings.max_shift_voxels
+        max_shift = None if max_shift is None else max_shift / self.factor
+        if settings.scan_keep is not None:
+            ranked = scan_rotations(
+                self.fixed, self.moving, *self.tilts, rotations,
+                max_frequency=min(settings.scan_max_frequency * self.factor, 0.5),
+                wedge_margin_voxels=settings.scan_wedge_margin_voxels,
+                mask_edge_voxels=SCAN_MASK_EDGE_VOXELS / self.factor, max_shift=max_shift,
+            ).distinct(settings.scan_keep, settings.scan_separation_deg)
+            return [RigidTransform(r, t) for r, t in zip(ranked.rotations, ranked.translations)]
+        if settings.initial_translation == "fft":
             return [RigidTransform(r, self.objective.best_translation(r, max_shift))
                     for r in rotations]
         fixed_centre, moving_centre = particle_centre(self.fixed), particle_centre(self.moving)

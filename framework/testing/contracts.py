@@ -27,7 +27,7 @@ import pytest
 
 from scipy.spatial.transform import Rotation
 
-from subalign.align.config import AlignConfig
+from subalign.align.config import align_settings, search_settings
 from subalign.errors import ConfigError
 from subalign.numerics.geometry import (
     RigidTransform,
@@ -51,7 +51,7 @@ from subalign.plugin.protocols import (
     Score,
 )
 from subalign.scoring.constrained import finite_difference_jacobian
-from subalign.search import SearchSettings, SearchStage
+from subalign.search import SearchStage
 from subalign.simulation.synthetic import synthetic_pair
 
 __all__ = [
@@ -205,9 +205,7 @@ class ScoreContract(_Contract):
         """The path ``subalign align`` takes: the search score (``search_score`` overrides
         of the default align config) on volumes binned by 2 is minimal near the truth; a
         score that cannot be binned must say so with a ConfigError naming the way out."""
-        defaults = AlignConfig()
-        settings = SearchSettings(score_overrides=defaults.search_score, binning=2,
-                                  initial_translation="centroid", max_shift_voxels=None)
+        settings = search_settings(align_settings({"search_binning": 2}))
         node = self.score if isinstance(self.score, dict) else {"name": self.score}
         score = plugins.create("score", node)
         if not isinstance(score, BinnableScore):

@@ -31,7 +31,8 @@ class ExhaustiveScanRefiner:
         values = [problem.objective.value(to_transform(np.asarray(p))) for p in problem.candidates]
         best = int(np.argmin(values))
         return RefinementResult(np.asarray(problem.candidates[best]), float(values[best]), 0, [],
-                                {"candidates_scored": len(values)})
+                                {"candidates_scored": len(values)},
+                                [(np.asarray(p), float(v)) for p, v in zip(problem.candidates, values)])
 
 
 @hookimpl

@@ -23,7 +23,7 @@ class IndependentRefiner:
         self.config = config
 
     def refine(self, problem) -> RefinementResult:
-        best, steps, trace, per_candidate = None, 0, [], []
+        best, steps, trace, per_candidate, finals = None, 0, [], [], []
         for index, params in enumerate(problem.candidates):
             state = problem.optimizer.start(problem.objective, problem.parameterization, params)
             best = state if best is None or state.value < best.value else best
@@ -35,8 +35,9 @@ class IndependentRefiner:
                 problem.on_step(candidate=index, value=state.value, record=best.value,
                                 record_params=best.params)
             per_candidate.append(state.steps)
+            finals.append((np.asarray(state.params), state.value))
         return RefinementResult(np.asarray(best.params), best.value, steps, trace,
-                                {"steps_per_candidate": per_candidate})
+                                {"steps_per_candidate": per_candidate}, finals)
 
 
 @hookimpl

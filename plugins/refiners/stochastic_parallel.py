@@ -166,6 +166,7 @@ class StochasticParallelRefiner:
             np.asarray(best.params), best.value, len(trace), trace,
             {"stop_reason": stop_reason, "candidates_removed": removed,
              "candidates_left": len(states), "best_candidate": best_index},
+            [(np.asarray(s.params), s.value) for s in states.values()],
         )
 
     def _drop_initial_duplicates(self, states: dict, terms: dict) -> int:

@@ -4,7 +4,7 @@ The rotations are unit quaternions on a super-Fibonacci spiral (Alexa, "Super-Fi
 Spirals", CVPR 2022): deterministic, any count, no redundancy. For an angular spacing ``s``
 the count is the number of balls of radius ``s / 2`` that fill SO(3) by volume,
 ``ceil(pi / (h - sin h))`` with ``h = s / 2`` in radians: 65 degrees gives 105 rotations,
-60 degrees 134, 45 degrees 314.
+60 degrees 134, 45 degrees 314, 30 degrees (the default, the rotation scan's set) 1055.
 
 Against the 60-degree ZYZ grid (108 candidates, 30 of them repeats), 108 spiral rotations
 leave a random rotation at most 48 degrees from a candidate (grid: 64), with a median of
@@ -30,7 +30,7 @@ _PSI = 1.533751168755204288118041
 class So3UniformConfig:
     """Attributes: ``spacing_deg`` (float), the angular spacing, 0 < spacing <= 180."""
 
-    spacing_deg: float = 65.0
+    spacing_deg: float = 30.0
 
 
 def rotation_count(spacing_deg: float) -> int:

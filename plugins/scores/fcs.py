@@ -42,6 +42,16 @@ class FourierSpaceObjective(ConstrainedObjective):
         mask, scale = context
         return scale * spectrum_derivative[mask]
 
+    def uninformative_value(self):
+        """FCS of unrelated volumes: the mean power of both spectra over the band (the
+        moving volume's unrotated; rotation keeps |xi|)."""
+        if not hasattr(self, "_uninformative"):
+            weights = self.grid.hermitian_weights * self.band
+            power = [float((weights * np.abs(s) ** 2).sum() / weights.sum())
+                     for s in (self.fixed_spectrum, self.rotated_spectrum(np.eye(3)))]
+            self._uninformative = sum(power)
+        return self._uninformative
+
 
 class FourierSpaceConstrainedScore(ConstrainedScore):
     """FCS: Fourier-space constrained squared difference (Xu & Alber 2012, eq. 13-16)."""

@@ -21,7 +21,6 @@ from scipy.spatial.transform import Rotation
 import dynamotable
 from subalign.io.formats import FORMATS, detect_format, read_particles, write_particles
 from subalign.io.particles import ParticleSet, ParticleTableError, Tomogram
-from subalign.numerics.geometry import rotation_distance_deg
 
 N = 40
 PIXEL = 2.7
@@ -279,9 +278,6 @@ def test_stopgap_round_trip_is_lossless(tmp_path):
 # --- conversions between every pair of formats -------------------------------------------------
 
 
-SUFFIX = {"relion5": ".star", "relion4": ".star", "dynamo": ".tbl", "em": ".em", "stopgap": ".star"}
-
-
 @pytest.fixture(scope="module")
 def reference_set(tmp_path_factory):
     """40 particles in tomograms "1" and "2" (400 x 300 x 120 voxels of 2.7 A), with poses,
@@ -303,7 +299,7 @@ def reference_set(tmp_path_factory):
 
 
 def convert(particles, directory, name, table):
-    path = write_particles(particles, directory / f"{name}{SUFFIX[name]}", name)
+    path = write_particles(particles, directory / f"{name}{FORMATS[name].suffix}", name)
     return read_particles(path, name, pixel_size=PIXEL, tomograms=table)
 
 

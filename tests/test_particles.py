@@ -17,25 +17,17 @@ import dynamotable
 from subalign.experiments.average import fsc, resolution_at, wedge_compensated_average
 from subalign.io.formats import FORMATS, read_particles, write_particles
 from subalign.io.mrc import write_volume
-from subalign.io.particles import ParticleSet, ParticleTableError, Tomogram
+from subalign.io.particles import ParticleSet, Tomogram
 from subalign.io.subtomograms import SubtomogramReader
 from subalign.io.tomograms import read_tomogram_table
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.wedge import TiltRange, tilt_axis_rotation, wedge_mask
 from subalign.simulation.simulate import load_density, simulate_particle, simulation_config
+from test_formats import one_line_error
 
 PIXEL = 10.0
 SIZE = 32
 COUNT = 24
-SUFFIX = {"relion5": ".star", "relion4": ".star", "dynamo": ".tbl", "em": ".em", "stopgap": ".star"}
-
-
-def one_line_error(call) -> str:
-    with pytest.raises(ParticleTableError) as info:
-        call()
-    message = str(info.value)
-    assert "\n" not in message
-    return message
 
 
 # --- the geometric test -------------------------------------------------------------------
@@ -83,7 +75,7 @@ def written(simulation, name):
     or prefix of links) and read back, with its subtomogram folder or prefix."""
     _, _, truth, directory = simulation
     folder = directory / name
-    path = folder / f"particles{SUFFIX[name]}"
+    path = folder / f"particles{FORMATS[name].suffix}"
     subtomograms = folder / ("particles" if name == "dynamo" else "particle")
     write_particles(truth, path, name, subtomograms=subtomograms if FORMATS[name].numbered else None)
     back = read_particles(path, name, pixel_size=PIXEL if name in ("em", "stopgap") else None,
@@ -226,7 +218,7 @@ def test_crops_follow_each_formats_coordinates_and_keep_the_remainder_in_the_shi
     directory, data, centres, fractions = tomogram
     shifts = np.array([[1.0, -2.0, 0.5], [0.0, 0.0, 0.0], [-1.5, 2.5, 1.0]])
     options = crop_tables(directory, centres, fractions, shifts)
-    particles = read_particles(directory / f"{name}{SUFFIX[name]}", name, **options[name])
+    particles = read_particles(directory / f"{name}{FORMATS[name].suffix}", name, **options[name])
     with SubtomogramReader(particles, box_size=BOX) as reader:
         for k in range(3):
             box = reader(k)

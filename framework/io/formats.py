@@ -38,20 +38,23 @@ __all__ = ["FORMATS", "detect_format", "output_format", "read_particles", "summa
 
 @dataclass(frozen=True)
 class Format:
-    """How to read and write one format; ``numbered`` formats name subtomograms by number."""
+    """How to read and write one format, its file suffix; ``numbered`` formats name
+    subtomograms by number."""
 
     read: Callable[..., ParticleSet]
     write: Callable[..., Path]
     description: str
+    suffix: str
     numbered: bool = False
 
 
 FORMATS = {
-    "relion5": Format(read_relion, write_relion5, "RELION 5 tomography particles STAR"),
-    "relion4": Format(read_relion, write_relion4, "RELION 3/4 subtomogram particles STAR"),
-    "dynamo": Format(read_dynamo, write_dynamo, "Dynamo table (.tbl)", numbered=True),
-    "em": Format(read_motivelist, write_motivelist, "TOM/AV3 motive list (.em)", numbered=True),
-    "stopgap": Format(read_stopgap, write_stopgap, "STOPGAP motive list (.star)", numbered=True),
+    "relion5": Format(read_relion, write_relion5, "RELION 5 tomography particles STAR", ".star"),
+    "relion4": Format(read_relion, write_relion4, "RELION 3/4 subtomogram particles STAR", ".star"),
+    "dynamo": Format(read_dynamo, write_dynamo, "Dynamo table (.tbl)", ".tbl", numbered=True),
+    "em": Format(read_motivelist, write_motivelist, "TOM/AV3 motive list (.em)", ".em", numbered=True),
+    "stopgap": Format(read_stopgap, write_stopgap, "STOPGAP motive list (.star)", ".star",
+                      numbered=True),
 }
 
 

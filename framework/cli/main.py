@@ -175,8 +175,7 @@ def main(argv: list[str] | None = None) -> None:
             PARTICLE_COMMANDS[command](rest)
             return
         if command not in TASKS:
-            raise ConfigError(f"command {command!r}: expected one of align, simulate, experiment, "
-                              f"report, plugins, {', '.join(PARTICLE_COMMANDS)}")
+            raise ConfigError(f"command {command!r}: expected one of align, simulate, experiment, report, plugins")
         plugins = default_plugin_set()
         if command == "align":  # experiments log per item instead
             plugins.manager.register(ProgressLog(), name="subalign-progress")

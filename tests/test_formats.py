@@ -21,6 +21,7 @@ from scipy.spatial.transform import Rotation
 import dynamotable
 from subalign.io.formats import FORMATS, detect_format, read_particles, write_particles
 from subalign.io.particles import ParticleSet, ParticleTableError, Tomogram
+from subalign.numerics.wedge import TiltRange
 
 N = 40
 PIXEL = 2.7
@@ -492,3 +493,33 @@ def test_unknown_format_and_suffix_are_errors(tmp_path):
         "format: expected one of relion5, relion4, dynamo, em, stopgap, found 'relion6'")
     assert one_line_error(lambda: detect_format(tmp_path / "x.csv")).startswith(
         f"{tmp_path / 'x.csv'}: expected a .star, .tbl or .em particle file")
+
+
+def test_relion_3_0_files_give_pixel_size_from_detector_and_origins_in_pixels(tmp_path):
+    """RELION 3.0: one unnamed table, pixel size = rlnDetectorPixelSize * 1e4 / rlnMagnification,
+    origins in pixels, the tomogram in rlnMicrographName."""
+    text = ("data_\n\nloop_\n_rlnMicrographName #1\n_rlnCoordinateX #2\n_rlnCoordinateY #3\n"
+            "_rlnCoordinateZ #4\n_rlnAngleRot #5\n_rlnAngleTilt #6\n_rlnAnglePsi #7\n_rlnOriginX #8\n"
+            "_rlnOriginY #9\n_rlnOriginZ #10\n_rlnDetectorPixelSize #11\n_rlnMagnification #12\n"
+            "tomo/t1.mrc 100.0 200.0 50.0 10.0 20.0 30.0 1.5 -2.0 0.25 5.0 10000.0\n"
+            "tomo/t2.mrc 110.0 210.0 60.0 40.0 50.0 60.0 0.0 1.0 -1.0 5.0 10000.0\n")
+    (tmp_path / "r30.star").write_text(text)
+    particles = read_particles(tmp_path / "r30.star")
+    assert particles.source.format == "relion4" and particles.pixel_size == pytest.approx(5.0)
+    np.testing.assert_allclose(particles.shifts, [[-1.5, 2.0, -0.25], [0.0, -1.0, 1.0]])
+    assert list(particles.fields["tomogram"]) == ["tomo/t1.mrc", "tomo/t2.mrc"]
+    assert particles.tomograms["tomo/t1.mrc"].path == "tomo/t1.mrc"
+    np.testing.assert_allclose(particles.coordinates("index1", 5.0), [[101, 201, 51], [111, 211, 61]])
+    assert np.abs(particles.rotations - relion_matrix([[10, 20, 30], [40, 50, 60]])).max() < 1e-12
+
+
+def test_tilt_axis_x_wedges_go_to_dynamo_ftype_2_and_back(tmp_path):
+    particles = ParticleSet.create(np.tile(np.eye(3), (2, 1, 1)), np.zeros((2, 3)), pixel_size=PIXEL,
+                                   tilt_min=[-50.0, -60.0], tilt_max=[40.0, 60.0],
+                                   tilt_axis=np.array(["x", "y"], dtype=object))
+    table = dynamotable.read(str(write_particles(particles, tmp_path / "w.tbl")))
+    assert table[["ftype", "ymintilt", "ymaxtilt", "xmintilt", "xmaxtilt"]].values.tolist() == [
+        [2, 0, 0, -50, 40], [1, -60, 60, 0, 0]]
+    back = read_particles(tmp_path / "w.tbl")
+    assert list(back.fields["tilt_axis"]) == ["x", "y"]
+    assert back.tilt_ranges() == [TiltRange(-50, 40), TiltRange(-60, 60)]

@@ -5,6 +5,7 @@ It re-exports from the layers below; nothing in the core imports it.
 
 - registering: :data:`hookimpl`;
 - protocols and records: :class:`Score`, :class:`BinnableScore`, :class:`Objective`,
+  :class:`CalibratedObjective`,
   :class:`Optimizer`, :class:`OptimizerState`, :class:`Sampler`, :class:`Constraint`,
   :class:`Parameterization`, :class:`Refiner`, :class:`RefinementProblem`,
   :class:`RefinementResult`;
@@ -35,6 +36,7 @@ from subalign.numerics.wedge import TiltRange
 from subalign.plugin.hookspecs import hookimpl
 from subalign.plugin.protocols import (
     BinnableScore,
+    CalibratedObjective,
     Constraint,
     Objective,
     Optimizer,
@@ -55,6 +57,7 @@ from subalign.scoring.constrained import (
 __all__ = [
     "AxisParameterization",
     "BinnableScore",
+    "CalibratedObjective",
     "ConfigError",
     "ConstrainedObjective",
     "ConstrainedScore",

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from subalign import align_pair
+from subalign.align.pair import LOW_CONFIDENCE
 from subalign.numerics.geometry import (
     RigidTransform,
     euler_zyz_to_matrix,
@@ -106,3 +107,12 @@ def test_pairs_the_former_search_lost_are_found(index, tilt, snr):
     rotation, translation = transform_errors(result.transform, pair.truth)
     assert rotation < 5.0 and translation < 1.0
     assert result.confidence is not None and result.confidence > 0.3
+
+
+def test_pure_noise_gets_a_low_confidence_and_a_warning(caplog):
+    rng = np.random.default_rng(5)
+    fixed, moving = rng.normal(size=(2, 32, 32, 32))
+    with caplog.at_level("WARNING", logger="subalign"):
+        result = align_pair({}, fixed, moving)
+    assert result.confidence < LOW_CONFIDENCE
+    assert any("low confidence" in record.message for record in caplog.records)

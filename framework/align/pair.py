@@ -26,10 +26,15 @@ from subalign.errors import VolumeError
 from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform, rotation_distance_deg
 from subalign.numerics.volumes import check_volume
 from subalign.plugin.manager import PluginSet, default_plugin_set
-from subalign.plugin.protocols import RefinementProblem, RefinementResult
+from subalign.plugin.protocols import (
+    CalibratedObjective,
+    Objective,
+    RefinementProblem,
+    RefinementResult,
+)
 from subalign.search import SearchStage, polish
 
-__all__ = ["DISTINCT_BASIN_DEG", "AlignmentResult", "align_pair", "confidence"]
+__all__ = ["DISTINCT_BASIN_DEG", "LOW_CONFIDENCE", "AlignmentResult", "align_pair", "confidence"]
 
 log = logging.getLogger("subalign")
 
@@ -50,11 +55,14 @@ class AlignmentResult:
     seconds : float
         Wall time of the whole alignment.
     confidence : float or None
-        How clearly the found basin beats every other: ``(d_alt - d_best) / d_alt`` with
-        ``d_best`` the search score of the best candidate and ``d_alt`` that of the best
-        candidate ending more than :data:`DISTINCT_BASIN_DEG` away in rotation (1 when no
-        candidate does); None when the refiner does not report its candidates. Low values
-        flag results that may be wrong (``docs/benchmarks.md`` measures how well).
+        How much to trust the result, in [0, 1]: the smaller of the *gap* (how clearly the
+        found basin beats every other: ``(d_alt - d_best) / d_alt`` with ``d_best`` the
+        search score of the best candidate and ``d_alt`` that of the best candidate ending
+        more than :data:`DISTINCT_BASIN_DEG` away in rotation, 1 when none does) and the
+        *support* (``1 - d / d0``: how far the final score is from that of an unrelated
+        pair, for scores that know it). None when neither is available. Below
+        :data:`LOW_CONFIDENCE` the result is flagged (``docs/benchmarks.md`` measures how
+        well this separates correct from gross-failure alignments).
     trace : list of float
         Record minimum after every optimizer step.
     details : dict
@@ -88,21 +96,31 @@ class AlignmentResult:
 
 #: Candidates ending farther than this (degrees) from the best are in another basin.
 DISTINCT_BASIN_DEG = 20.0
+#: Below this confidence a result is flagged in the log as possibly wrong (chosen on the
+#: search benchmark, docs/benchmarks.md).
+LOW_CONFIDENCE = 0.2
 
 
-def confidence(refined: RefinementResult, parameterization) -> float | None:
-    """The relative score gap between the best basin and the best other one (see
-    :class:`AlignmentResult`), from the refiner's final candidates."""
-    if not refined.candidates:
-        return None
-    best = parameterization.to_transform(refined.params).rotation
-    others = [value for params, value in refined.candidates
-              if rotation_distance_deg(parameterization.to_transform(params).rotation, best)
-              > DISTINCT_BASIN_DEG]
-    if not others:
-        return 1.0
-    runner_up = min(others)
-    return float((runner_up - refined.value) / runner_up) if runner_up > 0 else 0.0
+def confidence(refined: RefinementResult, parameterization, objective: Objective,
+               value: float) -> float | None:
+    """How much to trust a result, in [0, 1] (see :class:`AlignmentResult`).
+
+    The smaller of the *gap*, ``(d_alt - d_best) / d_alt`` over the refiner's final
+    candidates, and, for a :class:`~subalign.plugin.protocols.CalibratedObjective`, the
+    *support* ``1 - d / d0`` of the final score ``value`` against an unrelated pair's.
+    """
+    measures = []
+    if refined.candidates:
+        best = parameterization.to_transform(refined.params).rotation
+        others = [d for params, d in refined.candidates
+                  if rotation_distance_deg(parameterization.to_transform(params).rotation, best)
+                  > DISTINCT_BASIN_DEG]
+        runner_up = min(others, default=None)
+        measures.append(1.0 if runner_up is None
+                        else (runner_up - refined.value) / runner_up if runner_up > 0 else 0.0)
+    if isinstance(objective, CalibratedObjective):
+        measures.append(1.0 - value / objective.uninformative_value())
+    return float(np.clip(min(measures), 0.0, 1.0)) if measures else None
 
 
 def align_pair(
@@ -168,10 +186,12 @@ def align_pair(
                     "converging; raise refiner.n_max_iter or keep fewer candidates (scan.keep)",
                     refined.steps, len(candidates))
     polish_steps = 0
+    final = search.objective
     if settings.two_stage:
         best = int(details.get("best_candidate", 0))
+        final = score.prepare(fixed, moving, fixed_tilt, moving_tilt)
         state = polish(
-            score.prepare(fixed, moving, fixed_tilt, moving_tilt), optimizer, parameterization,
+            final, optimizer, parameterization,
             parameterization.to_params(search.to_full(parameterization.to_transform(params))),
             config.polish_max_steps,
             lambda state: on_step(candidate=best, value=state.value, record=state.value,
@@ -187,9 +207,13 @@ def align_pair(
         lm_steps=int(refined.steps) + polish_steps,
         n_candidates=len(candidates),
         seconds=time.perf_counter() - started,
-        confidence=confidence(refined, parameterization),
+        confidence=confidence(refined, parameterization, final, float(value)),
         trace=[float(v) for v in refined.trace],
         details=details,
     )
+    if result.confidence is not None and result.confidence < LOW_CONFIDENCE:
+        log.warning("low confidence %.3f: another basin scores nearly as well; the result "
+                    "may be wrong (pure noise, too little overlap or a symmetric particle)",
+                    result.confidence)
     plugins.alignment_finished(result=result)
     return result

@@ -31,6 +31,7 @@ class ProgressLog:
 
     @hookimpl
     def subalign_alignment_finished(self, result):
-        log.info("finished: %s = %.6g after %d steps, %d candidates, %.2f s",
+        log.info("finished: %s = %.6g after %d steps, %d candidates, %.2f s, confidence %s",
                  result.score_name, result.score_value, result.lm_steps,
-                 result.n_candidates, result.seconds)
+                 result.n_candidates, result.seconds,
+                 "-" if result.confidence is None else f"{result.confidence:.3f}")

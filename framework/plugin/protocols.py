@@ -24,6 +24,7 @@ from subalign.numerics.wedge import TiltRange
 
 __all__ = [
     "BinnableScore",
+    "CalibratedObjective",
     "Constraint",
     "Objective",
     "Optimizer",
@@ -64,6 +65,18 @@ class Objective(Protocol):
 
     def best_translation(self, rotation: np.ndarray, max_shift: float | None) -> np.ndarray:
         """Best integer translation (3,) for ``rotation`` by FFT cross-correlation."""
+
+
+@runtime_checkable
+class CalibratedObjective(Objective, Protocol):
+    """An objective that knows the score of a comparison that says nothing.
+
+    The orchestrator uses it for the *support* of a result (``1 - d / d0``, part of its
+    confidence); :class:`subalign.scoring.ConstrainedObjective` provides it.
+    """
+
+    def uninformative_value(self) -> float:
+        """The expected score of two unrelated volumes (2 for ``2 - 2c`` scores)."""
 
 
 @runtime_checkable

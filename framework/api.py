@@ -12,7 +12,7 @@ It re-exports from the layers below; nothing in the core imports it.
 - building a constrained score: :class:`ConstrainedScore`, :class:`ConstrainedObjective`,
   :class:`ConstrainedScoreConfig`, and the spectra :func:`forward`, :func:`inverse`;
 - geometry and parameterizations: :class:`RigidTransform`, :class:`TiltRange`,
-  :func:`euler_zyz_to_matrix`, :func:`rotation_vector_to_matrix`,
+  :func:`euler_zyz_to_matrix`, :func:`rotation_angle_deg`, :func:`rotation_vector_to_matrix`,
   :func:`transform_distance_term`, :func:`chain_jacobian`, :class:`EulerParameterization`,
   :class:`IncrementParameterization`, :class:`AxisParameterization`;
 - errors: :class:`ConfigError`.
@@ -23,6 +23,7 @@ from subalign.numerics.fourier import forward, inverse
 from subalign.numerics.geometry import (
     RigidTransform,
     euler_zyz_to_matrix,
+    rotation_angle_deg,
     rotation_vector_to_matrix,
     transform_distance_term,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "forward",
     "hookimpl",
     "inverse",
+    "rotation_angle_deg",
     "rotation_vector_to_matrix",
     "transform_distance_term",
 ]

@@ -28,9 +28,10 @@ LAYERS = {
     "subalign.io": 6,
     "subalign.execution": 6,
     "subalign.simulation": 7,
-    "subalign.experiments": 8,
-    "subalign.testing": 9,
-    "subalign.cli": 10,
+    "subalign.workflows": 8,
+    "subalign.experiments": 9,
+    "subalign.testing": 10,
+    "subalign.cli": 11,
 }
 #: Facades re-export from the layers; only the outside world (and plugins) import them.
 FACADES = ("subalign", "subalign.api")

@@ -37,6 +37,7 @@ from subalign.plugin.manager import default_plugin_set
 from subalign.experiments import run_experiment
 from subalign.experiments.report import main as report_main
 from subalign.cli.particles import PARTICLE_COMMANDS
+from subalign.cli.batch import batch_main
 from subalign.simulation.figures import write_figure2b
 from subalign.cli.progress import ProgressLog
 from subalign.simulation.simulate import load_density, simulate_pair, simulation_config
@@ -56,6 +57,7 @@ commands:
   convert    convert a particle set: RELION 5 / 3-4 STAR, Dynamo .tbl, TOM/AV3 .em, STOPGAP
   show       summarize a particle set (tomograms, wedges, poses)
   aligned    write a particle or an alignment result as an aligned MRC (for ChimeraX)
+  batch      align a particle set on Dask: to a reference, all-vs-all or a pair list
 
 examples:
   subalign align
@@ -173,6 +175,9 @@ def main(argv: list[str] | None = None) -> None:
             return
         if command in PARTICLE_COMMANDS:  # convert, show, aligned
             PARTICLE_COMMANDS[command](rest)
+            return
+        if command == "batch":
+            batch_main(rest)
             return
         if command not in TASKS:
             raise ConfigError(f"command {command!r}: expected one of align, simulate, experiment, report, plugins")

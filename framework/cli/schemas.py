@@ -7,13 +7,15 @@ from hydra.core.config_store import ConfigStore
 from subalign.align.config import AlignConfig
 from subalign.experiments.config import ExperimentConfig
 from subalign.simulation.simulate import SimulateConfig
+from subalign.workflows.config import BatchConfig
 
 __all__ = ["store_schemas"]
 
 
 def store_schemas(config_store: ConfigStore | None = None) -> None:
-    """Store ``align_schema``, ``simulate_schema`` and ``experiment_schema``."""
+    """Store ``align_schema``, ``simulate_schema``, ``experiment_schema`` and ``batch_schema``."""
     store = config_store or ConfigStore.instance()
     store.store(name="align_schema", node=AlignConfig)
     store.store(name="simulate_schema", node=SimulateConfig)
     store.store(name="experiment_schema", node=ExperimentConfig)
+    store.store(name="batch_schema", node=BatchConfig)

@@ -5,9 +5,11 @@ particles, subtomograms): it skips items already in the store, submits the rest 
 executor, commits every result to the store as soon as it finishes (in whatever order), and
 returns the results in the order of the items. Any object with the
 :class:`concurrent.futures.Executor` ``submit`` method whose futures work with
-:func:`concurrent.futures.as_completed` fits: ``None`` runs in this process, a
+:func:`concurrent.futures.wait` fits: ``None`` runs in this process, a
 :class:`~concurrent.futures.ProcessPoolExecutor` on this machine's cores
-(:func:`process_executor`), a Dask ``Client.get_executor()`` on a cluster.
+(:func:`process_executor`), a Dask ``Client.get_executor()`` on a cluster
+(:mod:`subalign.execution.cluster`). Progress is a bar on a terminal, a log line elsewhere
+(:mod:`subalign.execution.progress`).
 
 Tasks must be pure functions of their item (and picklable, with their bound arguments, for
 executors in other processes): the result of an item never depends on where or when it ran,
@@ -17,12 +19,13 @@ so a resumed or redistributed run gives the same rows as an uninterrupted one.
 from __future__ import annotations
 
 import logging
-import time
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Callable, Iterator, Sequence
 
+from subalign.execution.arraylog import ArrayLog
+from subalign.execution.progress import Progress
 from subalign.execution.store import RowLog
 
 __all__ = ["map_resumable", "process_executor"]
@@ -40,30 +43,16 @@ def process_executor(workers: int) -> Iterator[Executor | None]:
         yield pool
 
 
-class _Progress:
-    """A log line every ~10% of the items and at the end, with elapsed and remaining time."""
-
-    def __init__(self, label: str, total: int) -> None:
-        self.label, self.total, self.count = label, total, 0
-        self.every = max(1, total // 10)
-        self.started = time.perf_counter()
-
-    def advance(self) -> None:
-        self.count += 1
-        if self.count % self.every == 0 or self.count == self.total:
-            elapsed = time.perf_counter() - self.started
-            log.info("%s: %d/%d done, %.0f s elapsed, ~%.0f s left", self.label, self.count,
-                     self.total, elapsed, elapsed / self.count * (self.total - self.count))
-
-
 def map_resumable(
     task: Callable[[int], dict],
     items: Sequence[int],
-    store: RowLog,
+    store: RowLog | ArrayLog,
     *,
     executor: Executor | None = None,
     label: str = "tasks",
-) -> list[dict]:
+    window: int | None = None,
+    collect: bool = True,
+) -> list[dict] | None:
     """``task(item)`` for every item not yet in ``store``; every row committed as it lands.
 
     Parameters
@@ -72,34 +61,62 @@ def map_resumable(
         ``task(item) -> row``, a JSON-serializable dict whose ``"index"`` is ``item``.
     items : sequence of int
         The items of the whole run (finished ones included).
-    store : RowLog
+    store : RowLog or ArrayLog
         Where finished rows are kept; items already in it are not run again.
     executor : concurrent.futures.Executor, optional
         Where tasks run; ``None`` runs them here, one after the other.
     label : str
         Names the run in the progress log.
+    window : int, optional
+        Most tasks submitted and not yet committed at any time (default: all at once); a
+        finished task makes room for the next. Bounds the executor's bookkeeping for runs
+        of many items (a Dask scheduler holds every submitted task).
+    collect : bool
+        Return the rows; False returns None (the store has them), for runs whose rows would
+        not fit in memory as dicts.
 
     Returns
     -------
-    list of dict
-        The rows of ``items``, in their order.
+    list of dict or None
+        The rows of ``items``, in their order (None if not ``collect``).
     """
     todo = [item for item in items if not store.done(item)]
     if len(todo) < len(items):
         log.info("%s: resuming, %d of %d already done", label, len(items) - len(todo), len(items))
-    progress = _Progress(label, len(todo))
-    if executor is None:
-        for item in todo:
-            store.add(task(item))
-            progress.advance()
-    else:
-        futures = [executor.submit(task, item) for item in todo]
-        try:
-            for future in as_completed(futures):
-                store.add(future.result())
+    progress = Progress(label, len(todo))
+    try:
+        if executor is None:
+            for item in todo:
+                store.add(task(item))
                 progress.advance()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        else:
+            _run_submitted(task, todo, store, executor, window or len(todo) or 1,
+                           progress.advance)
+    finally:
+        progress.close()
+    if not collect:
+        return None
     return [store.rows[item] for item in items]
+
+
+def _run_submitted(task, todo, store, executor: Executor, window: int, committed) -> None:
+    """Keep up to ``window`` tasks submitted; commit each result as it lands."""
+    queue = iter(todo)
+    pending = set()
+    try:
+        for item in queue:
+            pending.add(executor.submit(task, item))
+            if len(pending) >= window:
+                break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                store.add(future.result())
+                committed()
+                item = next(queue, None)
+                if item is not None:
+                    pending.add(executor.submit(task, item))
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        raise

@@ -1,0 +1,217 @@
+"""Dask distributed executors: a local cluster, a running scheduler, or SLURM jobs.
+
+:func:`dask_executor` turns an :class:`ExecutorConfig` into a running Dask client and its
+``concurrent.futures`` executor (``client.get_executor()``), which plugs into
+:func:`subalign.execution.map_resumable` like any other executor:
+
+* ``kind: local`` (default): a ``distributed.LocalCluster`` on this machine, ``workers``
+  processes (default: one per core) of one thread each, no dashboard;
+* ``address: tcp://host:port``: join a running scheduler (``dask scheduler`` and
+  ``dask worker tcp://host:port --nthreads 1`` started by hand or by a cluster's tooling);
+  the workers must see the input and output files at the same paths;
+* ``kind: slurm``: ``dask_jobqueue.SLURMCluster`` submitting ``workers`` jobs, each of
+  ``slurm.cores`` worker processes of one thread, with the queue, account, memory, walltime,
+  extra ``#SBATCH`` directives and the script prologue of ``slurm``.
+
+Every worker runs one thread: subalign's work is numpy/scipy on small arrays, which holds
+the GIL for much of a task, and one thread per process keeps results independent of how
+many tasks share a process. Dask sets ``OPENBLAS_NUM_THREADS=1`` (and MKL, OMP) in the
+processes its nannies start; workers started by hand should be given the same.
+
+Needs the ``batch`` extra (``pip install 'subalign[batch]'``: dask distributed) and, for
+SLURM, the ``slurm`` extra (dask-jobqueue).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, List, Optional
+
+from subalign.errors import ConfigError, MissingExtraError, check_number
+
+__all__ = ["EXECUTOR_KINDS", "DaskRun", "ExecutorConfig", "SlurmConfig", "check_executor",
+           "dask_executor", "slurm_cluster"]
+
+EXECUTOR_KINDS = ("local", "slurm")
+
+
+@dataclass
+class SlurmConfig:
+    """SLURM jobs of Dask workers (``dask_jobqueue.SLURMCluster``).
+
+    Attributes
+    ----------
+    queue, account : str, optional
+        ``#SBATCH -p`` and ``-A``.
+    cores : int
+        CPUs of one job; the job runs as many worker processes of one thread.
+    memory : str
+        Memory of one job, e.g. ``"8GB"`` (``#SBATCH --mem``, shared by its workers).
+    walltime : str
+        ``#SBATCH -t``, ``HH:MM:SS``.
+    job_extra_directives : list of str
+        More ``#SBATCH`` lines, without the prefix (``["--qos=normal"]``).
+    job_script_prologue : list of str
+        Shell lines before the worker starts (``["source /path/venv/bin/activate"]``).
+    local_directory, log_directory : str, optional
+        Workers' scratch directory; where SLURM writes the jobs' output.
+    interface : str, optional
+        Network interface of workers and scheduler (``ib0``).
+    python : str, optional
+        The interpreter the jobs run (default: this one).
+    """
+
+    queue: Optional[str] = None
+    account: Optional[str] = None
+    cores: int = 1
+    memory: str = "4GB"
+    walltime: str = "01:00:00"
+    job_extra_directives: List[str] = field(default_factory=list)
+    job_script_prologue: List[str] = field(default_factory=list)
+    local_directory: Optional[str] = None
+    log_directory: Optional[str] = None
+    interface: Optional[str] = None
+    python: Optional[str] = None
+
+
+@dataclass
+class ExecutorConfig:
+    """Where a batch runs (module docstring).
+
+    Attributes
+    ----------
+    kind : {"local", "slurm"}
+        A local cluster, or SLURM jobs.
+    address : str, optional
+        ``tcp://host:port`` of a running scheduler to join (``kind`` is then not used).
+    workers : int, optional
+        ``local``: worker processes (null: this machine's CPU count); ``slurm``: jobs.
+    memory_limit : str
+        Memory of each local worker (``"auto"``: the machine's share, ``"2GB"``, ...).
+    tasks_per_worker : int
+        Tasks submitted ahead per worker; more submitted at once would only load the
+        scheduler (an all-vs-all run of 1,000 particles has ~500,000 tasks).
+    slurm : SlurmConfig
+    """
+
+    kind: str = "local"
+    address: Optional[str] = None
+    workers: Optional[int] = None
+    memory_limit: str = "auto"
+    tasks_per_worker: int = 4
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+
+
+def check_executor(config: Any) -> None:
+    """Range and choice checks of an :class:`ExecutorConfig` node (fields named ``executor.*``).
+
+    Raises
+    ------
+    ConfigError
+    """
+    if config.kind not in EXECUTOR_KINDS:
+        raise ConfigError(f"executor.kind: expected one of {', '.join(EXECUTOR_KINDS)}, found "
+                          f"{config.kind!r}")
+    if config.address is not None and not str(config.address).startswith(("tcp://", "tls://",
+                                                                           "inproc://")):
+        raise ConfigError(f"executor.address: expected tcp://host:port of a Dask scheduler, "
+                          f"found {config.address!r}")
+    if config.workers is not None:
+        check_number(config.workers, "executor.workers", at_least=1, integer=True)
+    check_number(config.tasks_per_worker, "executor.tasks_per_worker", at_least=1, integer=True)
+    check_number(config.slurm.cores, "executor.slurm.cores", at_least=1, integer=True)
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise MissingExtraError("running on Dask needs dask distributed: pip install "
+                                "'subalign[batch]'") from None
+    return distributed
+
+
+def slurm_cluster(config: Any):
+    """A ``dask_jobqueue.SLURMCluster`` of :class:`SlurmConfig` ``config.slurm`` (no job
+    submitted until it is scaled); its ``job_script()`` is what each job runs."""
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise MissingExtraError("executor=slurm needs dask-jobqueue: pip install "
+                                "'subalign[slurm]'") from None
+    slurm = config.slurm
+    cores = int(slurm.cores)
+    return SLURMCluster(
+        queue=slurm.queue, account=slurm.account, cores=cores, processes=cores,
+        memory=str(slurm.memory), walltime=str(slurm.walltime),
+        job_extra_directives=list(slurm.job_extra_directives),
+        job_script_prologue=list(slurm.job_script_prologue),
+        local_directory=slurm.local_directory, log_directory=slurm.log_directory,
+        interface=slurm.interface, python=slurm.python, job_name="subalign",
+        scheduler_options={"dashboard": False})
+
+
+@dataclass
+class DaskRun:
+    """A running client: its executor and how many tasks to keep submitted.
+
+    Attributes
+    ----------
+    executor : concurrent.futures.Executor
+        ``client.get_executor(pure=False)``.
+    client : distributed.Client
+    window : int
+        ``tasks_per_worker`` times the workers expected.
+    description : str
+        Where the tasks run, for the log.
+    """
+
+    executor: Any
+    client: Any
+    window: int
+    description: str
+
+
+@contextmanager
+def dask_executor(config: Any) -> Iterator[DaskRun]:
+    """Start (or join) the cluster ``config`` describes; close what was started on exit.
+
+    Parameters
+    ----------
+    config : ExecutorConfig or DictConfig of it
+
+    Yields
+    ------
+    DaskRun
+    """
+    check_executor(config)
+    distributed = _distributed()
+    cluster = None
+    if config.address is not None:
+        client = distributed.Client(str(config.address), timeout="30s")
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        description = f"the scheduler at {config.address} ({workers} workers)"
+    elif config.kind == "slurm":
+        cluster = slurm_cluster(config)
+        jobs = int(config.workers or 1)
+        cluster.scale(jobs=jobs)
+        client = distributed.Client(cluster)
+        workers = jobs * int(config.slurm.cores)
+        description = f"{jobs} SLURM jobs of {config.slurm.cores} workers"
+    else:
+        workers = int(config.workers or os.cpu_count() or 1)
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            memory_limit=str(config.memory_limit), silence_logs=logging.ERROR)
+        client = distributed.Client(cluster)
+        description = f"a local cluster of {workers} worker processes"
+    try:
+        yield DaskRun(client.get_executor(pure=False), client,
+                      workers * int(config.tasks_per_worker), description)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

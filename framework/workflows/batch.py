@@ -1,0 +1,130 @@
+"""``subalign batch``: align a whole particle set on Dask, resumably.
+
+A run writes into ``output_dir``::
+
+    job.json        the job's identity: every setting but where it runs, and each input's
+                    SHA-256 (:mod:`subalign.execution.jobs`); another config is refused
+    context.pkl     what the workers share, loaded once per worker (:mod:`.worker`)
+    results.bin     one fixed-width record per finished item, appended as it lands
+                    (:class:`subalign.execution.ArrayLog`)
+    clock.jsonl     time of each run that worked on the job
+    ...             the outputs of the mode (:mod:`.outputs`)
+    summary.json    written last: counts, time, scores, files, provenance; ``status``
+                    ``complete``
+
+Rerunning the same command resumes: items in ``results.bin`` are not run again, and a run
+killed at any moment (SIGKILL included) loses at most the items in flight. A rerun of a
+complete job does nothing and says so. Results do not depend on the number of workers:
+each item is a pure function of its inputs (:func:`subalign.align.align_pair` with fixed
+seeds, one BLAS thread per worker).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import Executor
+from contextlib import nullcontext
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from subalign.execution import JobClock, map_resumable, provenance
+from subalign.execution.arraylog import ArrayLog
+from subalign.execution.cluster import dask_executor
+from subalign.execution.jobs import claim
+from subalign.io.files import write_json
+from subalign.workflows.outputs import write_outputs
+from subalign.workflows.plan import BatchPlan, prepare_batch
+from subalign.workflows.worker import FIELDS, BatchTask, write_context
+
+__all__ = ["BatchRun", "completed_summary", "run_batch"]
+
+log = logging.getLogger("subalign")
+
+
+class BatchRun:
+    """What :func:`run_batch` did: the summary record and whether it had anything to do."""
+
+    def __init__(self, summary: dict, ran: int) -> None:
+        self.summary, self.ran = summary, ran
+
+
+def completed_summary(output_dir: Path, record: dict) -> dict | None:
+    """The ``summary.json`` of a complete job with the settings ``record``, or None."""
+    path = Path(output_dir) / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    same = summary.get("status") == "complete" and summary.get("job") == json.loads(
+        json.dumps(record, default=str))
+    return summary if same else None
+
+
+def _label(plan: BatchPlan) -> str:
+    mode = plan.context.mode
+    what = "particles" if mode == "reference" else "pairs"
+    return f"batch {mode} ({plan.count} {what})"
+
+
+def run_batch(config: DictConfig, *, executor: Executor | None = None, window: int | None = None,
+              command: str | None = None) -> BatchRun:
+    """Run (or resume, or find complete) the batch ``config`` describes.
+
+    Parameters
+    ----------
+    config : DictConfig
+        A composed :class:`~subalign.workflows.config.BatchConfig`.
+    executor : concurrent.futures.Executor, optional
+        Where the items run; default: the cluster of ``config.executor``
+        (:func:`subalign.execution.cluster.dask_executor`), started only if items remain.
+    window : int, optional
+        Tasks kept submitted with a given ``executor`` (default: all).
+    command : str, optional
+        The command line, for the record.
+
+    Returns
+    -------
+    BatchRun
+        ``summary`` (``summary.json``) and ``ran``, the items this call aligned (0: the job
+        was complete).
+    """
+    plan = prepare_batch(config)
+    output_dir = plan.output_dir
+    done = completed_summary(output_dir, plan.record)
+    if done is not None:
+        log.info("%s: already complete in %s (%d items); nothing to do", _label(plan),
+                 output_dir, done["count"])
+        return BatchRun(done, 0)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    resumed = claim(output_dir / "job.json", plan.record, what="batch")
+    task = BatchTask(str((output_dir / "context.pkl").resolve()),
+                     write_context(plan.context, output_dir / "context.pkl"))
+    clock = JobClock(output_dir / "clock.jsonl")
+    with ArrayLog(output_dir / "results.bin", FIELDS, plan.count) as store:
+        remaining = plan.count - len(store.rows)
+        if resumed:
+            log.info("%s: resuming in %s, %d of %d done", _label(plan), output_dir,
+                     plan.count - remaining, plan.count)
+        where = "this process" if executor is None else "the given executor"
+        if remaining:
+            cluster = nullcontext() if executor is not None else dask_executor(config.executor)
+            with cluster as run:
+                if run is not None:
+                    executor, window, where = run.executor, run.window, run.description
+                log.info("%s: %d to align on %s", _label(plan), remaining, where)
+                map_resumable(task, range(plan.count), store, executor=executor, window=window,
+                              label=_label(plan), clock=clock, collect=False)
+        results = write_outputs(plan, store, classes=config.classes,
+                                histogram=bool(config.histogram))
+        duplicates = store.duplicates
+    inputs = {role: config[role] for role in ("particles", "tomograms", "reference", "pair_list")}
+    summary = {
+        "status": "complete", "mode": plan.context.mode, "count": plan.count,
+        "ran": remaining, "duplicates": duplicates, "seconds": clock.tick(),
+        "parts": clock.parts, "executor": where, **results, "job": plan.record,
+        **provenance(OmegaConf.to_container(config, resolve=True), inputs, command=command),
+    }
+    write_json(output_dir / "summary.json", summary)
+    return BatchRun(summary, remaining)

@@ -1,0 +1,121 @@
+"""Schema of ``subalign batch``: an ``align`` config plus the particle set, mode and executor.
+
+:class:`BatchConfig` extends :class:`~subalign.align.config.AlignConfig`, so every
+alignment setting is written as for ``subalign align`` (``scan.keep=4``,
+``sampler.spacing_deg=45``, ``score=fcs``). Wedges do not come from ``wedge.*``: each
+particle has its own (from its file, ``tomograms``, or ``particle_wedge``), and the
+reference has ``reference_wedge`` (null: none missing, as for an average or a map).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from subalign.align.config import AlignConfig, WedgeConfig
+from subalign.execution.cluster import ExecutorConfig
+
+__all__ = ["BATCH_MODES", "SEARCHES", "BatchConfig", "LocalSearchConfig"]
+
+#: ``reference``: every particle onto ``reference``; ``all``: every pair i < j of the set;
+#: ``pairs``: the pairs of a pair list (``pairs.json``).
+BATCH_MODES = ("reference", "all", "pairs")
+#: ``global``: the configured sampler over all of SO(3); ``local``: around each particle's pose.
+SEARCHES = ("global", "local")
+
+
+@dataclass
+class LocalSearchConfig:
+    """The local search around each particle's current pose (``search=local``).
+
+    The candidates are the rotation of the prior pose and the rotations of an
+    ``so3_uniform`` set at ``spacing_deg`` within ``cone_deg`` of it (the ``cone``
+    constraint); the scan keeps the best ``keep`` of them. Translations are searched up to
+    the prior's shift plus ``max_shift_voxels`` from the box centre.
+
+    Attributes
+    ----------
+    cone_deg : float
+        Largest rotation from the prior pose of a candidate, degrees.
+    spacing_deg : float
+        Angular spacing of the candidates within the cone.
+    max_shift_voxels : float
+        Translation allowed beyond the prior's, voxels.
+    keep : int
+        Candidates refined (``scan.keep`` of the local search).
+    """
+
+    cone_deg: float = 15.0
+    spacing_deg: float = 7.5
+    max_shift_voxels: float = 3.0
+    keep: int = 4
+
+
+@dataclass
+class BatchConfig(AlignConfig):
+    """``subalign batch``: align a whole particle set (README, "Batch alignment").
+
+    Attributes
+    ----------
+    particles : str
+        The particle set, any format of :mod:`subalign.io.formats`.
+    format : str, optional
+        Its format (default: from the suffix and columns).
+    tomograms : str, optional
+        A tomogram table (tilt ranges, tomogram files, sizes).
+    subtomograms : str, optional
+        Dynamo's particle folder, or AV3's and STOPGAP's file prefix.
+    pixel_size : float, optional
+        Angstrom per voxel, for formats that state none.
+    particle_wedge : WedgeConfig
+        Tilt range of particles that get none from the set or ``tomograms``.
+    box_size : int, optional
+        Box edge when cropping from tomograms.
+    edge : {"error", "zero", "mean"}
+        Boxes reaching past a tomogram's face.
+    mode : {"reference", "all", "pairs"}
+    reference : str, optional
+        MRC map (mode ``reference``), in the particles' voxel size and box.
+    reference_wedge : WedgeConfig
+        The reference's tilt range; null: nothing missing.
+    search : {"global", "local"}
+        Mode ``reference``: over all of SO(3), or around each particle's pose (``local``).
+    local : LocalSearchConfig
+    pair_list : str, optional
+        Mode ``pairs``: a JSON file ``{"pairs": [{"fixed": f, "moving": m}, ...]}`` (as
+        ``subalign simulate`` writes), ``f``/``m`` a particle's subtomogram name or row.
+    output : str, optional
+        Name of the aligned particle set in ``output_dir`` (default ``aligned`` with the
+        input's suffix); its suffix or ``to`` chooses the format.
+    to : str, optional
+        Output format (default: the input's).
+    classes : int, optional
+        Mode ``all``: cluster the matrix into this many classes (average linkage) and
+        write them as each particle's class.
+    histogram : bool
+        Write ``scores.png`` (needs matplotlib).
+    executor : ExecutorConfig
+        Where it runs (:mod:`subalign.execution.cluster`); not part of the job's identity.
+    """
+
+    particles: Optional[str] = None
+    format: Optional[str] = None
+    tomograms: Optional[str] = None
+    subtomograms: Optional[str] = None
+    pixel_size: Optional[float] = None
+    particle_wedge: WedgeConfig = field(default_factory=WedgeConfig)
+    box_size: Optional[int] = None
+    edge: str = "error"
+    mode: str = "reference"
+    reference: Optional[str] = None
+    reference_wedge: WedgeConfig = field(default_factory=WedgeConfig)
+    search: str = "global"
+    local: LocalSearchConfig = field(default_factory=LocalSearchConfig)
+    pair_list: Optional[str] = None
+    output: Optional[str] = None
+    to: Optional[str] = None
+    classes: Optional[int] = None
+    histogram: bool = True
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    # AlignConfig's wedge default ([-60, 60]) does not apply: wedges are per particle.
+    wedge: WedgeConfig = field(default_factory=WedgeConfig)

@@ -1,0 +1,197 @@
+"""subalign batch on real Dask clusters: a LocalCluster of 2 workers against 1 worker (bit
+identical, the context loaded once per worker), a scheduler and workers started as separate
+processes and joined by address, and SIGKILLs at random moments followed by a rerun."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from batch_support import TINY, record_indices, simulate, stored
+from subalign.cli.compose import compose_config
+from subalign.workflows.batch import run_batch
+from subalign.workflows.worker import context_loads
+
+distributed = pytest.importorskip("distributed")
+
+BIN = Path(sys.executable).parent
+SUBALIGN = BIN / "subalign"
+
+
+@pytest.fixture(scope="module")
+def sim16(tmp_path_factory):
+    """Eight 16^3 particles (SNR 4, wedge +-60) with pairs.json (4 consecutive pairs)."""
+    return simulate(tmp_path_factory.mktemp("sim16"), "n=8", "size=16", "seed=3",
+                    "imaging.snr=4", "max_translation_voxels=1")
+
+
+def _args(sim: Path, output_dir: Path, *extra: str) -> list[str]:
+    return [f"particles={sim / 'particles.star'}", f"tomograms={sim / 'wedges.csv'}",
+            f"output_dir={output_dir}", *TINY, *extra]
+
+
+def _in_process(sim: Path, output_dir: Path, *extra: str) -> np.ndarray:
+    """The run's stored results with every item aligned in this process, one at a time."""
+    config = compose_config("batch", _args(sim, output_dir, *extra))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        run = run_batch(config, executor=pool)
+    return stored(output_dir, run.summary["count"])
+
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUBALIGN_")}
+    env["OPENBLAS_NUM_THREADS"] = env["MKL_NUM_THREADS"] = env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+@pytest.mark.slow
+def test_two_local_workers_give_bit_identical_results_and_load_the_context_once_each(
+        sim16, tmp_path):
+    """mode=all on 6 particles (15 pairs): a LocalCluster of 2 processes against the default
+    executor with one worker; each worker reads the context once, not once per task."""
+    args = ["mode=all", "classes=2"]
+    particles = tmp_path / "six.star"
+    from subalign.io.formats import read_particles, write_particles
+
+    write_particles(read_particles(sim16 / "particles.star").take(slice(0, 6)), particles)
+    one = compose_config("batch", [f"particles={particles}", f"tomograms={sim16 / 'wedges.csv'}",
+                                   f"output_dir={tmp_path / 'one'}", *TINY, *args,
+                                   "executor.workers=1"])
+    run_one = run_batch(one)
+    assert run_one.ran == 15 and run_one.summary["executor"].startswith("a local cluster of 1")
+    two = compose_config("batch", [f"particles={particles}", f"tomograms={sim16 / 'wedges.csv'}",
+                                   f"output_dir={tmp_path / 'two'}", *TINY, *args])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        run_two = run_batch(two, executor=client.get_executor(pure=False))
+        loads = client.run(context_loads)
+    assert run_two.ran == 15
+    assert sorted(loads.values()) == [1, 1], loads  # both worked, each loaded it once
+    np.testing.assert_array_equal(stored(tmp_path / "one", 15), stored(tmp_path / "two", 15))
+    for name in ("dissimilarity", "transforms", "confidence"):
+        np.testing.assert_array_equal(np.load(tmp_path / "one" / f"{name}.npy"),
+                                      np.load(tmp_path / "two" / f"{name}.npy"))
+    matrix = np.load(tmp_path / "two" / "dissimilarity.npy")
+    assert matrix.dtype == np.float32 and matrix.shape == (6, 6)
+    assert np.all(matrix[np.triu_indices(6, 1)] > 0)
+    classes = read_particles(tmp_path / "two" / "aligned.star").fields["class_number"]
+    assert set(classes) == {1, 2}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_scheduler_and_workers_started_apart_are_joined_by_address(sim16, tmp_path):
+    """``dask scheduler`` and two ``dask worker`` processes on localhost; the pair list of
+    subalign simulate aligned through them equals the in-process run; a rerun does nothing
+    and says so; another config on the same output is refused naming the setting."""
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    started = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1",
+                                 "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+                                env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)]
+    try:
+        for _ in range(2):
+            started.append(subprocess.Popen(
+                [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--nworkers", "1",
+                 "--no-dashboard"], env=_env(), stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True))
+        with distributed.Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+        args = _args(sim16, tmp_path / "joined", "mode=pairs",
+                     f"pair_list={sim16 / 'pairs.json'}", f"executor.address={address}")
+        done = subprocess.run([str(SUBALIGN), "batch", *args], env=_env(), capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert f"on the scheduler at {address} (2 workers)" in done.stdout
+        assert "aligned 4 of 4 items" in done.stdout
+        again = subprocess.run([str(SUBALIGN), "batch", *args], env=_env(), capture_output=True,
+                               text=True, timeout=600)
+        assert again.returncode == 0
+        assert "batch pairs: all 4 items already done; nothing to do" in again.stdout
+        other = subprocess.run([str(SUBALIGN), "batch", *args, "seed=1"], env=_env(),
+                               capture_output=True, text=True, timeout=600)
+        assert other.returncode == 2
+        assert other.stderr == (
+            f"subalign: error: {tmp_path / 'joined' / 'job.json'}: holds a batch made with "
+            "seed=0, this command has seed=1; expected the same settings to resume (choose "
+            "another output_dir)\n")
+    finally:
+        for process in started:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in started:
+            process.wait(timeout=60)
+    local = _in_process(sim16, tmp_path / "here", "mode=pairs", f"pair_list={sim16 / 'pairs.json'}")
+    np.testing.assert_array_equal(stored(tmp_path / "joined", 4), local)
+    summary = json.loads((tmp_path / "joined" / "summary.json").read_text())
+    assert summary["count"] == 4 and summary["duplicates"] == 0 and "errors" in summary
+
+
+def _records(path: Path, size: int) -> int:
+    try:
+        return path.stat().st_size // size
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_rerun_aligns_every_pair_exactly_once(sim16, tmp_path):
+    """Five SIGKILLs of the batch process (mode=all, 28 pairs, 2 workers), each at a random
+    moment: while it starts, or soon after it committed a new result; the rerun completes
+    with every pair's record exactly once, equal to an uninterrupted run."""
+    from subalign.execution.arraylog import ArrayLog
+    from subalign.workflows.worker import FIELDS
+
+    out = tmp_path / "killed"
+    args = _args(sim16, out, "mode=all", "executor.workers=2")
+    size = ArrayLog(tmp_path / "probe.bin", FIELDS, 0).record_bytes
+    rng = np.random.default_rng(13)
+    counts = []
+    for _ in range(5):
+        before = _records(out / "results.bin", size)
+        process = subprocess.Popen([str(SUBALIGN), "batch", *args], env=_env(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        if rng.random() < 0.3:  # while the cluster starts
+            time.sleep(rng.uniform(0.2, 3.0))
+        else:  # after a new result, at a random moment of the next ones
+            deadline = time.monotonic() + 300
+            while (_records(out / "results.bin", size) <= before and process.poll() is None
+                   and time.monotonic() < deadline):
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.8))
+        assert process.poll() is None, "the batch ended before it was killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        try:  # the workers notice their parent is gone; anything left of the group goes too
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        counts.append(_records(out / "results.bin", size))
+    print(f"records after each of the 5 kills: {counts}")
+    assert 0 < counts[-1] < 28, counts
+    done = subprocess.run([str(SUBALIGN), "batch", *args], env=_env(), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"aligned {28 - counts[-1]} of 28 items" in done.stdout
+    indices = record_indices(out)
+    assert sorted(indices.tolist()) == list(range(28)), indices
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parts"] >= 2 and summary["duplicates"] == 0
+    uninterrupted = _in_process(sim16, tmp_path / "whole", "mode=all")
+    np.testing.assert_array_equal(stored(out, 28), uninterrupted)

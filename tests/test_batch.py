@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from batch_support import TINY, perturbed, pose_errors, simulate, stored
+from batch_support import perturbed, pose_errors, simulate
 from subalign.cli.compose import compose_config
 from subalign.cli.main import main
 from subalign.errors import ConfigError

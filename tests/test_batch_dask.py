@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import distributed
 import numpy as np
 import pytest
 
@@ -21,8 +22,6 @@ from batch_support import TINY, record_indices, simulate, stored
 from subalign.cli.compose import compose_config
 from subalign.workflows.batch import run_batch
 from subalign.workflows.worker import context_loads
-
-distributed = pytest.importorskip("distributed")
 
 BIN = Path(sys.executable).parent
 SUBALIGN = BIN / "subalign"

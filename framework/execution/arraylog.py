@@ -17,6 +17,7 @@ than a record, or failing its CRC) is ignored on reading, and cut off by the nex
 from __future__ import annotations
 
 import os
+import struct
 import time
 import zlib
 from collections.abc import Mapping
@@ -77,6 +78,7 @@ class ArrayLog:
         self.fields = tuple(fields)
         self.dtype = np.dtype([("index", "<i8"), ("values", "<f8", (len(self.fields),)),
                                ("crc", "<u4")])
+        self._payload = struct.Struct(f"<q{len(self.fields)}d")
         self.values = np.full((count, len(self.fields)), np.nan)
         self.present = np.zeros(count, dtype=bool)
         self.duplicates = 0
@@ -121,21 +123,20 @@ class ArrayLog:
     def add(self, row: Mapping) -> None:
         """Record a finished item: ``row["index"]`` and a number for every field."""
         index = int(row["index"])
-        record = np.zeros(1, dtype=self.dtype)
-        record["index"] = index
-        record["values"] = [float(row[f]) for f in self.fields]
-        record["crc"] = self._checksums(record)
+        values = [float(row[f]) for f in self.fields]
+        payload = self._payload.pack(index, *values)
+        record = payload + struct.pack("<I", zlib.crc32(payload))
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = open(self.path, "ab")
             if self._handle.tell() != self._valid_bytes:  # cut a torn or foreign tail off
                 self._handle.truncate(self._valid_bytes)
                 self._handle.seek(self._valid_bytes)
-        self._handle.write(record.tobytes())
+        self._handle.write(record)
         self._handle.flush()
         self._valid_bytes += self.record_bytes
         self.present[index] = True
-        self.values[index] = record["values"][0]
+        self.values[index] = values
         if time.monotonic() - self._synced >= SYNC_INTERVAL:
             os.fsync(self._handle.fileno())
             self._synced = time.monotonic()

@@ -48,8 +48,15 @@ def no_op(item: int) -> dict:
     return {"index": item, "value": 0.0}
 
 
-def throughput(sim: Path, work: Path, workers: int) -> tuple[float, float, float, int]:
-    """Pairs per second, mean and max worker memory (MB), pairs of an all-vs-all run."""
+def cpu_seconds() -> float:
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def throughput(sim: Path, work: Path, workers: int) -> tuple[float, float, float, int, float]:
+    """Pairs per second, mean and max worker memory (MB), pairs of an all-vs-all run, and
+    the workers' CPU seconds per pair (on a shared machine, the wall time says how much of
+    the CPUs the run got; the CPU time per pair says what the work costs)."""
     config = compose_config("batch", [f"particles={sim / 'particles.star'}",
                                       f"tomograms={sim / 'wedges.csv'}", "mode=all",
                                       f"output_dir={work / f'workers{workers}'}", *PAIRS])
@@ -57,30 +64,37 @@ def throughput(sim: Path, work: Path, workers: int) -> tuple[float, float, float
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         client.run(lambda: __import__("subalign.workflows.worker"))  # imports warmed up
+        cpu = sum(client.run(cpu_seconds).values())
         started = time.perf_counter()
         run = run_batch(config, executor=client.get_executor(pure=False), window=4 * workers)
         seconds = time.perf_counter() - started
+        cpu = sum(client.run(cpu_seconds).values()) - cpu
         memory = list(client.run(rss_mb).values())
     count = run.summary["count"]
-    return count / seconds, float(np.mean(memory)), float(np.max(memory)), count
+    return count / seconds, float(np.mean(memory)), float(np.max(memory)), count, cpu / count
 
 
-def overhead(work: Path, tasks: int = 2000) -> tuple[float, float]:
-    """Wall time per no-op task (ms) through 2 Dask workers, and in this process."""
+def overhead(work: Path, tasks: int = 2000) -> tuple[dict, float]:
+    """Wall time per no-op task (ms) through 2 Dask workers, with 8 tasks kept submitted
+    (the batch's default for 2 workers: latency-bound) and with all submitted at once
+    (throughput-bound); and in this process."""
+    dask = {}
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         client.run(lambda: None)
-        with ArrayLog(work / "noop.bin", ("value",), tasks) as store:
-            started = time.perf_counter()
-            map_resumable(no_op, range(tasks), store, executor=client.get_executor(pure=False),
-                          window=8, collect=False)
-            dask = (time.perf_counter() - started) / tasks
+        for window in (8, None):
+            with ArrayLog(work / f"noop{window}.bin", ("value",), tasks) as store:
+                started = time.perf_counter()
+                map_resumable(no_op, range(tasks), store,
+                              executor=client.get_executor(pure=False), window=window,
+                              collect=False)
+                dask[window] = (time.perf_counter() - started) / tasks * 1e3
     with ArrayLog(work / "noop_here.bin", ("value",), tasks) as store:
         started = time.perf_counter()
         map_resumable(no_op, range(tasks), store, collect=False)
         here = (time.perf_counter() - started) / tasks
-    return dask * 1e3, here * 1e3
+    return dask, here * 1e3
 
 
 def store_of_pairs(work: Path, particles: int = 1000) -> None:
@@ -137,6 +151,8 @@ def main() -> None:
     parser.add_argument("--particles", type=int, default=8)
     parser.add_argument("--size", type=int, default=24)
     parser.add_argument("--keep", type=Path, help="work here instead of a temporary directory")
+    parser.add_argument("--only-throughput", action="store_true",
+                        help="measure pairs per second and memory only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         work = args.keep or Path(scratch)
@@ -147,15 +163,21 @@ def main() -> None:
               f"{', '.join(f'{v:.1f}' for v in psutil.getloadavg())}")
         rates = {}
         for workers in (1, 2):
-            rate, mean, most, count = throughput(sim, work, workers)
+            rate, mean, most, count, cpu = throughput(sim, work, workers)
             rates[workers] = rate
             print(f"all-vs-all, {count} pairs ({' '.join(PAIRS[:2])}), {workers} worker(s): "
-                  f"{rate:.3f} pairs/s; worker memory {mean:.0f} MB (max {most:.0f} MB)")
+                  f"{rate:.3f} pairs/s, {cpu:.2f} worker CPU s per pair; worker memory "
+                  f"{mean:.0f} MB (max {most:.0f} MB); load average now "
+                  f"{psutil.getloadavg()[0]:.1f}")
         same = np.array_equal(stored(work / "workers1", count), stored(work / "workers2", count))
         print(f"speed-up with 2 workers: {rates[2] / rates[1]:.2f}x; results identical: {same}")
+        if args.only_throughput:
+            return
         dask_ms, here_ms = overhead(work)
         print(f"overhead per task (2,000 no-op tasks, committed to an ArrayLog): "
-              f"{dask_ms:.2f} ms through 2 Dask workers, {here_ms:.3f} ms in process")
+              f"{dask_ms[8]:.2f} ms through 2 Dask workers with 8 tasks in flight, "
+              f"{dask_ms[None]:.2f} ms with all submitted at once, {here_ms:.3f} ms in "
+              f"process; load average now {psutil.getloadavg()[0]:.1f}")
         store_of_pairs(work)
         found = local_against_global(sim, work)
         print(f"to the true map from priors 10 deg / 2 voxels off (median prior error "

@@ -170,6 +170,23 @@ def test_slurm_job_script_holds_the_configured_settings():
         assert line in script, f"{line!r} not in the job script:\n{script}"
 
 
+def test_a_missing_dask_is_named_with_the_extra_that_brings_it(monkeypatch):
+    import sys
+
+    from subalign.errors import MissingExtraError
+    from subalign.execution.cluster import check_executor
+
+    config = compose_config("batch", ["executor=slurm"])
+    monkeypatch.setitem(sys.modules, "dask_jobqueue", None)
+    with pytest.raises(MissingExtraError, match=r"^executor=slurm needs dask-jobqueue: pip "
+                                                r"install 'subalign\[slurm\]'$"):
+        check_executor(config.executor)
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(MissingExtraError, match=r"^running on Dask needs dask distributed: pip "
+                                                r"install 'subalign\[batch\]'$"):
+        check_executor(config.executor)
+
+
 # --- pose composition against ground truth ------------------------------------------------
 
 @pytest.fixture(scope="module")

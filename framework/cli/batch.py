@@ -61,9 +61,10 @@ def _report(summary: dict, ran: int) -> None:
         print(f"batch {mode}: aligned {ran} of {count} items in {summary['seconds']:.1f} s "
               f"(over {summary['parts']} run(s)) on {summary['executor']}")
     scores, confidence = summary["scores"], summary["confidence"]
+    median = "none" if confidence["median"] is None else f"{confidence['median']:.3f}"
     print(f"scores: median {scores['median']:.4g} (min {scores['min']:.4g}, max "
-          f"{scores['max']:.4g}); confidence median {confidence['median']}, "
-          f"{confidence['below_0.05']} below 0.05")
+          f"{scores['max']:.4g}); confidence median {median}, {confidence['below_0.05']} "
+          "below 0.05")
     if "errors" in summary:
         errors = summary["errors"]
         print(f"against the pair list's truths: median rotation error "

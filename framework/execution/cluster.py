@@ -106,11 +106,12 @@ class ExecutorConfig:
 
 
 def check_executor(config: Any) -> None:
-    """Range and choice checks of an :class:`ExecutorConfig` node (fields named ``executor.*``).
+    """Range and choice checks of an :class:`ExecutorConfig` node (fields named ``executor.*``),
+    and that the packages it needs are installed.
 
     Raises
     ------
-    ConfigError
+    ConfigError, MissingExtraError
     """
     if config.kind not in EXECUTOR_KINDS:
         raise ConfigError(f"executor.kind: expected one of {', '.join(EXECUTOR_KINDS)}, found "
@@ -123,6 +124,9 @@ def check_executor(config: Any) -> None:
         check_number(config.workers, "executor.workers", at_least=1, integer=True)
     check_number(config.tasks_per_worker, "executor.tasks_per_worker", at_least=1, integer=True)
     check_number(config.slurm.cores, "executor.slurm.cores", at_least=1, integer=True)
+    _distributed()
+    if config.kind == "slurm" and config.address is None:
+        _jobqueue()
 
 
 def _distributed():
@@ -134,14 +138,19 @@ def _distributed():
     return distributed
 
 
-def slurm_cluster(config: Any):
-    """A ``dask_jobqueue.SLURMCluster`` of :class:`SlurmConfig` ``config.slurm`` (no job
-    submitted until it is scaled); its ``job_script()`` is what each job runs."""
+def _jobqueue():
     try:
-        from dask_jobqueue import SLURMCluster
+        import dask_jobqueue
     except ImportError:
         raise MissingExtraError("executor=slurm needs dask-jobqueue: pip install "
                                 "'subalign[slurm]'") from None
+    return dask_jobqueue
+
+
+def slurm_cluster(config: Any):
+    """A ``dask_jobqueue.SLURMCluster`` of :class:`SlurmConfig` ``config.slurm`` (no job
+    submitted until it is scaled); its ``job_script()`` is what each job runs."""
+    SLURMCluster = _jobqueue().SLURMCluster
     slurm = config.slurm
     cores = int(slurm.cores)
     return SLURMCluster(

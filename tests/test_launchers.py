@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 SUBALIGN = Path(sys.executable).parent / "subalign"
 #: A noise-free 16^3 demo pair and few candidates: seconds per job.
@@ -28,20 +30,25 @@ def _jobs(tmp_path: Path) -> dict[int, dict]:
             for job in (0, 1)}
 
 
-def test_joblib_launcher_runs_the_sweep_in_parallel_processes(tmp_path):
-    done = _sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+LAUNCHERS = {
+    # joblib: local processes (loky), two at a time
+    "joblib": (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+               "Joblib.Parallel(n_jobs=2,backend=loky"),
+    # submitit: what submitit_slurm submits to SLURM, run here by submitit's local executor
+    "submitit_local": (["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"],
+                       "Submitit 'local' sweep output dir"),
+}
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_launcher_runs_every_job_of_the_sweep(launcher, tmp_path):
+    overrides, announced = LAUNCHERS[launcher]
+    done = _sweep(tmp_path, *overrides)
     assert done.returncode == 0, done.stderr
-    assert "Joblib.Parallel(n_jobs=2,backend=loky" in done.stdout + done.stderr
+    assert announced in done.stdout + done.stderr
     jobs = _jobs(tmp_path)
     assert [jobs[k]["config"]["seed"] for k in (0, 1)] == [0, 1]
     assert all(job["n_candidates"] == 2 for job in jobs.values())
-
-
-def test_submitit_local_launcher_runs_the_sweep_as_submitit_jobs(tmp_path):
-    done = _sweep(tmp_path, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10")
-    assert done.returncode == 0, done.stderr
-    assert "Submitit 'local' sweep output dir" in done.stdout + done.stderr
-    jobs = _jobs(tmp_path)
-    assert [jobs[k]["config"]["seed"] for k in (0, 1)] == [0, 1]
-    logs = sorted(p.name for p in (tmp_path / "sweep" / ".submitit").rglob("*_log.out"))
-    assert len(logs) == 2, logs  # each job ran as its own submitit job
+    if launcher == "submitit_local":  # each job ran as its own submitit job
+        logs = sorted(p.name for p in (tmp_path / "sweep" / ".submitit").rglob("*_log.out"))
+        assert len(logs) == 2, logs

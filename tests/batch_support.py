@@ -26,9 +26,12 @@ from subalign.workflows.worker import FIELDS
 TINY = ["scan.keep=1", "sampler.spacing_deg=90", "search_score=null", "polish_max_steps=3",
         "refiner.n_max_iter=5", "histogram=false"]
 
-#: A second structure for classification: three blobs on a rod, unlike the paper phantom.
-ROD = ("density.blobs=[{centre:[-0.17,0,0],sigma:0.05,amplitude:1},"
-       "{centre:[0,0,0],sigma:0.05,amplitude:1},{centre:[0.17,0.02,0],sigma:0.05,amplitude:1}]")
+#: A second structure for classification: four other blobs, as asymmetric as the paper
+#: phantom (a rod of three blobs, nearly symmetric, made the cheap searches fail).
+OTHER_PHANTOM = ("density.blobs=[{centre:[0.15,0.1,-0.05],sigma:0.06,amplitude:1},"
+                 "{centre:[-0.15,0.05,0.05],sigma:0.045,amplitude:0.9},"
+                 "{centre:[0,-0.17,0],sigma:0.05,amplitude:0.8},"
+                 "{centre:[0.02,0.05,0.18],sigma:0.035,amplitude:0.7}]")
 
 
 def simulate(directory: Path, *overrides: str) -> Path:
@@ -41,11 +44,11 @@ def simulate(directory: Path, *overrides: str) -> Path:
 
 
 def two_structures(directory: Path, per_class: int, size: int, snr: float, seed: int = 0) -> Path:
-    """``per_class`` particles of the paper phantom then of :data:`ROD`, as one RELION 5
+    """``per_class`` particles of the paper phantom then of :data:`OTHER_PHANTOM`, as one RELION 5
     set ``two.star`` (absolute subtomogram paths) with ``wedges.csv``; class 1, then 2."""
     parts = [simulate(directory / name, f"n={per_class}", f"size={size}", f"seed={seed + k}",
                       f"imaging.snr={snr}", *extra)
-             for k, (name, extra) in enumerate((("a", ()), ("b", (ROD,))))]
+             for k, (name, extra) in enumerate((("a", ()), ("b", (OTHER_PHANTOM,))))]
     sets = [read_particles(part / "particles.star", tomograms=part / "wedges.csv")
             for part in parts]
     names = np.concatenate([[str(s.resolve(n).resolve()) for n in s.fields["subtomogram"]]

@@ -50,17 +50,22 @@ def test_relion5_set_aligned_to_its_reference_globally_and_locally_recovers_true
     assert table[0].startswith("row,tag,phi_deg") and len(table) == 7
 
 
+#: The pairs' search: 8 candidates from a 30-degree set, shifts within 5 voxels (the
+#: particles are centred within 2). With 2 or 4 candidates from a 45 or 60-degree set, about
+#: one pair in ten fails to align (scores 3 to 10 times the solved pairs').
+PAIRS = ["scan.keep=8", "sampler.spacing_deg=30", "max_shift_voxels=5"]
+
+
 @pytest.mark.slow
 def test_all_vs_all_separates_two_structures(tmp_path):
-    star = two_structures(tmp_path, per_class=4, size=24, snr=2.0, seed=4)
+    """Three particles of the paper phantom and three of another four-blob phantom."""
+    star = two_structures(tmp_path, per_class=3, size=24, snr=4.0, seed=4)
     done = batch(f"particles={star}", f"tomograms={tmp_path / 'wedges.csv'}", "mode=all",
-                 "classes=2", "scan.keep=2", "sampler.spacing_deg=60", "executor.workers=2",
-                 f"output_dir={tmp_path / 'all'}", "to=dynamo")
-    assert "aligned 28 of 28 items" in done.stdout
+                 "classes=2", *PAIRS, "executor.workers=2", f"output_dir={tmp_path / 'all'}",
+                 "to=dynamo")
+    assert "aligned 15 of 15 items" in done.stdout
     labels = read_particles(tmp_path / "all" / "aligned.tbl").fields["class_number"].to_numpy()
-    assert adjusted_rand_index(np.repeat([1, 2], 4), labels) == 1.0, labels
+    assert adjusted_rand_index(np.repeat([1, 2], 3), labels) == 1.0, labels
     matrix = np.load(tmp_path / "all" / "dissimilarity.npy")
-    within = np.mean([matrix[i, j] for i in range(8) for j in range(8)
-                      if i != j and (i < 4) == (j < 4)])
-    between = np.mean(matrix[:4, 4:])
-    assert between > within, (within, between)
+    within = [matrix[i, j] for i in range(6) for j in range(i + 1, 6) if (i < 3) == (j < 3)]
+    assert max(within) < np.median(matrix[:3, 3:]), matrix

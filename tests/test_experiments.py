@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from subalign.experiments.average import fsc, resolution_at, wedge_compensated_average
+from subalign.workflows.averaging import wedge_compensated_average
+from subalign.workflows.fsc import fsc, resolution_at
 from subalign.simulation.density import phantom
 from subalign.experiments.classification import adjusted_rand_index, cluster
 from subalign.experiments.pairs import steps_to_optimum

@@ -14,7 +14,8 @@ import starfile
 from scipy.spatial.transform import Rotation
 
 import dynamotable
-from subalign.experiments.average import fsc, resolution_at, wedge_compensated_average
+from subalign.workflows.averaging import wedge_compensated_average
+from subalign.workflows.fsc import fsc, resolution_at
 from subalign.io.formats import FORMATS, read_particles, write_particles
 from subalign.io.mrc import write_volume
 from subalign.io.particles import ParticleSet, Tomogram

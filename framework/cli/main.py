@@ -38,6 +38,7 @@ from subalign.experiments import run_experiment
 from subalign.experiments.report import main as report_main
 from subalign.cli.particles import PARTICLE_COMMANDS
 from subalign.cli.batch import batch_main
+from subalign.cli.average import average_main, classify_main
 from subalign.simulation.figures import write_figure2b
 from subalign.cli.progress import ProgressLog
 from subalign.simulation.simulate import load_density, simulate_pair, simulation_config
@@ -58,6 +59,8 @@ commands:
   show       summarize a particle set (tomograms, wedges, poses)
   aligned    write a particle or an alignment result as an aligned MRC (for ChimeraX)
   batch      align a particle set on Dask: to a reference, all-vs-all or a pair list
+  average    refine a particle set in rounds: gold-standard half maps, FSC, report
+  classify   sort a particle set into classes: multi-reference refinement or all-vs-all
 
 examples:
   subalign align
@@ -178,6 +181,9 @@ def main(argv: list[str] | None = None) -> None:
             return
         if command == "batch":
             batch_main(rest)
+            return
+        if command in ("average", "classify"):
+            (average_main if command == "average" else classify_main)(rest)
             return
         if command not in TASKS:
             raise ConfigError(f"command {command!r}: expected one of align, simulate, experiment, report, plugins")

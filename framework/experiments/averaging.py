@@ -4,7 +4,7 @@ Subtomogram ``i`` is particle ``i`` of the job's simulation. With ``template=fir
 template is subtomogram 0 (noisy, with its wedge) and the common frame is particle 0's;
 with ``template=truth`` it is the true map (no wedge) in its own frame. Each round aligns
 every subtomogram to the template (60-degree sampling by default) and averages them with
-missing-wedge compensation (:func:`subalign.experiments.average.wedge_compensated_average`); the next
+missing-wedge compensation (:func:`subalign.workflows.averaging.wedge_compensated_average`); the next
 round's template is that average, which has no wedge. The average is compared with the true
 map in the common frame by FSC, next to the average made with the true transforms (what
 perfect alignment would give at this N and SNR).
@@ -20,7 +20,8 @@ import numpy as np
 from omegaconf import DictConfig
 
 from subalign.align.pair import align_pair
-from subalign.experiments.average import fsc, resolution_at, wedge_compensated_average
+from subalign.workflows.averaging import wedge_compensated_average
+from subalign.workflows.fsc import fsc, resolution_at
 from subalign.errors import ConfigError
 from subalign.numerics.geometry import RigidTransform, transform_errors
 from subalign.io.mrc import write_volume

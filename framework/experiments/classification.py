@@ -20,8 +20,9 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from subalign.align.pair import align_pair
+from subalign.workflows.classes import medoid_frames
 from subalign.workflows.clustering import adjusted_rand_index, cluster
-from subalign.experiments.average import wedge_compensated_average
+from subalign.workflows.averaging import wedge_compensated_average
 from subalign.simulation.density import density_from_structure
 from subalign.numerics.geometry import RigidTransform
 from subalign.io.mrc import write_volume
@@ -86,17 +87,17 @@ def _matrix(rows: list, count: int, key: str) -> np.ndarray:
 def _class_averages(config, densities, rows, labels, output_dir) -> list[str]:
     """Wedge-compensated average of each cluster in the frame of its medoid."""
     count, tilt = len(labels), TiltRange(-float(config.tilt), float(config.tilt))
-    after = _matrix(rows, count, "after")
-    onto = {(r["i"], r["j"]): RigidTransform.from_record(r["transform"]) for r in rows}
+    transforms = {(r["i"], r["j"]): RigidTransform.from_record(r["transform"]) for r in rows}
+
+    def onto(i: int, j: int) -> RigidTransform:
+        return transforms[(i, j)] if (i, j) in transforms else transforms[(j, i)].inverse()
+
     files = []
-    for label in sorted(set(labels)):
-        members = [k for k in range(count) if labels[k] == label]
-        medoid = min(members, key=lambda k: after[k, members].sum())
-        transforms = [RigidTransform.identity() if k == medoid
-                      else onto[(medoid, k)] if (medoid, k) in onto
-                      else onto[(k, medoid)].inverse() for k in members]
-        volumes = [_subtomogram(config, densities, k) for k in members]
-        average = wedge_compensated_average(volumes, transforms, [tilt] * len(members))
+    frames = medoid_frames(np.asarray(labels), _matrix(rows, count, "after"), onto)
+    for label, (_, members) in frames.items():
+        volumes = [_subtomogram(config, densities, k) for k, _ in members]
+        average = wedge_compensated_average(volumes, [t for _, t in members],
+                                            [tilt] * len(members))
         name = f"class_{label}_average.mrc"
         write_volume(output_dir / name, average,
                      voxel_size=float(config.simulation.voxel_size_nm) * 10)

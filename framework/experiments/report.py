@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from subalign.errors import ConfigError
-from subalign.io.figures import central_slices, pyplot, save_figure
+from subalign.io.figures import pyplot, save_figure, slices_figure
 from subalign.io.files import atomic_path
 from subalign.io.mrc import read_volume
 from subalign.experiments.paper import SPEEDUP, paper_value
@@ -195,20 +195,6 @@ def _speedup_section(jobs: list[dict], figures: Path) -> list[str]:
                     "", "![speed-up](figures/speedup.png)"]
 
 
-def _slices_figure(volumes: dict[str, np.ndarray], path: Path) -> None:
-    plt = pyplot()
-    figure, axes = plt.subplots(len(volumes), 3, figsize=(6, 2 * len(volumes)), squeeze=False)
-    for row, (label, volume) in enumerate(volumes.items()):
-        for column, (plane, image) in enumerate(central_slices(volume).items()):
-            axes[row, column].imshow(image, cmap="gray", origin="lower")
-            axes[row, column].set_xticks([])
-            axes[row, column].set_yticks([])
-            if row == 0:
-                axes[row, column].set_title(plane)
-        axes[row, 0].set_ylabel(label, fontsize=8)
-    save_figure(figure, path)
-
-
 def _averaging_section(jobs: list[dict], figures: Path) -> list[str]:
     plt = pyplot()
     lines = []
@@ -237,7 +223,7 @@ def _averaging_section(jobs: list[dict], figures: Path) -> list[str]:
         axis.legend(fontsize=8)
         save_figure(figure, figures / f"averaging_fsc_{number}.png")
         last = len(summary["rounds"])
-        _slices_figure({
+        slices_figure({
             "average": read_volume(job["dir"] / f"average_round{last}.mrc").data,
             "true transforms": read_volume(job["dir"] / "perfect_alignment_average.mrc").data,
             "true map": read_volume(job["dir"] / "truth.mrc").data,
@@ -266,7 +252,7 @@ def _classification_section(jobs: list[dict], figures: Path) -> list[str]:
             axis.set_title(f"{key} alignment (ARI {ari[key]:.2f})")
             figure.colorbar(image, ax=axis, fraction=0.046)
         save_figure(figure, figures / f"classification_matrices_{number}.png")
-        _slices_figure({name.removesuffix(".mrc"): read_volume(job["dir"] / name).data
+        slices_figure({name.removesuffix(".mrc"): read_volume(job["dir"] / name).data
                         for name in summary["class_averages"]},
                        figures / f"classification_averages_{number}.png")
         lines += [f"![dissimilarity matrices](figures/classification_matrices_{number}.png)", "",

@@ -9,7 +9,7 @@ import numpy as np
 from subalign.errors import MissingExtraError
 from subalign.io.files import atomic_path
 
-__all__ = ["SLICE_PLANES", "central_slices", "pyplot", "save_figure"]
+__all__ = ["SLICE_PLANES", "central_slices", "pyplot", "save_figure", "slices_figure"]
 
 SLICE_PLANES = ("xy", "xz", "yz")
 
@@ -51,3 +51,28 @@ def central_slices(volume: np.ndarray) -> dict[str, np.ndarray]:
     """
     c = volume.shape[0] // 2
     return {"xy": volume[c], "xz": volume[:, c, :], "yz": volume[:, :, c]}
+
+
+def slices_figure(volumes: dict[str, np.ndarray], path: str | Path, *, title: str = "") -> Path:
+    """One row of central sections (:func:`central_slices`: xy, xz, yz) per volume; PNG.
+
+    Parameters
+    ----------
+    volumes : dict of str to ndarray of shape (N, N, N)
+        Row label -> ``[z, y, x]`` volume; each panel is scaled to its own range.
+    path : str or Path
+    title : str
+    """
+    plt = pyplot()
+    figure, axes = plt.subplots(len(volumes), 3, figsize=(6, 2 * len(volumes)), squeeze=False)
+    for row, (label, volume) in enumerate(volumes.items()):
+        for column, (plane, image) in enumerate(central_slices(volume).items()):
+            axes[row, column].imshow(image, cmap="gray", origin="lower")
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+            if row == 0:
+                axes[row, column].set_title(plane)
+        axes[row, 0].set_ylabel(label, fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=9)
+    return save_figure(figure, path)

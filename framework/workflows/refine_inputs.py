@@ -1,0 +1,273 @@
+"""The inputs of a refinement (``subalign average``, ``subalign classify``), read and checked
+before anything is written or started.
+
+:func:`read_inputs` checks the settings the two commands share and reads the particle set
+(every subtomogram file must exist and the first is read for the box, as ``subalign batch``
+does: :mod:`subalign.workflows.plan`), the mask and the truth set. A bad input raises one
+line naming the file or field, what was found and what was expected. Maps (references,
+masks) must be cubes of the particles' box; a voxel size in their header must be the
+particles' pixel size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from subalign.errors import ConfigError, VolumeError, check_number
+from subalign.execution.cluster import check_executor
+from subalign.io.figures import pyplot
+from subalign.io.files import check_output_dir, sha256_of
+from subalign.io.formats import FORMATS, output_format, read_particles
+from subalign.io.mrc import read_map
+from subalign.io.particles import ParticleSet
+from subalign.numerics.volumes import box_centre, check_volume
+from subalign.numerics.wedge import TiltRange
+from subalign.plugin.manager import default_plugin_set
+from subalign.workflows.maps import parse_symmetry, soft_sphere_mask
+from subalign.workflows.plan import _check_files, _tilts, align_part
+from subalign.workflows.refine_config import ScheduleConfig
+
+__all__ = ["DEFAULT_MASK_RADIUS", "RefineInputs", "read_box_map", "read_inputs"]
+
+#: Radius of the default soft sphere, as a fraction of the box edge (less if its edge would
+#: pass the box's faces).
+DEFAULT_MASK_RADIUS = 0.4
+#: Width of the default soft edge, voxels.
+DEFAULT_MASK_EDGE = 3.0
+#: Settings that say where and how a run goes, or when it stops: not its identity (a rerun
+#: with more rounds continues a finished run).
+NOT_IDENTITY = ("executor", "output_dir", "figures", "rounds", "min_improvement", "min_changes")
+#: ``align`` fields a refinement does not take from the config (wedges come per particle).
+_NOT_ALIGN = ("fixed", "moving", "output_dir", "demo", "wedge", "fixed_wedge", "moving_wedge")
+
+
+@dataclass
+class RefineInputs:
+    """A checked refinement's inputs.
+
+    Attributes
+    ----------
+    particles : ParticleSet
+    tilts : ndarray of shape (n, 2)
+        Each particle's tilt range, degrees.
+    box : int
+        Box edge ``N``, voxels.
+    edge : {"error", "zero", "mean"}
+        Boxes reaching past a tomogram's face (:mod:`subalign.io.subtomograms`).
+    pixel_size : float
+        Angstrom per voxel.
+    mask : ndarray of shape (N, N, N)
+        In [0, 1]: the user's, or the soft sphere.
+    radius : float
+        The particle's radius in voxels (the mask's extent): sets the angular steps.
+    symmetry : int
+        ``n`` of C_n.
+    align : dict
+        The merged ``align`` settings (plain containers) without wedges.
+    output_dir : Path
+    output : Path
+        The particle set written each round, relative to a round's directory.
+    output_format : str
+    truth : ParticleSet or None
+    record : dict
+        The run's identity, for ``job.json``.
+    """
+
+    particles: ParticleSet
+    tilts: np.ndarray
+    box: int
+    edge: str
+    pixel_size: float
+    mask: np.ndarray
+    radius: float
+    symmetry: int
+    align: dict
+    output_dir: Path
+    output: Path
+    output_format: str
+    truth: ParticleSet | None
+    record: dict
+
+    def tilt(self, row: int) -> TiltRange:
+        """Particle ``row``'s tilt range."""
+        return TiltRange(float(self.tilts[row, 0]), float(self.tilts[row, 1]))
+
+
+def read_box_map(path: str, field: str, box: int, pixel_size: float) -> np.ndarray:
+    """A map the size of the particles' boxes, as float32 ``[z, y, x]``.
+
+    Raises
+    ------
+    ConfigError
+        No file at ``path`` (named as ``field``).
+    VolumeError
+        Unreadable, not a cube of ``box`` voxels, or a header voxel size other than
+        ``pixel_size``.
+    """
+    if path in (None, "") or not Path(path).is_file():
+        raise ConfigError(f"{field}: expected an MRC map, found no file {path}")
+    read = read_map(path)
+    volume = check_volume(read.data, str(path))
+    if volume.shape != (box,) * 3:
+        raise VolumeError(f"{path}: expected a ({box}, {box}, {box}) map like the particles' "
+                          f"boxes, found {volume.shape}")
+    voxel = float(read.voxel_size[2])
+    if voxel > 0 and abs(voxel - pixel_size) > 1e-3 * pixel_size:
+        raise VolumeError(f"{path}: voxel size {voxel:g} Angstrom; expected the particles' "
+                          f"pixel size {pixel_size:g} Angstrom")
+    return volume.astype(np.float32)
+
+
+def _check_settings(config: DictConfig) -> int:
+    """Range and choice checks of the shared fields; returns the symmetry order."""
+    if config.output_dir in (None, ""):
+        raise ConfigError("output_dir: expected a directory for the rounds (rerun the same "
+                          "command with it to resume), found null")
+    check_number(config.rounds, "rounds", at_least=0, integer=True)
+    check_number(config.half_set_seed, "half_set_seed", at_least=0, integer=True)
+    check_number(config.initial_lowpass_angstrom, "initial_lowpass_angstrom", above=0)
+    for name in ("wedge", "fixed_wedge", "moving_wedge"):
+        if config[name].tilt_range_deg is not None:
+            raise ConfigError(f"{name}.tilt_range_deg: expected null (each particle's wedge "
+                              "comes from the set, tomograms= or particle_wedge), found "
+                              f"{list(config[name].tilt_range_deg)}")
+    local = config.local
+    for name in (f.name for f in dataclasses.fields(ScheduleConfig)):
+        if local[name] is None:
+            continue
+        integer = name in ("global_rounds", "keep")
+        check_number(local[name], f"local.{name}", at_least=1 if name == "keep" else 0,
+                     integer=integer)
+    check_number(local.min_cone_deg, "local.min_cone_deg", above=0, at_most=180)
+    check_number(local.max_cone_deg, "local.max_cone_deg", at_least=local.min_cone_deg,
+                 at_most=180)
+    check_number(local.min_step_deg, "local.min_step_deg", above=0)
+    check_number(local.max_shift_voxels, "local.max_shift_voxels",
+                 at_least=local.min_shift_voxels)
+    mask = config.mask
+    if mask.radius_angstrom is not None:
+        check_number(mask.radius_angstrom, "mask.radius_angstrom", above=0)
+    if mask.edge_angstrom is not None:
+        check_number(mask.edge_angstrom, "mask.edge_angstrom", at_least=0)
+    if config.box_size is not None:
+        check_number(config.box_size, "box_size", at_least=8, integer=True)
+    if config.to is not None and config.to not in FORMATS:
+        raise ConfigError(f"to: expected one of {', '.join(FORMATS)}, found {config.to!r}")
+    check_executor(config.executor)
+    return parse_symmetry(config.symmetry)
+
+
+def _read_set(config: DictConfig, path: str, field: str) -> ParticleSet:
+    if path in (None, "") or not Path(path).is_file():
+        raise ConfigError(f"{field}: expected a particle set file (.star, .tbl, .em), found "
+                          f"{'null' if path in (None, '') else 'no file ' + str(path)}")
+    wedge = config.particle_wedge.tilt_range_deg
+    return read_particles(
+        path, config.format, pixel_size=config.pixel_size, subtomograms=config.subtomograms,
+        tomograms=config.tomograms,
+        wedge=None if wedge is None else TiltRange.parse(wedge, field="particle_wedge.tilt_range_deg"))
+
+
+def _mask(config: DictConfig, box: int, pixel: float) -> tuple[np.ndarray, float]:
+    """The mask and the particle radius it implies (voxels)."""
+    if config.mask.file not in (None, ""):
+        mask = read_box_map(config.mask.file, "mask.file", box, pixel).astype(float)
+        if mask.min() < -1e-3 or mask.max() > 1 + 1e-3:
+            raise VolumeError(f"{config.mask.file}: expected mask values from 0 to 1, found "
+                              f"{mask.min():.3g} to {mask.max():.3g}")
+        inside = np.argwhere(mask >= 0.5)
+        if not len(inside):
+            raise VolumeError(f"{config.mask.file}: expected a mask with values >= 0.5 inside "
+                              "the particle, found none")
+        radius = float(np.sqrt(((inside - box_centre(mask.shape)) ** 2).sum(axis=1)).max())
+        return np.clip(mask, 0.0, 1.0), max(radius, 1.0)
+    edge = (config.mask.edge_angstrom / pixel if config.mask.edge_angstrom is not None
+            else DEFAULT_MASK_EDGE)
+    if config.mask.radius_angstrom is None:
+        radius = max(min(DEFAULT_MASK_RADIUS * box, box / 2 - edge), 1.0)
+    else:
+        radius = config.mask.radius_angstrom / pixel
+        if radius + edge > box / 2:
+            raise ConfigError(f"mask.radius_angstrom: expected a sphere inside the {box}-voxel "
+                              f"box (radius + edge <= {box / 2 * pixel:g} Angstrom), found "
+                              f"{radius * pixel:g} + {edge * pixel:g} Angstrom")
+    return soft_sphere_mask(box, radius, edge), float(radius)
+
+
+def file_sha(path) -> str | None:
+    """SHA-256 of an input file, None for none given."""
+    return None if path in (None, "") else sha256_of(path)
+
+
+def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs:
+    """Check the shared settings of ``config`` and read the set, mask and truth.
+
+    Parameters
+    ----------
+    config : DictConfig
+        A composed :class:`~subalign.workflows.refine_config.AverageConfig` or
+        :class:`~subalign.workflows.refine_config.ClassifyConfig`.
+    least : int
+        Fewest particles the command accepts.
+    inputs : dict
+        The command's own input maps by setting name (``{"reference": path}``, or a list of
+        paths), each checked to exist and recorded in the run's identity by SHA-256.
+
+    Returns
+    -------
+    RefineInputs
+
+    Raises
+    ------
+    SubalignError
+        The first problem, in one line naming the file or field.
+    """
+    symmetry = _check_settings(config)
+    for role, paths in inputs.items():
+        for k, path in enumerate(paths if isinstance(paths, list) else [paths]):
+            if path not in (None, "") and not Path(path).is_file():
+                name = f"{role}[{k}]" if isinstance(paths, list) else role
+                raise ConfigError(f"{name}: expected an MRC map, found no file {path}")
+    align = align_part(config)
+    plugins = default_plugin_set()
+    for kind in ("score", "optimizer", "sampler", "constraint", "refiner"):
+        plugins.create(kind, align[kind])
+    particles = _read_set(config, config.particles, "particles")
+    if len(particles) < least:
+        raise ConfigError(f"{config.particles}: expected at least {least} particles, found "
+                          f"{len(particles)}")
+    tilts = _tilts(particles)
+    box = _check_files(particles, config.box_size, config.edge)
+    pixel = particles.require_pixel_size("resolutions in Angstrom (give pixel_size=)")
+    mask, radius = _mask(config, box, pixel)
+    truth = None
+    if config.truth not in (None, ""):
+        truth = _read_set(config, config.truth, "truth")
+        if len(truth) != len(particles):
+            raise ConfigError(f"{config.truth}: expected the {len(particles)} particles of "
+                              f"{config.particles} in the same order, found {len(truth)}")
+    if config.figures:
+        pyplot()
+    output_dir = check_output_dir(config.output_dir)
+    source_format = particles.source.format if particles.source is not None else "relion5"
+    fmt = config.to or source_format
+    output = Path(config.output or f"particles{FORMATS[fmt].suffix}")
+    if config.output is not None and config.to is None:
+        fmt = output_format(output, source_format)
+    record = OmegaConf.to_container(config, resolve=True)
+    for name in (*NOT_IDENTITY, *_NOT_ALIGN):
+        record.pop(name, None)
+    record.update(align)
+    files = {"particles": config.particles, "tomograms": config.tomograms,
+             "mask": config.mask.file, "truth": config.truth, **inputs}
+    record["inputs"] = {role: ([file_sha(p) for p in path] if isinstance(path, list)
+                               else file_sha(path)) for role, path in files.items()}
+    return RefineInputs(particles=particles, tilts=tilts, box=box, edge=str(config.edge), pixel_size=float(pixel),
+                        mask=mask, radius=radius, symmetry=symmetry, align=align,
+                        output_dir=output_dir, output=output, output_format=fmt, truth=truth,
+                        record=record)

@@ -1,0 +1,357 @@
+"""subalign average: map operations, half sets, pose errors against a known frame, and
+refinement runs on simulated sets checked against their true poses and true-pose maps;
+resuming after an interruption gives the same maps; bad inputs are one-line errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+from scipy.spatial.transform import Rotation
+
+from batch_support import perturbed, simulate
+from refine_support import QUICK
+from subalign.cli.compose import compose_config
+from subalign.cli.main import main
+from subalign.errors import ConfigError
+from subalign.execution.arraylog import ArrayLog
+from subalign.io.formats import read_particles
+from subalign.io.mrc import read_volume, write_volume
+from subalign.numerics.fourier import forward, fourier_grid
+from subalign.numerics.geometry import RigidTransform
+from subalign.numerics.volumes import transform_volume
+from subalign.numerics.wedge import TiltRange
+from subalign.workflows import refine as refine_module
+from subalign.workflows.averaging import WedgeAccumulator, wedge_compensated_average
+from subalign.workflows.fsc import fsc, read_fsc_table, resolution_at
+from subalign.workflows.maps import (lowpass, parse_symmetry, soft_sphere_mask, symmetrize,
+                                     symmetry_rotations)
+from subalign.workflows.refine import run_average
+from subalign.workflows.rounds import assign_half_sets
+from subalign.workflows.truth import pose_errors
+from subalign.workflows.worker import FIELDS
+
+SUBALIGN = Path(sys.executable).parent / "subalign"
+
+
+@pytest.fixture(autouse=True)
+def _keep_log_handlers():
+    """The CLI adds a stderr handler to the ``subalign`` logger once per process; bound to
+    one test's captured stderr, it would write into a closed file in the next test."""
+    logger = logging.getLogger("subalign")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
+def _config(*overrides: str):
+    return compose_config("average", [*QUICK, *overrides])
+
+
+@pytest.fixture(scope="module")
+def sim16(tmp_path_factory):
+    """12 particles of the paper phantom, 16^3, SNR 2, +-60 degrees, with the true map."""
+    return simulate(tmp_path_factory.mktemp("sim16"), "n=12", "size=16", "seed=5",
+                    "max_translation_voxels=1", "imaging.snr=2")
+
+
+@pytest.fixture(scope="module")
+def other3(tmp_path_factory):
+    """3 particles of another simulation: a truth set of the wrong length."""
+    return simulate(tmp_path_factory.mktemp("other3"), "n=3", "size=16",
+                    "max_translation_voxels=1")
+
+
+def _inputs(sim: Path) -> list[str]:
+    return [f"particles={sim / 'particles.star'}", f"tomograms={sim / 'wedges.csv'}"]
+
+
+# --- maps -----------------------------------------------------------------------------
+
+def test_soft_sphere_is_one_inside_zero_outside_and_half_at_mid_edge():
+    mask = soft_sphere_mask(32, radius=8.0, edge=4.0)
+    centre = 16
+    assert mask[centre, centre, centre] == 1.0 and mask[centre, centre, centre + 8] == 1.0
+    assert mask[centre, centre, centre + 10] == pytest.approx(0.5)
+    assert mask[centre, centre, centre + 12] == 0.0 and mask[0, 0, 0] == 0.0
+    assert np.all(np.diff(mask[centre, centre, centre:]) <= 0)
+
+
+def test_lowpass_keeps_shells_below_the_cutoff_and_removes_those_above():
+    noise = np.random.default_rng(0).standard_normal((32, 32, 32))
+    filtered = lowpass(noise, 0.25)
+    frequency, correlation = fsc(noise, filtered)
+    spectrum = np.abs(forward(filtered))
+    grid = fourier_grid(noise.shape)
+    radius = np.sqrt(grid.fx ** 2 + grid.fy ** 2 + grid.fz ** 2)
+    assert np.all(correlation[frequency < 0.25 - 1 / 32] > 0.999)
+    assert spectrum[radius > 0.25 + 1 / 32].max() < 1e-9
+    assert np.array_equal(lowpass(noise, 0.5), noise)  # at Nyquist: nothing to remove
+
+
+def test_symmetrize_makes_a_map_invariant_under_its_cn_rotations():
+    volume = np.zeros((24, 24, 24))
+    volume[12, 12, 16] = volume[14, 15, 12] = 1.0
+    from scipy.ndimage import gaussian_filter
+    volume = gaussian_filter(volume, 1.5)
+    symmetric = symmetrize(volume, 4)
+    quarter = transform_volume(symmetric, RigidTransform(symmetry_rotations(4)[1], np.zeros(3)))
+    assert np.abs(quarter - symmetric).max() < 0.02 * symmetric.max()
+    assert np.abs(transform_volume(volume, RigidTransform(symmetry_rotations(4)[1], np.zeros(3)))
+                  - volume).max() > 0.5 * volume.max()  # the input was not
+    assert np.array_equal(symmetrize(volume, 1), volume)
+    rotations = symmetry_rotations(7)
+    assert np.allclose(np.linalg.matrix_power(rotations[1], 7), np.eye(3))
+
+
+@pytest.mark.parametrize("text", ["D7", "c0", "T", "7"])
+def test_only_cyclic_groups_are_accepted(text):
+    with pytest.raises(ConfigError, match="symmetry: expected a cyclic point group"):
+        parse_symmetry(text)
+    assert parse_symmetry("C7") == parse_symmetry("c7") == 7
+
+
+def test_wedge_accumulators_merge_into_the_average_of_all():
+    rng = np.random.default_rng(1)
+    volumes = [rng.standard_normal((16, 16, 16)) for _ in range(4)]
+    poses = [RigidTransform(Rotation.random(random_state=k).as_matrix(), rng.normal(size=3))
+             for k in range(4)]
+    tilts = [TiltRange(-60, 60), TiltRange(-45, 50), TiltRange(-60, 60), TiltRange(-30, 60)]
+    first, second = WedgeAccumulator(16), WedgeAccumulator(16)
+    for k in range(4):
+        (first if k % 2 else second).add(volumes[k], poses[k], tilts[k])
+    together = wedge_compensated_average(volumes, poses, tilts)
+    assert np.allclose(first.merged(second).average(), together, atol=1e-12)
+    assert first.merged(second).count == 4 and first.count == 2
+
+
+def test_half_sets_come_from_the_file_or_a_seeded_balanced_split():
+    given = np.array([1, 2, 2, 1, 1])
+    assert assign_half_sets(given, 0) == (pytest.approx(given), False)
+    for partial in (np.zeros(7, dtype=int), np.array([1, 1, 1, 0, 2, 2, 2]), np.ones(7, int)):
+        halves, assigned = assign_half_sets(partial, 3)
+        assert assigned and sorted(np.bincount(halves)[1:]) == [3, 4]
+        assert np.array_equal(halves, assign_half_sets(partial, 3)[0])
+    assert not np.array_equal(assign_half_sets(np.zeros(40, int), 3)[0],
+                              assign_half_sets(np.zeros(40, int), 4)[0])
+
+
+# --- errors against the truth ---------------------------------------------------------
+
+def test_pose_errors_are_measured_in_the_common_frame_and_up_to_symmetry():
+    rng = np.random.default_rng(2)
+    n = 60
+    truth = Rotation.random(n, random_state=3).as_matrix()
+    truth_shifts = rng.uniform(-2, 2, (n, 3))
+    frame = RigidTransform(Rotation.from_rotvec([0.3, -1.1, 0.4]).as_matrix(), [1.0, -0.5, 0.2])
+    noise = Rotation.from_rotvec(rng.normal(size=(n, 3)) * np.radians(2.0) / np.sqrt(3)).as_matrix()
+    copies = symmetry_rotations(3)[rng.integers(0, 3, n)]
+    found = noise @ truth @ frame.rotation @ copies
+    found_shifts = truth_shifts + truth @ frame.translation + rng.normal(size=(n, 3)) * 0.1
+    found[:5] = Rotation.random(5, random_state=9).as_matrix()  # five gross failures
+    errors = pose_errors(found, found_shifts, truth, truth_shifts, symmetry=3)
+    assert 1.0 < errors["median_rotation_error_deg"] < 3.0
+    assert errors["median_shift_error_voxels"] < 0.3
+    copies_deg = [np.degrees(Rotation.from_matrix(frame.rotation @ c).magnitude())
+                  for c in symmetry_rotations(3)]  # the frame is known up to the symmetry
+    assert min(abs(errors["frame_rotation_deg"] - a) for a in copies_deg) < 1.0
+    assert errors["gross_failures"] >= 4
+    ignored = pose_errors(found, found_shifts, truth, truth_shifts, symmetry=1)
+    assert ignored["median_rotation_error_deg"] > 30  # the C3 copies are errors without symmetry
+
+
+# --- runs -----------------------------------------------------------------------------
+
+def _resolution(run_dir: Path, number: int) -> float:
+    return json.loads((run_dir / f"round_{number:03d}" / "round.json").read_text())[
+        "resolution"]["0.143"]
+
+
+def test_local_refinement_from_perturbed_poses_recovers_the_true_poses(tmp_path):
+    sim = simulate(tmp_path / "sim", "n=24", "size=16", "seed=11", "max_translation_voxels=1",
+                   "imaging.snr=inf")
+    before = perturbed(sim / "particles.star", tmp_path / "start.star", 8.0, 0.7)
+    run = run_average(_config(f"particles={tmp_path / 'start.star'}",
+                              f"tomograms={sim / 'wedges.csv'}", "start=poses", "rounds=1",
+                              f"truth={sim / 'particles.star'}", f"output_dir={tmp_path / 'run'}"),
+                      inline=True)
+    rounds = [json.loads((tmp_path / "run" / f"round_{k:03d}" / "round.json").read_text())
+              for k in range(2)]
+    # the common frame fitted to the particles absorbs a little of the random perturbations
+    assert rounds[0]["truth"]["median_rotation_error_deg"] > 0.75 * np.median(before)
+    final = rounds[1]["truth"]
+    assert final["median_rotation_error_deg"] < 0.4 * np.median(before)
+    assert final["median_shift_error_voxels"] < 0.3 and final["gross_failures"] == 0
+    assert rounds[1]["search"] == "local" and rounds[1]["local"]["cone_deg"] >= 6.0
+    assert rounds[1]["moved"] > 12  # most particles turned by more than MOVED_DEG
+    written = read_particles(tmp_path / "run" / "particles.star")  # the best round's set
+    assert np.array_equal(written.fields["half_set"], 1 + np.arange(24) % 2)
+    assert np.allclose(written.rotations, np.load(tmp_path / "run" / "round_001" / "state.npz")[
+        "rotations"], atol=1e-6)
+    assert run.summary["best_round"] == 1 and run.summary["ran"] == 2
+
+
+@pytest.mark.slow
+def test_refinement_from_a_lowpassed_true_map_reaches_the_true_pose_resolution(sim16, tmp_path):
+    truth = run_average(_config(*_inputs(sim16), "start=poses", "rounds=0",
+                                f"output_dir={tmp_path / 'truth'}"), inline=True)
+    reached = run_average(_config(*_inputs(sim16), f"reference={sim16 / 'reference.mrc'}",
+                                  "initial_lowpass_angstrom=40", "rounds=3",
+                                  f"truth={sim16 / 'particles.star'}",
+                                  f"output_dir={tmp_path / 'refined'}"), inline=True)
+    best = reached.summary["resolution"]["0.143"]
+    assert best <= 1.15 * truth.summary["resolution"]["0.143"]
+    record = json.loads((tmp_path / "refined" / f"round_{reached.summary['best_round']:03d}"
+                         / "round.json").read_text())
+    assert record["truth"]["median_rotation_error_deg"] < 6 and record["truth"]["gross_failures"] <= 1
+    first = json.loads((tmp_path / "refined" / "round_001" / "round.json").read_text())
+    assert first["search"] == "global" and "local" not in first
+
+
+@pytest.mark.slow
+def test_without_a_reference_the_particles_aligned_to_one_give_the_structure(tmp_path):
+    sim = simulate(tmp_path / "sim", "n=10", "size=16", "seed=8", "max_translation_voxels=1",
+                   "imaging.snr=inf")
+    run = run_average(_config(*_inputs(sim), "rounds=1", "initial_lowpass_angstrom=30",
+                              f"truth={sim / 'particles.star'}", f"output_dir={tmp_path / 'run'}"),
+                      inline=True)
+    assert run.summary["start"] == "particle"
+    start = json.loads((tmp_path / "run" / "round_000" / "round.json").read_text())
+    assert start["independent"] is False and start["search"] == "global"
+    final = json.loads((tmp_path / "run" / "round_001" / "round.json").read_text())
+    assert final["truth"]["median_rotation_error_deg"] < 6 and final["truth"]["gross_failures"] <= 1
+    assert final["truth"]["frame_rotation_deg"] > 10  # the frame is particle 0's, not the map's
+
+
+def test_symmetry_and_a_user_mask_shape_the_maps_and_the_fsc(sim16, tmp_path):
+    mask = soft_sphere_mask(16, 4.0, 2.0)
+    write_volume(tmp_path / "mask.mrc", mask, voxel_size=10.0)
+    run_average(_config(*_inputs(sim16), "start=poses", "rounds=0", "symmetry=C4",
+                        f"mask.file={tmp_path / 'mask.mrc'}", "figures=true",
+                        f"output_dir={tmp_path / 'run'}"), inline=True)
+    round0 = tmp_path / "run" / "round_000"
+    half1, half2 = (read_volume(round0 / f"half{h}.mrc").data.astype(float) for h in (1, 2))
+    quarter = RigidTransform(symmetry_rotations(4)[1], np.zeros(3))
+    inside = soft_sphere_mask(16, 7.0, 0.0) > 0  # a box's edge rows leave it when turned
+    turned = transform_volume(half1, quarter)
+    assert np.abs(turned - half1)[inside].max() < 0.05 * np.abs(half1).max()
+    frequency, correlation = fsc(half1 * mask, half2 * mask)
+    stored = read_fsc_table(round0 / "fsc.csv", 10.0)
+    assert np.allclose(stored[1], correlation, atol=1e-5)
+    assert _resolution(tmp_path / "run", 0) == pytest.approx(
+        resolution_at(frequency, correlation, 0.143, 10.0), rel=1e-3)
+    report = (tmp_path / "run" / "report.md").read_text()
+    for name in ("fsc_rounds.png", "round_000/slices.png"):
+        assert f"({name})" in report and (tmp_path / "run" / name).is_file()
+    assert read_volume(tmp_path / "run" / "map.mrc").voxel_size == pytest.approx(10.0)
+
+
+def test_rerun_does_nothing_more_rounds_continue_and_other_settings_are_refused(sim16, tmp_path):
+    args = [*_inputs(sim16), "start=poses", "local.keep=1", "refiner.n_max_iter=8", "rounds=0",
+            f"output_dir={tmp_path / 'run'}"]
+    assert run_average(_config(*args), inline=True).ran == 1
+    assert run_average(_config(*args), inline=True).ran == 0
+    with pytest.raises(ConfigError, match="job.json: holds a refinement made with symmetry="):
+        run_average(_config(*args, "symmetry=C2"), inline=True)
+    continued = run_average(_config(*args[:-2], "rounds=1", args[-1]), inline=True)
+    assert continued.ran == 1 and continued.summary["rounds"] == 1
+    assert (tmp_path / "run" / "round_001" / "round.json").is_file()
+
+
+def _round_maps(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*.mrc"))}
+
+
+def test_a_run_interrupted_during_a_round_resumes_it_and_gives_the_same_maps(sim16, tmp_path,
+                                                                             monkeypatch):
+    perturbed(sim16 / "particles.star", tmp_path / "start.star", 6.0, 0.5)
+    args = [f"particles={tmp_path / 'start.star'}", f"tomograms={sim16 / 'wedges.csv'}",
+            "start=poses", "rounds=2", "min_improvement=0", "local.keep=1",
+            "refiner.n_max_iter=8"]
+    run_average(_config(*args, f"output_dir={tmp_path / 'whole'}"), inline=True)
+
+    from subalign.workflows import worker
+    real, calls = worker.align_pair, []
+
+    def failing(*a, **k):
+        calls.append(1)
+        if len(calls) == 12 + 3:  # round 1 done (12), two of round 2 committed, the third cut
+            raise KeyboardInterrupt("killed")
+        return real(*a, **k)
+
+    monkeypatch.setattr(worker, "align_pair", failing)
+    with pytest.raises(KeyboardInterrupt):
+        run_average(_config(*args, f"output_dir={tmp_path / 'cut'}"), inline=True)
+    assert (tmp_path / "cut" / "round_001" / "round.json").is_file()
+    assert not (tmp_path / "cut" / "round_002" / "round.json").exists()
+    calls.clear()
+    monkeypatch.setattr(worker, "align_pair", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    resumed = run_average(_config(*args, f"output_dir={tmp_path / 'cut'}"), inline=True)
+    assert len(calls) == 12 - 2 and resumed.ran == 1  # only round 2's missing alignments
+    for h in (1, 2):
+        store = ArrayLog(tmp_path / "cut" / "round_002" / f"align_half{h}.bin", FIELDS, 6)
+        assert store.present.all() and store.duplicates == 0
+    whole, cut = _round_maps(tmp_path / "whole"), _round_maps(tmp_path / "cut")
+    assert whole.keys() == cut.keys() and all(whole[k] == cut[k] for k in whole)
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_round_then_rerun_gives_the_maps_of_an_uninterrupted_run(sim16, tmp_path):
+    perturbed(sim16 / "particles.star", tmp_path / "start.star", 6.0, 0.5)
+    args = ["average", f"particles={tmp_path / 'start.star'}", f"tomograms={sim16 / 'wedges.csv'}",
+            "start=poses", "rounds=2", "min_improvement=0", "local.keep=1", "refiner.n_max_iter=8",
+            "executor.workers=1", *QUICK]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUBALIGN_")}
+    subprocess.run([str(SUBALIGN), *args, f"output_dir={tmp_path / 'whole'}"], check=True,
+                   env=env, capture_output=True)
+    process = subprocess.Popen([str(SUBALIGN), *args, f"output_dir={tmp_path / 'cut'}"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    store = tmp_path / "cut" / "round_002" / "align_half1.bin"
+    deadline = time.monotonic() + 600
+    while not (store.exists() and store.stat().st_size > 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "cut" / "round_002" / "round.json").exists()
+    rerun = subprocess.run([str(SUBALIGN), *args, f"output_dir={tmp_path / 'cut'}"], env=env,
+                           capture_output=True, text=True, check=True)
+    assert "1 round(s) computed now" in rerun.stdout
+    whole, cut = _round_maps(tmp_path / "whole"), _round_maps(tmp_path / "cut")
+    assert whole.keys() == cut.keys() and all(whole[k] == cut[k] for k in whole)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["symmetry=D7"], "symmetry: expected a cyclic point group C1, C2"),
+    (["reference=missing.mrc"], "reference: expected an MRC map, found no file missing.mrc"),
+    (["start=particle", "reference=REF"], "reference: expected null for start=particle"),
+    (["start=reference"], "reference: expected an MRC map for start=reference, found null"),
+    (["start=poses", "mask.radius_angstrom=90"], "mask.radius_angstrom: expected a sphere inside"),
+    (["start=poses", "truth=TRUTH"], "expected the 12 particles of"),
+    (["start=poses", "local.keep=0"], "local.keep: expected an integer >= 1, found 0"),
+    (["start=particle", "start_particle=12"], "start_particle: expected an integer >= 0 and <= 11"),
+    (["reference=SMALL"], "expected a (16, 16, 16) map like the particles' boxes, found (8, 8, 8)"),
+    (["start=triangle"], "start: expected one of reference, particle, poses, found 'triangle'"),
+])
+def test_bad_inputs_are_one_line_errors_with_exit_code_2(sim16, other3, tmp_path, capsys, extra,
+                                                        message):
+    write_volume(tmp_path / "small.mrc", np.random.default_rng(0).random((8, 8, 8)), voxel_size=10)
+    replace = {"REF": str(sim16 / "reference.mrc"), "SMALL": str(tmp_path / "small.mrc"),
+               "TRUTH": str(other3 / "particles.star")}
+    extra = [e.split("=")[0] + "=" + replace.get(e.split("=")[1], e.split("=")[1]) for e in extra]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["average", *_inputs(sim16), *extra, f"output_dir={tmp_path / 'run'}"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and message in error, error
+    assert not (tmp_path / "run").exists()

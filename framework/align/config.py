@@ -145,7 +145,10 @@ class AlignConfig:
         default search score compares, in an eighth of the voxels (accuracy and time
         against an unbinned search: ``docs/benchmarks.md``).
     polish_max_steps : int
-        Cap on the optimizer steps of the polish.
+        Cap on the optimizer steps of the polish (of each basin).
+    polish_basins : int
+        How many of the search's best distinct basins (more than 20 degrees apart) are
+        polished at full size; the lowest score among them wins.
     seed : int
         Seed of stochastic refiners.
     """
@@ -164,6 +167,7 @@ class AlignConfig:
     )
     search_binning: int = 2
     polish_max_steps: int = 100
+    polish_basins: int = 3
     seed: int = 0
     demo: DemoConfig = field(default_factory=DemoConfig)
     score: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["score"]})
@@ -263,6 +267,7 @@ def check_align_fields(config: DictConfig) -> None:
         Naming the field, what was found and what was expected.
     """
     check_number(config.polish_max_steps, "polish_max_steps", at_least=0, integer=True)
+    check_number(config.polish_basins, "polish_basins", at_least=1, integer=True)
     check_number(config.search_binning, "search_binning", at_least=1, integer=True)
     check_number(config.seed, "seed", at_least=0, integer=True)
     if config.max_shift_voxels is not None:

@@ -34,7 +34,15 @@ from subalign.plugin.protocols import (
 )
 from subalign.search import SearchStage, polish
 
-__all__ = ["DISTINCT_BASIN_DEG", "LOW_CONFIDENCE", "AlignmentResult", "align_pair", "confidence"]
+__all__ = [
+    "DISTINCT_BASIN_DEG",
+    "LOW_CONFIDENCE",
+    "AlignmentResult",
+    "align_pair",
+    "basin_gap",
+    "confidence",
+    "distinct_basins",
+]
 
 log = logging.getLogger("subalign")
 
@@ -56,9 +64,11 @@ class AlignmentResult:
         Wall time of the whole alignment.
     confidence : float or None
         How much to trust the result, in [0, 1]: the smaller of the *gap* (how clearly the
-        found basin beats every other: ``(d_alt - d_best) / d_alt`` with ``d_best`` the
-        search score of the best candidate and ``d_alt`` that of the best candidate ending
-        more than :data:`DISTINCT_BASIN_DEG` away in rotation, 1 when none does) and the
+        found basin beats every other: ``(d_alt - d_win) / d_alt`` with ``d_win`` the score
+        of the winning basin and ``d_alt`` that of the best basin more than
+        :data:`DISTINCT_BASIN_DEG` away in rotation, taken under the search score over the
+        refiner's final candidates and under the full score over the polished basins; the
+        larger of the two counts) and the
         *support* (``1 - d / d0``: how far the final score is from that of an unrelated
         pair, for scores that know it). None when neither is available. Below
         :data:`LOW_CONFIDENCE` the result is flagged (``docs/benchmarks.md`` measures how
@@ -101,23 +111,48 @@ DISTINCT_BASIN_DEG = 20.0
 LOW_CONFIDENCE = 0.2
 
 
-def confidence(refined: RefinementResult, parameterization, objective: Objective,
-               value: float) -> float | None:
-    """How much to trust a result, in [0, 1] (see :class:`AlignmentResult`).
+def _rotation(parameterization, params) -> np.ndarray:
+    return parameterization.to_transform(params).rotation
 
-    The smaller of the *gap*, ``(d_alt - d_best) / d_alt`` over the refiner's final
-    candidates, and, for a :class:`~subalign.plugin.protocols.CalibratedObjective`, the
-    *support* ``1 - d / d0`` of the final score ``value`` against an unrelated pair's.
-    """
-    measures = []
-    if refined.candidates:
-        best = parameterization.to_transform(refined.params).rotation
-        others = [d for params, d in refined.candidates
-                  if rotation_distance_deg(parameterization.to_transform(params).rotation, best)
-                  > DISTINCT_BASIN_DEG]
-        runner_up = min(others, default=None)
-        measures.append(1.0 if runner_up is None
-                        else (runner_up - refined.value) / runner_up if runner_up > 0 else 0.0)
+
+def distinct_basins(outcomes: list, parameterization, count: int) -> list:
+    """The best ``(params, value)`` of each of the ``count`` best basins, best first: entries
+    more than :data:`DISTINCT_BASIN_DEG` apart in rotation."""
+    kept: list = []
+    for params, value in sorted(outcomes, key=lambda outcome: outcome[1]):
+        rotation = _rotation(parameterization, params)
+        if all(rotation_distance_deg(rotation, _rotation(parameterization, other))
+               > DISTINCT_BASIN_DEG for other, _ in kept):
+            kept.append((params, value))
+            if len(kept) == count:
+                break
+    return kept
+
+
+def basin_gap(outcomes: list, winner: np.ndarray, parameterization) -> float | None:
+    """``(d_alt - d_win) / d_alt``, clipped to [0, 1]: how much lower the basin of ``winner``
+    scores among ``outcomes`` (``(params, value)`` pairs of one score) than the best of any
+    other basin (1 when there is none); None without outcomes in the winner's basin."""
+    rotation = _rotation(parameterization, winner)
+    same, others = [], []
+    for params, value in outcomes:
+        far = rotation_distance_deg(_rotation(parameterization, params), rotation)
+        (others if far > DISTINCT_BASIN_DEG else same).append(value)
+    if not same:
+        return None
+    if not others:
+        return 1.0
+    own, runner_up = min(same), min(others)
+    return float(np.clip((runner_up - own) / runner_up, 0.0, 1.0)) if runner_up > 0 else 0.0
+
+
+def confidence(gaps: list, objective: Objective, value: float) -> float | None:
+    """How much to trust a result, in [0, 1] (see :class:`AlignmentResult`): the smaller of
+    the largest basin gap (None entries ignored) and, for a
+    :class:`~subalign.plugin.protocols.CalibratedObjective`, the support ``1 - d / d0`` of
+    the final score ``value`` against an unrelated pair's."""
+    measures = [max(gap for gap in gaps if gap is not None)] if any(
+        gap is not None for gap in gaps) else []
     if isinstance(objective, CalibratedObjective):
         measures.append(1.0 - value / objective.uninformative_value())
     return float(np.clip(min(measures), 0.0, 1.0)) if measures else None
@@ -187,19 +222,29 @@ def align_pair(
                     refined.steps, len(candidates))
     polish_steps = 0
     final = search.objective
+    winner, gaps = params, []
     if settings.two_stage:
+        # The best few basins of the search are polished at full size: the search score,
+        # blunter by design, may rank a wrong basin just above the true one.
         best = int(details.get("best_candidate", 0))
         final = score.prepare(fixed, moving, fixed_tilt, moving_tilt)
-        state = polish(
+        starts = distinct_basins(refined.candidates or [(params, value)], parameterization,
+                                 config.polish_basins)
+        states = [polish(
             final, optimizer, parameterization,
-            parameterization.to_params(search.to_full(parameterization.to_transform(params))),
+            parameterization.to_params(search.to_full(parameterization.to_transform(start))),
             config.polish_max_steps,
             lambda state: on_step(candidate=best, value=state.value, record=state.value,
                                   record_params=state.params, to_full=lambda t: t),
-        )
-        params, value, polish_steps = state.params, state.value, state.steps
+        ) for start, _ in starts]
+        won = min(range(len(states)), key=lambda k: states[k].value)
+        winner = starts[won][0]
+        params, value = states[won].params, states[won].value
+        gaps.append(basin_gap([(state.params, state.value) for state in states], params,
+                              parameterization))
+        polish_steps = sum(state.steps for state in states)
         details.update(search_value=float(refined.value), polish_steps=polish_steps,
-                       search_binning=search.factor)
+                       polished_basins=len(states), search_binning=search.factor)
     result = AlignmentResult(
         transform=parameterization.to_transform(params),
         score_name=str(score_node["name"]),
@@ -207,7 +252,8 @@ def align_pair(
         lm_steps=int(refined.steps) + polish_steps,
         n_candidates=len(candidates),
         seconds=time.perf_counter() - started,
-        confidence=confidence(refined, parameterization, final, float(value)),
+        confidence=confidence(
+            [*gaps, basin_gap(refined.candidates, winner, parameterization)], final, float(value)),
         trace=[float(v) for v in refined.trace],
         details=details,
     )

@@ -48,11 +48,14 @@ class ScanResult:
         Best integer ``(x, y, z)`` translation of each rotation, in voxels of the scanned box.
     correlations : ndarray of shape (K,)
         Normalized constrained correlation at that translation (overlap rule applied).
+    overlaps : ndarray of shape (K,)
+        Fraction of the band's coefficients the common mask keeps.
     """
 
     rotations: np.ndarray
     translations: np.ndarray
     correlations: np.ndarray
+    overlaps: np.ndarray
 
     def distinct(self, keep: int, separation_deg: float) -> "ScanResult":
         """The best ``keep`` entries at least ``separation_deg`` apart in rotation.
@@ -69,7 +72,7 @@ class ScanResult:
                 if len(kept) == keep:
                     break
         return ScanResult(self.rotations[kept], self.translations[kept],
-                          self.correlations[kept])
+                          self.correlations[kept], self.overlaps[kept])
 
 
 class _OversampledSpectrum:
@@ -169,6 +172,7 @@ def scan_rotations(
     rotations = np.asarray(rotations, dtype=float)
     translations = np.empty((len(rotations), 3))
     correlations = np.empty(len(rotations))
+    overlaps = np.empty(len(rotations))
     fixed_power = weights * np.abs(fixed_values) ** 2
     band_weight = float(weights.sum())
     for start in range(0, len(rotations), BATCH):
@@ -192,7 +196,9 @@ def scan_rotations(
         overlap = (weights[None] * masks).sum(axis=1) / band_weight
         value = np.where(norms > 0, peak / np.where(norms > 0, norms, 1.0), 0.0)
         correlations[start:start + len(batch)] = value * overlap_weight(overlap, reference)
+        overlaps[start:start + len(batch)] = overlap
         translations[start:start + len(batch)] = np.stack(
             [sx.ravel()[best], sy.ravel()[best], sz.ravel()[best]], axis=1)
     order = np.argsort(-correlations, kind="stable")
-    return ScanResult(rotations[order], translations[order], correlations[order])
+    return ScanResult(rotations[order], translations[order], correlations[order],
+                      overlaps[order])

@@ -160,7 +160,7 @@ def slurm_cluster(config: Any):
         job_script_prologue=list(slurm.job_script_prologue),
         local_directory=slurm.local_directory, log_directory=slurm.log_directory,
         interface=slurm.interface, python=slurm.python, job_name="subalign",
-        scheduler_options={"dashboard": False})
+        scheduler_options={"dashboard": False, "dashboard_address": ":0"})
 
 
 @dataclass

@@ -7,9 +7,11 @@ Every set is made by ``subalign simulate``'s own writer (:func:`batch_support.si
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from batch_support import simulate
 from subalign.io.formats import read_particles, write_particles
@@ -18,6 +20,18 @@ from subalign.io.particles import ParticleSet
 #: Small and cheap alignment settings for tests at 16^3: a coarse global scan, few steps.
 QUICK = ["scan.keep=4", "sampler.spacing_deg=30", "polish_max_steps=10",
          "refiner.n_max_iter=20", "figures=false"]
+
+
+@pytest.fixture(autouse=True)
+def keep_log_handlers():
+    """Imported by a test module: after each test, the ``subalign`` logger's handlers as
+    before it. The CLI adds a stderr handler once per process; bound to one test's captured
+    stderr, it would write into a closed file in the next test."""
+    logger = logging.getLogger("subalign")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
 
 
 def mixture(directory: Path, structures: list[tuple[str, ...]], per_class: int,

@@ -5,7 +5,6 @@ resuming after an interruption gives the same maps; bad inputs are one-line erro
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from omegaconf import OmegaConf
 from scipy.spatial.transform import Rotation
 
 from batch_support import perturbed, simulate
-from refine_support import QUICK
+from refine_support import QUICK, keep_log_handlers  # noqa: F401 (autouse fixture)
 from subalign.cli.compose import compose_config
 from subalign.cli.main import main
 from subalign.errors import ConfigError
@@ -41,17 +40,6 @@ from subalign.workflows.truth import pose_errors
 from subalign.workflows.worker import FIELDS
 
 SUBALIGN = Path(sys.executable).parent / "subalign"
-
-
-@pytest.fixture(autouse=True)
-def _keep_log_handlers():
-    """The CLI adds a stderr handler to the ``subalign`` logger once per process; bound to
-    one test's captured stderr, it would write into a closed file in the next test."""
-    logger = logging.getLogger("subalign")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 def _config(*overrides: str):

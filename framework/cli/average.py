@@ -67,51 +67,44 @@ examples:
 """
 
 
-def _overrides(command: str, argv: list[str], usage: str) -> list[str] | None:
+def _describe_average(summary: dict) -> str:
+    resolution = summary["resolution"]
+    return (f"average: {summary['stop']}; best round {summary['best_round']}" + (
+        f": FSC 0.143 at {resolution['0.143']:.1f} Å, 0.5 at {resolution['0.5']:.1f} Å"
+        if resolution else "") + f"; {summary['ran']} round(s) computed now, "
+        f"{summary['seconds']:.0f} s in all")
+
+
+def _describe_classify(summary: dict) -> str:
+    truth = summary.get("truth")
+    return (f"classify ({summary['mode']}): class sizes {summary['classes']}"
+            + (f"; adjusted Rand index against truth= {truth['adjusted_rand_index']:.3f}"
+               if truth else "") + f"; {summary['seconds']:.0f} s in all")
+
+
+def _command(name: str, argv: list[str], usage: str, run, describe) -> None:
+    """Compose ``subalign <name> <argv>``, run it, print what it did and wrote."""
     if any(arg in ("-h", "--help") for arg in argv):
         print(usage)
-        return None
+        return
     flags = [arg for arg in argv if arg.startswith("-")]
     if flags:
-        raise ConfigError(f"{command}: expected key=value overrides only, found {' '.join(flags)} "
-                          f"(a {command} run is one run: no -m)")
-    return argv
-
-
-def _print_files(files: dict) -> None:
-    for name in sorted(set(files.values())):
-        print(f"wrote {name}")
+        raise ConfigError(f"{name}: expected key=value overrides only, found {' '.join(flags)} "
+                          f"(a {name} run is one run: no -m)")
+    config = compose_config(name, argv)
+    _log_to_stderr()
+    summary = run(config, command=shlex.join(["subalign", name, *argv])).summary
+    print(describe(summary))
+    print(f"in {config.output_dir}:")
+    for written in sorted(set(summary["files"].values())):
+        print(f"wrote {written}")
 
 
 def average_main(argv: list[str]) -> None:
     """``subalign average [overrides]`` (module docstring)."""
-    if _overrides("average", argv, AVERAGE_HELP) is None:
-        return
-    config = compose_config("average", argv)
-    _log_to_stderr()
-    run = run_average(config, command=shlex.join(["subalign", "average", *argv]))
-    summary = run.summary
-    resolution = summary["resolution"]
-    done = (f"best round {summary['best_round']}" + (
-        f": FSC 0.143 at {resolution['0.143']:.1f} Å, 0.5 at {resolution['0.5']:.1f} Å"
-        if resolution else ""))
-    print(f"average: {summary['stop']}; {done}; {summary['ran']} round(s) computed now, "
-          f"{summary['seconds']:.0f} s in all")
-    print(f"in {config.output_dir}:")
-    _print_files(summary["files"])
+    _command("average", argv, AVERAGE_HELP, run_average, _describe_average)
 
 
 def classify_main(argv: list[str]) -> None:
     """``subalign classify [overrides]`` (module docstring)."""
-    if _overrides("classify", argv, CLASSIFY_HELP) is None:
-        return
-    config = compose_config("classify", argv)
-    _log_to_stderr()
-    run = run_classify(config, command=shlex.join(["subalign", "classify", *argv]))
-    summary = run.summary
-    truth = summary.get("truth")
-    print(f"classify ({summary['mode']}): class sizes {summary['classes']}"
-          + (f"; adjusted Rand index against truth= {truth['adjusted_rand_index']:.3f}"
-             if truth else "") + f"; {summary['seconds']:.0f} s in all")
-    print(f"in {config.output_dir}:")
-    _print_files(summary["files"])
+    _command("classify", argv, CLASSIFY_HELP, run_classify, _describe_classify)

@@ -25,7 +25,6 @@ poses against the class, ``state.npz``, ``reference_class<c>.mrc`` aligned to, t
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from subalign.errors import ConfigError, check_number
 from subalign.execution import JobClock, provenance
 from subalign.execution.jobs import claim
-from subalign.io.files import atomic_path, write_json
+from subalign.io.files import write_json
 from subalign.io.mrc import read_volume, write_volume
 from subalign.workflows.allvsall import run_all_vs_all
 from subalign.workflows.classes import class_maps, truth_agreement, write_class_maps
@@ -43,10 +42,9 @@ from subalign.workflows.passes import (
     RunExecutor, Subtomograms, align_pass, local_search_at, prepare_reference)
 from subalign.workflows.refine_config import CLASSIFY_MODES, CLASSIFY_STARTS
 from subalign.workflows.refine_inputs import RefineInputs, read_box_map, read_inputs
-from subalign.workflows.round_outputs import round_line, write_round_log
 from subalign.workflows.rounds import (
-    RoundState, assign_half_sets, finished_round, load_state, moved_summary, pose_changes,
-    round_dir, save_round_record, save_state, write_round_set)
+    RoundState, close_round, copy_round_files, load_state, moved_summary, pose_changes,
+    round_dir, run_rounds, save_state, starting_state, write_round_set)
 from subalign.workflows.run_report import write_report
 
 __all__ = ["ClassifyPlan", "ClassifyRun", "prepare_classify", "run_classify"]
@@ -162,28 +160,17 @@ class _MultiReference:
         agreement = truth_agreement(inputs, state.class_number)
         if agreement is not None:
             record["truth"] = agreement
-        if clock is not None:
-            record["seconds"] = clock.tick()
-            record["seconds_per_particle"] = record["seconds"] / len(inputs.particles)
-        save_round_record(directory, record)
-        log.info("%s", round_line(record))
-        return record
+        return close_round(directory, record, inputs, clock)
 
     def start(self) -> dict:
         """Round 0: the starting references (module docstring)."""
         plan, inputs = self.plan, self.inputs
         directory = round_dir(self.output_dir, 0)
         directory.mkdir(parents=True, exist_ok=True)
-        particles = inputs.particles
-        n, k = len(particles), plan.classes
-        halves, assigned = assign_half_sets(particles.fields["half_set"].to_numpy(),
-                                            int(plan.config.half_set_seed))
-        given = particles.fields["class_number"].to_numpy().astype(np.int64)
-        state = RoundState(particles.rotations.copy(), particles.shifts.copy(), halves,
-                           given if plan.start == "classes" else np.zeros(n, dtype=np.int64),
-                           np.full(n, np.nan), np.full(n, np.nan),
-                           np.repeat(particles.rotations[None], k, axis=0),
-                           np.repeat(particles.shifts[None], k, axis=0))
+        n = len(inputs.particles)
+        state, assigned = starting_state(inputs, int(plan.config.half_set_seed), plan.classes)
+        if plan.start != "classes":
+            state.class_number[:] = 0
         record = {"start": plan.start, "half_sets_assigned": assigned}
         if plan.start == "references":
             sources = plan.references
@@ -200,9 +187,7 @@ class _MultiReference:
         write_round_set(inputs, state, directory)
         save_state(directory / "state.npz", state)
         record.update(number=0, particles=n, files={"particles": inputs.output.name})
-        save_round_record(directory, record)
-        log.info("%s", round_line(record))
-        return record
+        return close_round(directory, record, inputs, None)
 
     def _references(self, previous: dict) -> tuple[list[np.ndarray], float]:
         """Each class's reference after round ``previous``, and the (worst) resolution the
@@ -273,47 +258,27 @@ def _stop(records: list[dict], plan: ClassifyPlan) -> str | None:
     return None
 
 
-def _copy_final(output_dir: Path, last: dict) -> dict:
-    source = round_dir(output_dir, last["number"])
-    files = {}
-    for role, name in last["files"].items():
-        if role == "particles" or role.startswith("class"):
-            with atomic_path(output_dir / name) as temporary:
-                shutil.copyfile(source / name, temporary)
-            files[role] = name
-    return files
-
-
 def _run_multiref(plan: ClassifyPlan, run: RunExecutor, command: str | None) -> tuple:
     output_dir = plan.inputs.output_dir
-    records, ran, stop = [], 0, None
+
+    def report(records: list) -> None:
+        if plan.config.figures:
+            write_report(output_dir, records, kind="classify", pixel_size=plan.inputs.pixel_size,
+                         command=command)
+
     with Subtomograms(plan.inputs) as volumes:
         refinement = _MultiReference(plan, volumes, run)
-        number = 0
-        while True:
-            record = finished_round(output_dir, number)
-            if record is None:
-                record = refinement.start() if number == 0 else refinement.refine(number,
-                                                                                 records[-1])
-                ran += 1
-                write_round_log(output_dir, records + [record])
-                if plan.config.figures:
-                    write_report(output_dir, records + [record], kind="classify",
-                                 pixel_size=plan.inputs.pixel_size, command=command)
-            records.append(record)
-            stop = _stop(records, plan)
-            if stop is not None:
-                break
-            number += 1
+        records, ran, stop = run_rounds(output_dir, start=refinement.start,
+                                        refine=refinement.refine,
+                                        stop=lambda records: _stop(records, plan), report=report)
     last = records[-1]
-    files = _copy_final(output_dir, last)
+    files = copy_round_files(output_dir, last,
+                             lambda role: role == "particles" or role.startswith("class"))
     if plan.config.figures:
-        figure = last["files"].get("class_averages")
-        files["report"] = write_report(
-            output_dir, records, kind="classify", pixel_size=plan.inputs.pixel_size,
-            command=command, best=last["number"], stop=stop,
-            figure=None if figure is None else f"{round_dir(output_dir, last['number']).name}/{figure}").name
-    write_round_log(output_dir, records)
+        files["report"] = write_report(output_dir, records, kind="classify",
+                                       pixel_size=plan.inputs.pixel_size, command=command,
+                                       best=last["number"], stop=stop,
+                                       figure=files.get("class_averages")).name
     result = {"rounds": len(records) - 1, "stop": stop, "classes": last.get("classes"),
               "class_resolution": last.get("class_resolution"), "truth": last.get("truth"),
               "seconds": float(sum(r.get("seconds") or 0.0 for r in records)), "files": files}
@@ -324,19 +289,8 @@ def run_classify(config: DictConfig, *, executor=None, window: int | None = None
                  inline: bool = False, command: str | None = None) -> ClassifyRun:
     """Run (or resume, or find finished) the classification ``config`` describes.
 
-    Parameters
-    ----------
-    config : DictConfig
-        A composed :class:`~subalign.workflows.refine_config.ClassifyConfig`.
-    executor : concurrent.futures.Executor, optional
-        Where the alignments run; default: the Dask cluster of ``config.executor``, started
-        only when alignments remain.
-    window : int, optional
-        Tasks kept submitted to a given ``executor``.
-    inline : bool
-        Align in this process instead (tests, debugging).
-    command : str, optional
-        The command line, for the record.
+    ``config`` is a composed :class:`~subalign.workflows.refine_config.ClassifyConfig`; the
+    other parameters are those of :func:`~subalign.workflows.refine.run_average`.
 
     Returns
     -------

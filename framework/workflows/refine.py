@@ -34,7 +34,6 @@ best round's particle set, ``half1.mrc``, ``half2.mrc``, ``map.mrc``, and ``summ
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,25 +43,28 @@ from omegaconf import DictConfig, OmegaConf
 from subalign.errors import ConfigError, check_number
 from subalign.execution import JobClock, provenance
 from subalign.execution.jobs import claim
-from subalign.io.files import atomic_path, write_json
+from subalign.io.files import write_json
 from subalign.io.mrc import read_volume, write_volume
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import shift_volume
 from subalign.workflows.maps import centre_map, symmetrize
 from subalign.workflows.refine_config import AVERAGE_STARTS
 from subalign.workflows.refine_inputs import RefineInputs, read_box_map, read_inputs
-from subalign.workflows.round_outputs import round_line, write_fsc, write_maps, write_round_log
+from subalign.workflows.round_outputs import write_fsc, write_maps
 from subalign.workflows.passes import (
     RunExecutor, Subtomograms, accumulate, align_pass, local_search_at, prepare_reference)
 from subalign.workflows.rounds import (
-    HALVES, RoundState, assign_half_sets, finished_round, load_state, moved_summary,
-    pose_changes, round_dir, save_round_record, save_state, write_round_set)
+    HALVES, RoundState, close_round, copy_round_files, load_state, moved_summary, pose_changes,
+    round_dir, run_rounds, save_state, starting_state, write_round_set)
 from subalign.workflows.run_report import write_report
 from subalign.workflows.truth import pose_errors
 
 __all__ = ["AveragePlan", "AverageRun", "prepare_average", "run_average"]
 
 log = logging.getLogger("subalign")
+
+#: The best round's files copied to the top of ``output_dir``.
+FINAL_FILES = ("particles", "half1", "half2", "map", "reference")
 
 
 @dataclass
@@ -152,12 +154,7 @@ class _Refinement:
                                  inputs.truth.shifts, inputs.symmetry)
             errors.pop("rotation_errors_deg")
             record["truth"] = errors
-        if clock is not None:
-            record["seconds"] = clock.tick()
-            record["seconds_per_particle"] = record["seconds"] / len(inputs.particles)
-        save_round_record(directory, record)
-        log.info("%s", round_line(record))
-        return record
+        return close_round(directory, record, inputs, clock)
 
     # -- round 0 --------------------------------------------------------------------------
 
@@ -166,16 +163,8 @@ class _Refinement:
         plan, inputs = self.plan, self.inputs
         directory = round_dir(self.output_dir, 0)
         directory.mkdir(parents=True, exist_ok=True)
-        particles = inputs.particles
-        halves, assigned = assign_half_sets(particles.fields["half_set"].to_numpy(),
-                                            int(plan.config.half_set_seed))
-        if assigned:
-            log.info("half sets assigned at random (half_set_seed=%d): %d and %d particles",
-                     plan.config.half_set_seed, np.sum(halves == 1), np.sum(halves == 2))
-        n = len(particles)
-        state = RoundState(particles.rotations.copy(), particles.shifts.copy(), halves,
-                           particles.fields["class_number"].to_numpy().astype(np.int64),
-                           np.full(n, np.nan), np.full(n, np.nan))
+        n = len(inputs.particles)
+        state, assigned = starting_state(inputs, int(plan.config.half_set_seed))
         record = {"start": plan.start, "half_sets_assigned": assigned}
         if plan.start == "reference":
             reference = prepare_reference(plan.reference, inputs,
@@ -185,9 +174,7 @@ class _Refinement:
             save_state(directory / "state.npz", state)
             record.update(number=0, particles=n, resolution=None,
                           files={"reference": "reference.mrc", "particles": inputs.output.name})
-            save_round_record(directory, record)
-            log.info("%s", round_line(record))
-            return record
+            return close_round(directory, record, inputs, None)
         clock = JobClock(directory / "clock.jsonl")
         if plan.start == "particle":
             k = int(plan.config.start_particle)
@@ -289,20 +276,6 @@ def _best(records: list[dict]) -> dict:
     return min(trusted, key=lambda r: (r["resolution"]["0.143"], -r["number"]))
 
 
-def _copy_final(output_dir: Path, best: dict) -> dict:
-    """Copy the best round's particle set and maps to the top of ``output_dir``."""
-    source = round_dir(output_dir, best["number"])
-    files = {}
-    for role in ("particles", "half1", "half2", "map", "reference"):
-        name = best["files"].get(role)
-        if name is None:
-            continue
-        with atomic_path(output_dir / name) as temporary:
-            shutil.copyfile(source / name, temporary)
-        files[role] = name
-    return files
-
-
 def run_average(config: DictConfig, *, executor=None, window: int | None = None,
                 inline: bool = False, command: str | None = None) -> AverageRun:
     """Run (or resume, or find finished) the refinement ``config`` describes.
@@ -332,30 +305,21 @@ def run_average(config: DictConfig, *, executor=None, window: int | None = None,
     resumed = claim(output_dir / "job.json", inputs.record, what="refinement")
     if resumed:
         log.info("average: resuming in %s", output_dir)
-    ran, records, stop = 0, [], None
     with Subtomograms(inputs) as volumes, RunExecutor(config.executor, executor=executor,
                                                       window=window, inline=inline) as run:
         refinement = _Refinement(plan, volumes, run)
-        number = 0
-        while True:
-            record = finished_round(output_dir, number)
-            if record is None:
-                record = refinement.start() if number == 0 else refinement.refine(number,
-                                                                                 records[-1])
-                ran += 1
-                write_round_log(output_dir, records + [record])
-                if plan.config.figures:
-                    write_report(output_dir, records + [record], kind="average",
-                                 pixel_size=inputs.pixel_size, command=command)
-            records.append(record)
-            stop = _stop(records, plan)
-            if stop is not None:
-                break
-            number += 1
+
+        def report(records: list) -> None:
+            if plan.config.figures:
+                write_report(output_dir, records, kind="average", pixel_size=inputs.pixel_size,
+                             command=command)
+
+        records, ran, stop = run_rounds(output_dir, start=refinement.start,
+                                        refine=refinement.refine,
+                                        stop=lambda records: _stop(records, plan), report=report)
         where = run.description or "no alignment in this call"
     best = _best(records)
-    files = _copy_final(output_dir, best)
-    write_round_log(output_dir, records)
+    files = copy_round_files(output_dir, best, lambda role: role in FINAL_FILES)
     if plan.config.figures:
         files["report"] = write_report(output_dir, records, kind="average",
                                        pixel_size=inputs.pixel_size, command=command,

@@ -18,20 +18,28 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from subalign.execution import JobClock
 from subalign.io.files import atomic_path, write_json
 from subalign.io.formats import write_particles
 from subalign.numerics.geometry import rotation_distance_deg
 from subalign.workflows.maps import symmetry_rotations
 from subalign.workflows.refine_inputs import RefineInputs
+from subalign.workflows.round_outputs import round_line, write_round_log
 
 __all__ = ["HALVES", "MOVED_DEG", "MOVED_VOXELS", "RoundState", "assign_half_sets",
-           "finished_round", "load_state", "moved_summary", "pose_changes", "round_dir",
-           "save_round_record", "save_state", "write_round_set"]
+           "close_round", "copy_round_files", "finished_round", "load_state", "moved_summary",
+           "pose_changes", "round_dir", "run_rounds", "save_state", "starting_state",
+           "write_round_set"]
+
+log = logging.getLogger("subalign")
 
 #: The gold-standard half sets.
 HALVES = (1, 2)
@@ -133,6 +141,93 @@ def moved_summary(angles: np.ndarray, distances: np.ndarray) -> dict:
             "median_shift_change_voxels": float(np.median(distances))}
 
 
-def save_round_record(directory: Path, record: dict) -> Path:
-    """``round.json``: written last, it marks the round finished."""
-    return write_json(directory / "round.json", record)
+def starting_state(inputs: RefineInputs, seed: int, classes: int = 0) -> tuple[RoundState, bool]:
+    """Round 0's state: the set's poses and classes, its half sets (or seeded random ones,
+    :func:`assign_half_sets`), no scores; with ``classes``, every class's poses are the
+    set's.
+
+    Returns
+    -------
+    RoundState
+    bool
+        Whether the half sets were assigned here.
+    """
+    particles = inputs.particles
+    n = len(particles)
+    halves, assigned = assign_half_sets(particles.fields["half_set"].to_numpy(), seed)
+    if assigned:
+        log.info("half sets assigned at random (half_set_seed=%d): %d and %d particles", seed,
+                 np.sum(halves == 1), np.sum(halves == 2))
+    state = RoundState(particles.rotations.copy(), particles.shifts.copy(), halves,
+                       particles.fields["class_number"].to_numpy().astype(np.int64),
+                       np.full(n, np.nan), np.full(n, np.nan))
+    if classes:
+        state.class_rotations = np.repeat(particles.rotations[None], classes, axis=0)
+        state.class_shifts = np.repeat(particles.shifts[None], classes, axis=0)
+    return state, assigned
+
+
+def close_round(directory: Path, record: dict, inputs: RefineInputs,
+                clock: JobClock | None) -> dict:
+    """Finish a round's record (its time from ``clock``, per particle too), write it as
+    ``round.json`` (last: it marks the round finished) and log its line."""
+    if clock is not None:
+        record["seconds"] = clock.tick()
+        record["seconds_per_particle"] = record["seconds"] / len(inputs.particles)
+    write_json(directory / "round.json", record)
+    log.info("%s", round_line(record))
+    return record
+
+
+def run_rounds(output_dir: Path, *, start: Callable[[], dict],
+               refine: Callable[[int, dict], dict], stop: Callable[[list], str | None],
+               report: Callable[[list], None]) -> tuple[list[dict], int, str]:
+    """Rounds 0, 1, ... until ``stop`` says why not: a finished round is read, not redone.
+
+    Parameters
+    ----------
+    output_dir : Path
+    start : callable
+        ``start() -> record``: round 0.
+    refine : callable
+        ``refine(number, previous record) -> record``.
+    stop : callable
+        ``stop(records) -> reason or None``, after every round.
+    report : callable
+        ``report(records)``, after every round computed here (``rounds.log`` is written too).
+
+    Returns
+    -------
+    list of dict
+        Every round's record, round 0 first.
+    int
+        Rounds computed by this call.
+    str
+        Why the rounds stopped.
+    """
+    records, ran, number = [], 0, 0
+    while True:
+        record = finished_round(output_dir, number)
+        if record is None:
+            record = start() if number == 0 else refine(number, records[-1])
+            ran += 1
+            write_round_log(output_dir, records + [record])
+            report(records + [record])
+        records.append(record)
+        reason = stop(records)
+        if reason is not None:
+            return records, ran, reason
+        number += 1
+
+
+def copy_round_files(output_dir: Path, record: dict, roles: Callable[[str], bool]) -> dict:
+    """Copy the files of round ``record`` whose role ``roles(role)`` accepts to the top of
+    ``output_dir`` (atomically); returns them by role."""
+    source = round_dir(output_dir, record["number"])
+    files = {}
+    for role, name in record["files"].items():
+        if roles(role):
+            with atomic_path(Path(output_dir) / name) as temporary:
+                shutil.copyfile(source / name, temporary)
+            files[role] = name
+    return files

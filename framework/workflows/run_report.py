@@ -100,7 +100,7 @@ def write_report(output_dir: Path, records: list[dict], *, kind: str, pixel_size
         Why the run stopped.
     figure : str, optional
         The figure of the result, relative to ``output_dir`` (default: the shown round's
-        ``slices.png``).
+        ``slices.png`` or ``class_averages.png``).
     """
     output_dir = Path(output_dir)
     title = "Subtomogram averaging" if kind == "average" else "Classification"
@@ -119,8 +119,10 @@ def write_report(output_dir: Path, records: list[dict], *, kind: str, pixel_size
     if curves:
         lines += [f"![FSC of every round]({curves})", ""]
     shown = records[best] if best is not None else records[-1]
-    if figure is None and shown.get("files", {}).get("slices"):
-        figure = f"{round_dir(output_dir, shown['number']).name}/{shown['files']['slices']}"
+    own = shown.get("files", {})
+    own = own.get("slices") or own.get("class_averages")
+    if figure is None and own:
+        figure = f"{round_dir(output_dir, shown['number']).name}/{own}"
     if figure:
         lines += [f"Round {shown['number']}:", "", f"![round {shown['number']}]({figure})", ""]
     with atomic_path(output_dir / "report.md") as temporary:

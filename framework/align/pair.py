@@ -108,7 +108,7 @@ class AlignmentResult:
 DISTINCT_BASIN_DEG = 20.0
 #: Below this confidence a result is flagged in the log as possibly wrong (chosen on the
 #: search benchmark, docs/benchmarks.md).
-LOW_CONFIDENCE = 0.2
+LOW_CONFIDENCE = 0.4
 
 
 def _rotation(parameterization, params) -> np.ndarray:

@@ -132,8 +132,8 @@ class _Refinement:
     def _half_maps(self, state: RoundState) -> dict[str, np.ndarray]:
         sums = [accumulate(self.inputs, self.volumes, np.flatnonzero(state.half_set == h),
                            state.rotations, state.shifts) for h in HALVES]
-        maps = {"half1": sums[0].average(), "half2": sums[1].average(),
-                "map": sums[0].merged(sums[1]).average()}
+        maps = {"map": sums[0].merged(sums[1]).average(), "half1": sums[0].average(),
+                "half2": sums[1].average()}
         return {name: symmetrize(volume, self.inputs.symmetry) for name, volume in maps.items()}
 
     def _finish(self, number: int, directory: Path, state: RoundState, maps: dict,

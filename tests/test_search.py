@@ -188,7 +188,7 @@ def test_axis_constrained_alignment_with_true_axes(seed):
     pair = synthetic_pair(seed, snr=np.inf)
     fixed_axis, moving_axis = (pose.rotation[:, 2] for pose in (pair.fixed_pose, pair.moving_pose))
     config = subalign.compose_config("align", [
-        "constraint=axis",
+        "constraint=axis", "sampler=euler_grid",
         "constraint.fixed_axis=[" + ",".join(f"{v:.12g}" for v in fixed_axis) + "]",
         "constraint.moving_axis=[" + ",".join(f"{v:.12g}" for v in moving_axis) + "]",
     ])
@@ -198,6 +198,7 @@ def test_axis_constrained_alignment_with_true_axes(seed):
     assert rotation_distance_deg(result.transform.rotation, pair.truth.rotation) < 1.0
 
 
+@pytest.mark.slow  # 5 full default searches per score: 45-100 s
 @pytest.mark.parametrize("score", ["rcs", "fcs"])
 def test_global_search_from_the_60_degree_grid_finds_the_truth(score):
     """Noise-free, +-60 wedges, random true poses (seeds 0-4, not chosen): the default

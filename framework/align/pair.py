@@ -230,12 +230,18 @@ def align_pair(
         final = score.prepare(fixed, moving, fixed_tilt, moving_tilt)
         starts = distinct_basins(refined.candidates or [(params, value)], parameterization,
                                  config.polish_basins)
+        record = [np.inf, None]  # lowest full score of any polish so far, and its params
+
+        def on_polish_step(state) -> None:
+            if state.value < record[0]:
+                record[:] = [state.value, state.params]
+            on_step(candidate=best, value=state.value, record=record[0],
+                    record_params=record[1], to_full=lambda t: t)
+
         states = [polish(
             final, optimizer, parameterization,
             parameterization.to_params(search.to_full(parameterization.to_transform(start))),
-            config.polish_max_steps,
-            lambda state: on_step(candidate=best, value=state.value, record=state.value,
-                                  record_params=state.params, to_full=lambda t: t),
+            config.polish_max_steps, on_polish_step,
         ) for start, _ in starts]
         won = min(range(len(states)), key=lambda k: states[k].value)
         winner = starts[won][0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from subalign.cli import main
+from subalign.cli.checks import CONFIG_NAMES, check_command
+from subalign.cli.commandline import hydra_arguments
+from subalign.cli.compose import compose_config
+from subalign.cli.help import GROUPS, command_groups
+from subalign.cli.main import USAGE
 from subalign.numerics.geometry import RigidTransform, transform_errors
 from subalign.io.mrc import write_volume
 from subalign.simulation.synthetic import synthetic_pair
@@ -248,7 +255,41 @@ def test_output_dir_holds_hydra_config_and_refuses_another_alignment(volumes):
     assert second["rotation_matrix"] == first["rotation_matrix"]
     other = run(volumes, "align", *args, "score=fcs")
     assert other.returncode == 2
-    assert other.stderr == (f"subalign: error: res/alignment.json: holds the alignment of another "
-                            "config or other volumes; expected the same command to redo it "
-                            "(choose another output_dir)\n")
+    assert other.stderr == ("subalign: error: res/alignment.json: holds an alignment made with "
+                            'config.score.name="rcs", this command has config.score.name="fcs"; '
+                            "expected the same command to redo it (choose another output_dir)\n")
     assert json.loads((volumes / "res/alignment.json").read_text()) == second
+
+
+def _examples(text: str, command: str) -> list[list[str]]:
+    return [shlex.split(line)[2:] for line in text.splitlines()
+            if line.startswith(f"  subalign {command}")]
+
+
+@pytest.mark.parametrize("command", ["align", "simulate", "experiment"])
+def test_help_shows_only_examples_and_groups_that_work(command, volumes, monkeypatch, capsys):
+    """Every example of ``subalign COMMAND --help`` and of the top-level usage passes the
+    command's checks; every group option listed composes."""
+    monkeypatch.chdir(volumes)
+    main([command, "--help"])
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: subalign {command} [-m] [key=value ...]")
+    examples = _examples(text, command) + _examples(USAGE, command)
+    assert len(examples) >= 3
+    for example in examples:
+        args, _ = hydra_arguments(command, example)
+        check_command(command, args.overrides, multirun=args.multirun)
+    groups = command_groups(command)
+    assert set(groups) == set(GROUPS[command])
+    assert ("experiment" in groups) == (command == "experiment")  # align rejects it
+    for group, options in groups.items():
+        assert options and f"  {group}: {', '.join(options)}" in text
+        for option in options:
+            compose_config(CONFIG_NAMES[command], [f"{group}={option}"])
+
+
+def test_experiment_flag_after_an_override_works_like_hydra_flags_first(tmp_path):
+    """``-m`` anywhere: the issue's example with -m after an override ran nothing."""
+    args, hydra_argv = hydra_arguments("experiment", ["experiment=table1_2", "-m", "tilt=60,40"])
+    assert args.multirun and args.overrides == ["experiment=table1_2", "tilt=60,40"]
+    assert hydra_argv == ["-m", "experiment=table1_2", "tilt=60,40"]

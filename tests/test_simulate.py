@@ -1,5 +1,6 @@
 """The simulator against ground truth: SNR calibration, fidelity, pair truth, seeds, files."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -12,6 +13,7 @@ from subalign.numerics.fourier import forward, inverse
 from subalign.numerics.geometry import RigidTransform, rotation_distance_deg
 from subalign.io.mrc import read_volume
 from subalign.simulation.simulate import (
+    check_fits,
     load_density,
     simulate_pair,
     simulate_particle,
@@ -176,7 +178,8 @@ def test_rerun_resumes_and_reproduces_the_same_bytes(written, tmp_path):
 
 def test_a_different_config_is_refused_in_the_same_directory(written):
     config, directory = written
-    with pytest.raises(ConfigError, match="simulation.json: holds a different simulation"):
+    with pytest.raises(ConfigError, match="simulation.json: holds a simulation made with "
+                                          "seed=11, this command has seed=12; expected"):
         write_simulation(simulation_config({"n": 4, "seed": 12}), directory)
 
 
@@ -186,3 +189,56 @@ def test_bad_config_is_refused_before_the_directory_is_claimed(tmp_path):
     assert not (tmp_path / "simulation.json").exists()
     write_simulation(simulation_config({"n": 2}), tmp_path)  # the corrected run is accepted
     assert json.loads((tmp_path / "simulation.json").read_text())["status"] == "complete"
+
+
+def test_truncated_or_altered_particle_is_made_again_not_trusted(written, tmp_path):
+    config, directory = written
+    copy = tmp_path / "copy"
+    write_simulation(config, copy)
+    names = [f"subtomograms/particle_{index:06d}.mrc" for index in range(4)]
+    original = {name: (directory / name).read_bytes() for name in names}
+    (copy / names[1]).write_bytes(original[names[1]][:1000])  # truncated
+    altered = bytearray(original[names[3]])
+    altered[-5] ^= 0xFF  # same size, one voxel changed
+    (copy / names[3]).write_bytes(bytes(altered))
+    record = write_simulation(config, copy)
+    assert record["made"] == 2 and record["parts"] == 2
+    assert {name: (copy / name).read_bytes() for name in names} == original
+    for particle, name in zip(record["particles"], names):
+        assert particle["sha256"] == hashlib.sha256(original[name]).hexdigest()
+
+
+def test_simulation_record_has_provenance(written):
+    config, directory = written
+    record = json.loads((directory / "simulation.json").read_text())
+    assert record["subalign"]["version"] == "0.1.0"
+    assert record["config"]["seed"] == 11 and record["inputs"] == {"density.path": None}
+    assert {"platform", "host", "cpus", "python", "numpy"} <= set(record["machine"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"max_translation_voxels": 100},
+     "max_translation_voxels: expected at most 5.0 voxels in a 32-voxel box holding a particle "
+     "of radius 10.0 voxels (more moves it across the box faces, where it wraps around), "
+     "found 100"),
+    ({"size": 16},
+     "max_translation_voxels: expected at most 1.9 voxels in a 16-voxel box holding a particle "
+     "of radius 5.1 voxels (more moves it across the box faces, where it wraps around), "
+     "found 2"),
+])
+def test_translations_that_wrap_the_particle_are_refused(override, message):
+    config = simulation_config(override)
+    with pytest.raises(ConfigError) as info:
+        check_fits(config, load_density(config))
+    assert str(info.value) == message
+
+
+def test_the_largest_allowed_translation_keeps_the_particle_mass_inside():
+    config = simulation_config({"size": 32})
+    density = load_density(config)
+    allowed = check_fits(config, density)
+    # The worst case for a face: all mass beyond radius (15 - allowed) moved onto it.
+    offsets = np.indices(density.shape) - 16
+    beyond = np.sqrt((offsets ** 2).sum(axis=0)) > 15 - allowed
+    assert density[beyond].sum() <= 0.01 * density.sum()
+    assert check_fits(simulation_config({"max_translation_voxels": allowed}), density) == allowed

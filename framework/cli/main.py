@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -27,9 +28,21 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from subalign.align.pair import align_pair
+from subalign.align.config import resolve_tilts
+from subalign.cli.checks import (
+    CHECKS,
+    CONFIG_NAMES,
+    alignment_config_record,
+    check_alignment_dir,
+    check_command,
+    demo_simulation,
+)
+from subalign.cli.commandline import debug_requested, fail, hydra_arguments, runs_the_task
 from subalign.cli.compose import CONFIG_MODULE, prepare_config_store
-from subalign.align.config import DemoConfig
+from subalign.cli.help import command_help
+from subalign.cli.rundirs import job_output_dir
 from subalign.errors import ConfigError, SubalignError
+from subalign.execution import provenance
 from subalign.numerics.geometry import transform_errors
 from subalign.io.mrc import read_volume
 from subalign.io.files import write_json
@@ -41,9 +54,8 @@ from subalign.cli.batch import batch_main
 from subalign.cli.average import average_main, classify_main
 from subalign.simulation.figures import write_figure2b
 from subalign.cli.progress import ProgressLog
-from subalign.simulation.simulate import load_density, simulate_pair, simulation_config
+from subalign.simulation.simulate import load_density, simulate_pair
 from subalign.simulation.output import write_simulation
-from subalign.numerics.wedge import TiltRange
 
 log = logging.getLogger("subalign")
 
@@ -67,41 +79,61 @@ examples:
   subalign align fixed=a.mrc moving=b.mrc wedge.tilt_range_deg=[-60,60]
   subalign align -m score=rcs,fcs
   subalign simulate n=10 imaging.snr=0.5 imaging.tilt_range_deg=[-60,60] figure=true
-  subalign experiment experiment=table1_2 -m n_pairs=10 snr=0.5 tilt=60,40
+  subalign experiment -m experiment=table1_2 n_pairs=10 snr=0.5 tilt=60,40
   subalign report multirun/table1_2 --output report.md
+
+Each command's own help: subalign COMMAND --help. Results go to output_dir= when given
+(rerun the same command with it to resume), else to a new directory under outputs/.
+Errors are one line (exit code 2); -v or SUBALIGN_DEBUG=1 adds the full trace.
 """
 
 
 def _demo_inputs(config: DictConfig):
-    demo = DemoConfig(**config.demo)
-    TiltRange.parse(demo.tilt_range_deg, field="demo.tilt_range_deg")
-    simulation = simulation_config({
-        "seed": demo.seed, "size": demo.size,
-        "max_translation_voxels": demo.max_translation_voxels,
-        "imaging": {"snr": float(demo.snr), "tilt_range_deg": list(demo.tilt_range_deg)},
-    })
+    """The demo pair, its truth, and the config to align it with (the demo's own wedge)."""
+    simulation = demo_simulation(config)
     pair = simulate_pair(simulation, load_density(simulation), 0)
-    # The demo volumes carry the demo's own wedge, whatever wedge.* says.
-    config.fixed_wedge.tilt_range_deg = list(demo.tilt_range_deg)
-    config.moving_wedge.tilt_range_deg = list(demo.tilt_range_deg)
-    return pair.fixed, pair.moving, pair.truth
+    aligned = config.copy()
+    aligned.fixed_wedge.tilt_range_deg = list(simulation.imaging.tilt_range_deg)
+    aligned.moving_wedge.tilt_range_deg = list(simulation.imaging.tilt_range_deg)
+    return pair.fixed, pair.moving, pair.truth, aligned
+
+
+def _command(name: str) -> str:
+    return " ".join([f"subalign {name}", *HydraConfig.get().overrides.task])
+
+
+def _wedge_source(config: DictConfig) -> str:
+    """``given`` when the command line sets a tilt range, else ``default`` (warned about)."""
+    keys = [o.lstrip("+~").split("=")[0] for o in HydraConfig.get().overrides.task]
+    if any(k.split(".")[0] in ("wedge", "fixed_wedge", "moving_wedge") for k in keys):
+        return "given"
+    print(f"subalign: warning: no tilt range given: assuming wedge.tilt_range_deg="
+          f"{list(config.wedge.tilt_range_deg)} for both volumes (set wedge.tilt_range_deg="
+          "[min,max] to your data's)", file=sys.stderr)
+    return "default"
 
 
 def _align_task(config: DictConfig) -> None:
-    output_dir = Path(config.output_dir or HydraConfig.get().runtime.output_dir)
-    truth = None
+    output_dir = job_output_dir(config.output_dir)
+    CHECKS["align"](config, single_run=False)
+    check_alignment_dir(config, output_dir)
+    truth, aligned = None, config
     if config.fixed is None and config.moving is None:
         log.info("no fixed/moving given: aligning the built-in demo pair (%s)", dict(config.demo))
-        fixed, moving, truth = _demo_inputs(config)
-    elif config.fixed is None or config.moving is None:
-        missing = "fixed" if config.fixed is None else "moving"
-        raise ConfigError(f"{missing}: expected a path to an MRC volume, found null "
-                          "(give both fixed= and moving=, or neither for the demo)")
+        fixed, moving, truth, aligned = _demo_inputs(config)
+        wedge_source = "demo"
     else:
         fixed, moving = read_volume(config.fixed).data, read_volume(config.moving).data
-    result = align_pair(config, fixed, moving)
+        wedge_source = _wedge_source(config)
+    result = align_pair(aligned, fixed, moving)
     record = result.to_json()
-    record["inputs"] = {"fixed": config.fixed, "moving": config.moving}
+    fixed_tilt, moving_tilt = resolve_tilts(aligned)
+    record["wedges"] = {"fixed": [fixed_tilt.min_deg, fixed_tilt.max_deg],
+                        "moving": [moving_tilt.min_deg, moving_tilt.max_deg],
+                        "source": wedge_source}
+    record.update(provenance(alignment_config_record(config),
+                             {"fixed": config.fixed, "moving": config.moving},
+                             command=_command("align")))
     found = result.transform
     print(f"rotation ZYZ (deg)    found {np.round(found.euler_zyz_deg, 2)}")
     print(f"translation xyz (vox) found {np.round(found.translation, 3)}")
@@ -121,19 +153,25 @@ def _align_task(config: DictConfig) -> None:
     print(f"wrote {path}")
 
 
-def _guarded(task):
+def _guarded(task, debug: bool = False):
     def run(config: DictConfig) -> None:
         try:
             task(config)
         except SubalignError as exc:
-            print(f"subalign: error: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
+            fail(exc, debug)
     return run
 
 
+def _resume_hint(output_dir: Path) -> None:
+    shown = Path(os.path.relpath(output_dir)) if output_dir.is_absolute() and \
+        output_dir.resolve().is_relative_to(Path.cwd().resolve()) else output_dir
+    log.info("results go to %s; rerun with output_dir=%s to resume this run", shown, shown)
+
+
 def _simulate_task(config: DictConfig) -> None:
-    output_dir = Path(config.output_dir or HydraConfig.get().runtime.output_dir)
-    record = write_simulation(config, output_dir)
+    output_dir = job_output_dir(config.output_dir)
+    _resume_hint(output_dir)
+    record = write_simulation(config, output_dir, command=_command("simulate"))
     print(f"simulated {len(record['particles'])} subtomograms ({record['made']} new) in "
           f"{record['seconds']:.1f} s: {output_dir}")
     if config.figure:
@@ -141,17 +179,14 @@ def _simulate_task(config: DictConfig) -> None:
 
 
 def _experiment_task(config: DictConfig) -> None:
-    hydra_config = HydraConfig.get()
-    output_dir = Path(hydra_config.runtime.output_dir)
-    command = " ".join(["subalign experiment", *hydra_config.overrides.task])
-    record = run_experiment(config, output_dir, command=command)
+    output_dir = job_output_dir(config.output_dir)
+    _resume_hint(output_dir)
+    record = run_experiment(config, output_dir, command=_command("experiment"))
     print(f"{record['experiment']} ({record['kind']}) {record['cell']}: "
           f"{record['seconds']:.1f} s; wrote {output_dir / 'result.json'}")
 
 
 TASKS = {"align": _align_task, "simulate": _simulate_task, "experiment": _experiment_task}
-# Primary config of each command in subalign.conf.
-CONFIG_NAMES = {"align": "align", "simulate": "simulate", "experiment": "run_experiment"}
 
 
 def _list_plugins() -> None:
@@ -164,13 +199,15 @@ def _list_plugins() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``subalign`` console script."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    debug, argv = debug_requested(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return
     command, rest = argv[0], argv[1:]
     try:
         if command == "plugins":
+            if rest:
+                raise ConfigError(f"plugins: expected no arguments, found {' '.join(rest)}")
             _list_plugins()
             return
         if command == "report":
@@ -188,13 +225,19 @@ def main(argv: list[str] | None = None) -> None:
         if command not in TASKS:
             raise ConfigError(f"command {command!r}: expected one of align, simulate, experiment, report, plugins")
         plugins = default_plugin_set()
-        if command == "align":  # experiments log per item instead
+        # experiments log per item instead; registered once per process
+        if command == "align" and not plugins.manager.has_plugin("subalign-progress"):
             plugins.manager.register(ProgressLog(), name="subalign-progress")
         prepare_config_store(plugins)
+        args, rest = hydra_arguments(command, rest)
+        if args.help:
+            print(command_help(command))
+            return
+        if runs_the_task(args):  # everything checked before Hydra makes a directory
+            check_command(command, args.overrides, multirun=args.multirun)
     except SubalignError as exc:
-        print(f"subalign: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        fail(exc, debug)
     sys.argv = [f"subalign-{command}", *rest]
     app = hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAMES[command],
-                     version_base="1.3")(_guarded(TASKS[command]))
+                     version_base="1.3")(_guarded(TASKS[command], debug))
     app()

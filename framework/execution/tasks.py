@@ -25,6 +25,7 @@ from multiprocessing import get_context
 from typing import Callable, Iterator, Sequence
 
 from subalign.execution.arraylog import ArrayLog
+from subalign.execution.clock import JobClock
 from subalign.execution.progress import Progress
 from subalign.execution.store import RowLog
 
@@ -43,6 +44,11 @@ def process_executor(workers: int) -> Iterator[Executor | None]:
         yield pool
 
 
+def _tick(clock: JobClock | None) -> None:
+    if clock is not None:
+        clock.tick()
+
+
 def map_resumable(
     task: Callable[[int], dict],
     items: Sequence[int],
@@ -50,6 +56,7 @@ def map_resumable(
     *,
     executor: Executor | None = None,
     label: str = "tasks",
+    clock: JobClock | None = None,
     window: int | None = None,
     collect: bool = True,
 ) -> list[dict] | None:
@@ -67,6 +74,8 @@ def map_resumable(
         Where tasks run; ``None`` runs them here, one after the other.
     label : str
         Names the run in the progress log.
+    clock : JobClock, optional
+        Ticked after every committed row, so the job's time survives an interruption.
     window : int, optional
         Most tasks submitted and not yet committed at any time (default: all at once); a
         finished task makes room for the next. Bounds the executor's bookkeeping for runs
@@ -88,10 +97,11 @@ def map_resumable(
         if executor is None:
             for item in todo:
                 store.add(task(item))
+                _tick(clock)
                 progress.advance()
         else:
             _run_submitted(task, todo, store, executor, window or len(todo) or 1,
-                           progress.advance)
+                           lambda: (_tick(clock), progress.advance()))
     finally:
         progress.close()
     if not collect:

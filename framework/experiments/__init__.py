@@ -1,60 +1,75 @@
 """The paper's experiments as Hydra jobs (``subalign experiment experiment=<name>``).
 
 Each job runs one cell of one experiment and writes into its output directory
-``rows.jsonl`` (one line per finished item, resumable; :mod:`.records`), any volumes, and
-``result.json`` (cell, summary, command, machine, wall time) when it completes.
+``job.json`` (its config, which guards the directory against another job), ``rows.jsonl``
+(one line per finished item, resumable; :class:`subalign.execution.RowLog`),
+``clock.jsonl`` (time of each run that worked on it), any volumes, and ``result.json``
+(cell, summary, provenance: version, resolved config, input files with their SHA-256,
+machine; command, wall time summed over every run) when it completes. Rerunning the same
+command with the same ``output_dir`` resumes the job; the whole config is checked
+(:func:`check_job`) before anything is written.
 ``subalign report <dirs>`` (:mod:`.report`) collects any number of jobs into tables and
 figures.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from subalign.errors import ConfigError
-from subalign.io.files import write_json
 from subalign.experiments.averaging import run_averaging
 from subalign.experiments.classification import run_classification
 from subalign.experiments.config import ExperimentConfig
 from subalign.experiments.pairs import run_pairs
-from subalign.experiments.records import machine, write_result
+from subalign.experiments.checks import check_experiment, input_files
+from subalign.experiments.records import write_result
+from subalign.execution import JobClock, provenance
+from subalign.execution.jobs import check_claim, claim
 
-__all__ = ["ExperimentConfig", "run_experiment"]
+__all__ = ["ExperimentConfig", "check_job", "check_job_dir", "run_experiment"]
 
 RUNNERS = {"pairs": run_pairs, "convergence": run_pairs, "speedup": run_pairs,
            "averaging": run_averaging, "classification": run_classification}
 
 
-def _claim(config: DictConfig, output_dir: Path) -> None:
-    """Record the job's config in ``job.json``; refuse a directory holding another job's.
-
-    A rerun with the same config (``workers`` aside) resumes from ``rows.jsonl``.
-    """
+def _job_record(config: DictConfig) -> dict:
+    """What identifies a job: its config but for where it runs and on how many workers."""
     record = OmegaConf.to_container(config, resolve=True)
     record.pop("workers", None)
-    path = output_dir / "job.json"
-    if path.exists():
-        try:
-            previous = json.loads(path.read_text())
-        except ValueError:
-            previous = None
-        if previous != record:
-            raise ConfigError(f"{path}: holds a different job; expected the same config to "
-                              "resume (choose another output directory)")
-    else:
-        write_json(path, record)
+    record.pop("output_dir", None)  # a job begun in Hydra's directory resumes with output_dir=
+    return record
 
 
-def _earlier_seconds(output_dir: Path) -> float:
-    """Time spent by earlier runs of this job (a rerun resumes it and adds its own)."""
-    try:
-        return float(json.loads((output_dir / "result.json").read_text())["seconds"])
-    except (OSError, ValueError, KeyError):
-        return 0.0
+def check_job_dir(config: DictConfig, output_dir: str | Path) -> None:
+    """Refuse a directory whose ``job.json`` holds another job's config (reads only).
+
+    A rerun with the same config (``workers`` and ``output_dir`` aside) resumes from
+    ``rows.jsonl``.
+    """
+    check_claim(Path(output_dir) / "job.json", _job_record(config))
+
+
+def check_job(config: DictConfig, output_dir: str | Path | None = None) -> None:
+    """Validate a job's config before anything is written (:func:`check_experiment`).
+
+    Parameters
+    ----------
+    config : DictConfig
+    output_dir : str or Path, optional
+        Also refuse it if it holds another job (:func:`check_job_dir`).
+
+    Raises
+    ------
+    SubalignError
+        In one line naming the field, what was found and what was expected.
+    """
+    if config.kind not in RUNNERS:
+        raise ConfigError(f"kind: expected one of {', '.join(RUNNERS)}, found {config.kind!r}")
+    check_experiment(config)
+    if output_dir is not None:
+        check_job_dir(config, output_dir)
 
 
 def run_experiment(config: DictConfig, output_dir: str | Path, *, command: str = "") -> dict:
@@ -68,16 +83,16 @@ def run_experiment(config: DictConfig, output_dir: str | Path, *, command: str =
     command : str
         The command line that made the job, recorded for the report.
     """
-    if config.kind not in RUNNERS:
-        raise ConfigError(f"kind: expected one of {', '.join(RUNNERS)}, found {config.kind!r}")
+    check_job(config)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    _claim(config, output_dir)
-    earlier = _earlier_seconds(output_dir)
-    started = time.perf_counter()
-    record = RUNNERS[config.kind](config, output_dir)
+    claim(output_dir / "job.json", _job_record(config))
+    clock = JobClock(output_dir / "clock.jsonl")
+    record = RUNNERS[config.kind](config, output_dir, clock=clock)
     record.update(experiment=str(config.name), kind=str(config.kind),
-                  description=str(config.description), command=command, machine=machine(),
-                  seconds=earlier + time.perf_counter() - started, workers=int(config.workers))
+                  description=str(config.description),
+                  **provenance(OmegaConf.to_container(config, resolve=True),
+                               input_files(config), command=command or None),
+                  seconds=clock.tick(), parts=clock.parts, workers=int(config.workers))
     write_result(output_dir, record)
     return record

@@ -29,7 +29,7 @@ from subalign.simulation.simulate import load_density, simulate_particle
 from subalign.numerics.volumes import transform_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.experiments.pairs import align_config, cell_of, job_simulation
-from subalign.execution import RowLog, map_resumable, process_executor
+from subalign.execution import JobClock, RowLog, map_resumable, process_executor
 from subalign.experiments.records import median_mad
 
 __all__ = ["run_averaging"]
@@ -63,7 +63,7 @@ def _fsc_record(average: np.ndarray, truth: np.ndarray, voxel_size_nm: float) ->
                                                      voxel_size_nm)}
 
 
-def run_averaging(config: DictConfig, output_dir: Path) -> dict:
+def run_averaging(config: DictConfig, output_dir: Path, *, clock: JobClock | None = None) -> dict:
     """Kind ``averaging``: rounds of align-to-template and average; FSC against the truth."""
     settings = config.averaging
     if settings.template not in TEMPLATES:
@@ -93,7 +93,8 @@ def run_averaging(config: DictConfig, output_dir: Path) -> dict:
         with process_executor(int(config.workers)) as executor:
             done = map_resumable(
                 partial(averaging_row, config, template, template_full, frame, density),
-                range(count), rows, executor=executor, label=f"{config.name} round {round_index + 1}")
+                range(count), rows, executor=executor, label=f"{config.name} round {round_index + 1}",
+                clock=clock)
         transforms = [RigidTransform.from_record(r["transform"]) for r in done]
         template = wedge_compensated_average(volumes, transforms, [tilt] * count)
         template_full = True

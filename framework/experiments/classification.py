@@ -30,7 +30,7 @@ from subalign.plugin.manager import default_plugin_set
 from subalign.simulation.simulate import simulate_particle
 from subalign.numerics.wedge import TiltRange
 from subalign.experiments.pairs import align_config, cell_of, job_simulation
-from subalign.execution import RowLog, map_resumable, process_executor
+from subalign.execution import JobClock, RowLog, map_resumable, process_executor
 
 __all__ = ["adjusted_rand_index", "cluster", "run_classification"]
 
@@ -105,7 +105,8 @@ def _class_averages(config, densities, rows, labels, output_dir) -> list[str]:
     return files
 
 
-def run_classification(config: DictConfig, output_dir: Path) -> dict:
+def run_classification(config: DictConfig, output_dir: Path, *,
+                       clock: JobClock | None = None) -> dict:
     """Kind ``classification``: all-pairs alignment, clustering, ARI and class averages."""
     densities = _densities(config)
     per_class, n_classes = int(config.classification.per_class), len(densities)
@@ -116,7 +117,7 @@ def run_classification(config: DictConfig, output_dir: Path) -> dict:
     with process_executor(int(config.workers)) as executor:
         done = map_resumable(partial(classification_row, config, densities, pairs),
                              range(len(pairs)), rows, executor=executor,
-                             label=f"{config.name} ({count} subtomograms)")
+                             label=f"{config.name} ({count} subtomograms)", clock=clock)
     matrices = {key: _matrix(done, count, key) for key in ("before", "after")}
     labels = {key: cluster(matrix, n_classes) for key, matrix in matrices.items()}
     ari = {key: adjusted_rand_index(truth, labels[key]) for key in labels}

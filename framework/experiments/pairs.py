@@ -21,7 +21,7 @@ from subalign.align.pair import align_pair
 from subalign.numerics.geometry import transform_errors
 from subalign.plugin.manager import default_plugin_set
 from subalign.simulation.simulate import load_density, simulate_pair, simulation_config
-from subalign.execution import RowLog, map_resumable, process_executor
+from subalign.execution import JobClock, RowLog, map_resumable, process_executor
 from subalign.experiments.records import median_mad
 
 __all__ = ["align_config", "cell_of", "job_simulation", "run_pairs", "speedup", "steps_to_optimum"]
@@ -135,7 +135,7 @@ def pair_row(config: DictConfig, density: np.ndarray, index: int) -> dict:
     return {"index": index, **row}
 
 
-def run_pairs(config: DictConfig, output_dir: Path) -> dict:
+def run_pairs(config: DictConfig, output_dir: Path, *, clock: JobClock | None = None) -> dict:
     """Kinds ``pairs``, ``convergence`` and ``speedup``: align ``n_pairs`` pairs of the cell.
 
     Returns
@@ -149,7 +149,7 @@ def run_pairs(config: DictConfig, output_dir: Path) -> dict:
     indices = list(range(int(config.first_pair), int(config.first_pair) + int(config.n_pairs)))
     with process_executor(int(config.workers)) as executor:
         done = map_resumable(partial(pair_row, config, density), indices, rows,
-                             executor=executor, label=str(config.name))
+                             executor=executor, label=str(config.name), clock=clock)
     rotation = [r["rotation_error_deg"] for r in done]
     summary = {
         "rotation_error_deg": median_mad(rotation),

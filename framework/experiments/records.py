@@ -7,13 +7,11 @@ directory without it holds an unfinished job.
 
 from __future__ import annotations
 
-import os
-import platform
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from subalign.execution.provenance import machine
 from subalign.io.files import write_json
 
 __all__ = ["machine", "median_mad", "write_result"]
@@ -26,15 +24,6 @@ def median_mad(values) -> tuple[float, float]:
         return float("nan"), float("nan")
     median = float(np.median(values))
     return median, float(np.median(np.abs(values - median)))
-
-
-def machine() -> dict:
-    """Where a job ran: platform, Python, CPU count, numpy/scipy versions."""
-    import scipy
-
-    return {"platform": platform.platform(), "processor": platform.processor() or "unknown",
-            "cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "numpy": np.__version__, "scipy": scipy.__version__}
 
 
 def write_result(output_dir: Path, record: dict) -> Path:

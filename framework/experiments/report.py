@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from subalign.errors import ConfigError
+from subalign.errors import ConfigError, raise_parser_errors
 from subalign.io.figures import pyplot, save_figure, slices_figure
-from subalign.io.files import atomic_path
+from subalign.io.files import atomic_path, check_output_dir
 from subalign.io.mrc import read_volume
 from subalign.experiments.paper import SPEEDUP, paper_value
 from subalign.experiments.pairs import speedup
@@ -330,6 +330,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--output", type=Path, default=Path("report.md"))
     parser.add_argument("--title", default="subalign experiment results")
     parser.add_argument("--notes", type=Path, help="Markdown inserted after the header")
+    raise_parser_errors(parser, "report")
     args = parser.parse_args(argv)
+    if args.output.is_dir():
+        raise ConfigError(f"--output: expected a Markdown file name, found the directory "
+                          f"{args.output}")
+    check_output_dir(args.output.parent, "--output")
     path = write_report(args.directories, args.output, title=args.title, notes=args.notes)
     print(f"wrote {path} and its figures in {path.parent / 'figures'}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mrcfile
+import mrcfile.utils
 import numpy as np
 
 from subalign.errors import VolumeError
@@ -59,6 +60,23 @@ class Volume:
     source: str = "<array>"
 
 
+def _check_not_truncated(path: Path, header) -> None:
+    """Raise a :class:`VolumeError` if the header's data mode is unknown or it promises more
+    voxels than the file holds (mrcfile, permissive, then reads no data)."""
+    try:
+        itemsize = mrcfile.utils.dtype_from_mode(header.mode).itemsize
+    except ValueError:
+        raise VolumeError(f"{path}: expected a readable MRC file, found a header with the "
+                          f"unknown data mode {int(header.mode)}") from None
+    shape = (int(header.nz), int(header.ny), int(header.nx))
+    expected = int(np.prod(shape)) * itemsize
+    found = path.stat().st_size - 1024 - int(header.nsymbt)
+    if expected > 0 and found < expected:
+        raise VolumeError(f"{path}: expected {expected} bytes of voxels after the header "
+                          f"(shape {shape}, MRC mode {int(header.mode)}), found {max(found, 0)}: "
+                          "the file is truncated")
+
+
 def read_map(path: str | os.PathLike) -> MapData:
     """Read any 3-D MRC map (gzip or bzip2 compressed allowed) as ``[z, y, x]``.
 
@@ -75,10 +93,17 @@ def read_map(path: str | os.PathLike) -> MapData:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with mrcfile.open(path, permissive=True) as mrc:
+                if mrc.data is not None and np.iscomplexobj(mrc.data):
+                    raise VolumeError(f"{path}: expected real-valued voxels, found complex "
+                                      f"values (MRC mode {int(mrc.header.mode)})")
                 data = None if mrc.data is None else np.array(mrc.data, dtype=np.float64)
                 header = mrc.header
                 axis_order = (int(header.maps), int(header.mapr), int(header.mapc))
                 voxel = mrc.voxel_size
+                if data is None:
+                    _check_not_truncated(path, header)
+    except VolumeError:
+        raise
     except Exception as exc:  # mrcfile raises ValueError, OSError, EOFError, ...
         raise VolumeError(f"{path}: expected a readable MRC file, found: {exc}") from None
     if data is None or data.ndim != 3:

@@ -18,9 +18,9 @@ from typing import Any, Mapping
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-from subalign.errors import ConfigError, PluginError
+from subalign.errors import ConfigError, PluginError, did_you_mean
 from subalign.plugin.protocols import Constraint, Optimizer, Refiner, Sampler, Score
 
 __all__ = ["KINDS", "PluginEntry", "Registry"]
@@ -188,6 +188,12 @@ class Registry:
             config = OmegaConf.to_object(
                 OmegaConf.merge(OmegaConf.structured(entry.config_class), fields)
             )
+        except ConfigKeyError as exc:
+            known = [f.name for f in dataclasses.fields(entry.config_class)]
+            raise ConfigError(
+                f"{self.kind}.{exc.full_key}: expected one of the fields of {self.kind}={name}, "
+                f"found {exc.key!r}, which is none of them{did_you_mean(exc.key, known)}"
+            ) from None
         except OmegaConfBaseException as exc:
             field = f"{self.kind}.{exc.full_key}" if getattr(exc, "full_key", None) else self.kind
             reason = str(exc.msg).split("\n")[0]

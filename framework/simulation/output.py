@@ -8,13 +8,19 @@ Layout of ``output_dir``::
     particles.star, particles.tbl, dynamo/, wedges.csv
                      the ground truth as RELION 5 and Dynamo particle sets
                      (:mod:`subalign.simulation.particle_tables`)
-    simulation.json  the resolved config, every convention, status and timing
+    simulation.json  status, provenance (version, resolved config, input files, machine),
+                     every convention, each particle's pose, size and SHA-256, timing
+    particles.jsonl  size and SHA-256 of each particle, recorded as it is written
+    clock.jsonl      time spent by each run on this directory
 
 Runs can be resumed. ``simulation.json`` is written first with ``"status": "running"``; a
-rerun with the same config keeps the volumes already written (each was written atomically,
-and particle ``i`` does not depend on the others) and makes the rest. A different config in
-the same directory is refused. The tables are written last, and ``"status": "complete"``
-only after them.
+rerun with the same config keeps the volumes already written whose size and SHA-256 match
+``particles.jsonl`` (each was written atomically, and particle ``i`` does not depend on the
+others) and makes the rest: a particle file that is missing, truncated or altered is made
+again, never trusted. A different config in the same directory is refused. The tables are
+written last, and ``"status": "complete"`` only after them; ``seconds`` adds up the time of
+every run that worked on the directory. The same config gives the same bytes in every file
+but ``simulation.json`` (which records time and machine), however the run was interrupted.
 """
 
 from __future__ import annotations
@@ -29,18 +35,23 @@ from omegaconf import DictConfig, OmegaConf
 
 from subalign.errors import ConfigError
 from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform, matrix_to_euler_zyz
-from subalign.io.files import atomic_path, write_json
+from subalign.execution import JobClock, RowLog, provenance
+from subalign.execution.jobs import first_difference
+from subalign.io.files import file_record, matches_record, write_json
 from subalign.io.mrc import write_volume
+from subalign.io.star import write_star
 from subalign.simulation.particle_tables import write_truth_tables
 from subalign.simulation.simulate import (
-    check_imaging,
+    check_fits,
+    check_simulation,
     load_density,
     particle_rng,
     random_pose,
     simulate_particle,
 )
 
-__all__ = ["PAIR_LISTS", "relion_pose_columns", "pair_indices", "write_simulation"]
+__all__ = ["PAIR_LISTS", "check_directory", "relion_pose_columns", "pair_indices",
+           "write_simulation"]
 
 log = logging.getLogger("subalign")
 
@@ -79,31 +90,47 @@ def _particle_file(index: int) -> str:
     return f"subtomograms/particle_{index:06d}.mrc"
 
 
-def _claim(output_dir: Path, config_record: dict) -> None:
+def _config_record(config: DictConfig) -> dict:
+    record = OmegaConf.to_container(config, resolve=True)
+    record.pop("output_dir", None)
+    return record
+
+
+def check_directory(config: DictConfig, output_dir: str | Path) -> None:
+    """Refuse ``output_dir`` if it holds another simulation (reads only; module docstring)."""
+    _check_claim(Path(output_dir), _config_record(config))
+
+
+def _check_claim(output_dir: Path, config_record: dict) -> None:
     sidecar = output_dir / "simulation.json"
     if sidecar.exists():
         try:
             previous = json.loads(sidecar.read_text())["config"]
         except (ValueError, KeyError) as exc:
             raise ConfigError(f"{sidecar}: expected a subalign simulation record, found {exc}")
-        if previous != config_record:
+        difference = first_difference(previous, config_record)
+        if difference is not None:
+            name, old, new = difference
             raise ConfigError(
-                f"{sidecar}: holds a different simulation; expected the same config to resume "
-                "(choose another output_dir)"
+                f"{sidecar}: holds a simulation made with {name}={old}, this command has "
+                f"{name}={new}; expected the same config to resume (choose another output_dir)"
             )
         log.info("resuming the simulation in %s", output_dir)
-    write_json(sidecar, {"status": "running", "config": config_record})
+
+
+def _claim(output_dir: Path, config_record: dict) -> None:
+    _check_claim(output_dir, config_record)
+    write_json(output_dir / "simulation.json", {"status": "running", "config": config_record})
 
 
 def _write_star(path: Path, rows: list[dict]) -> None:
     import pandas as pd
-    import starfile
 
-    with atomic_path(path) as temporary:
-        starfile.write({"particles": pd.DataFrame(rows)}, temporary)
+    write_star(path, {"particles": pd.DataFrame(rows)})  # no time stamp: same rows, same bytes
 
 
-def write_simulation(config: DictConfig, output_dir: str | Path) -> dict:
+def write_simulation(config: DictConfig, output_dir: str | Path, *,
+                     command: str | None = None) -> dict:
     """Simulate ``config.n`` particles into ``output_dir`` (resumable; module docstring).
 
     Parameters
@@ -111,6 +138,8 @@ def write_simulation(config: DictConfig, output_dir: str | Path) -> dict:
     config : DictConfig
         A :class:`subalign.simulation.simulate.SimulateConfig` node.
     output_dir : str or Path
+    command : str, optional
+        The command line, for the record (default ``sys.argv``).
 
     Returns
     -------
@@ -118,29 +147,36 @@ def write_simulation(config: DictConfig, output_dir: str | Path) -> dict:
         The final ``simulation.json`` record.
     """
     output_dir = Path(output_dir)
-    record = OmegaConf.to_container(config, resolve=True)
-    record.pop("output_dir", None)
+    record = _config_record(config)
+    check_simulation(config)
     pairs = pair_indices(int(config.n), config.pairs)
-    check_imaging(config.imaging)
     density = load_density(config)  # validated before the directory is claimed
+    check_fits(config, density)
     _claim(output_dir, record)
     voxel_angstrom = float(config.voxel_size_nm) * 10.0
     start, made = time.perf_counter(), 0
+    clock = JobClock(output_dir / "clock.jsonl")
+    written = RowLog(output_dir / "particles.jsonl")
     every = max(1, int(config.n) // 10)
     particles, poses = [], []
     for index in range(int(config.n)):
         path = output_dir / _particle_file(index)
-        if path.exists():
+        fingerprint = written.rows.get(index)
+        if fingerprint is not None and matches_record(path, fingerprint):
             pose = random_pose(particle_rng(config, index), float(config.max_translation_voxels))
-        else:
+        else:  # never written, or truncated or corrupted since: made again
             particle = simulate_particle(config, density, index)
             write_volume(path, particle.subtomogram.volume, voxel_size=voxel_angstrom)
+            fingerprint = {"index": index, **file_record(path), "path": _particle_file(index)}
+            written.add(fingerprint)
+            clock.tick()
             pose, made = particle.pose, made + 1
         poses.append(pose)
-        particles.append({"file": _particle_file(index), "pose": pose.to_record()})
+        particles.append({"file": _particle_file(index), "pose": pose.to_record(),
+                          "bytes": fingerprint["bytes"], "sha256": fingerprint["sha256"]})
         if (index + 1) % every == 0 or index + 1 == int(config.n):
             log.info("particle %d/%d (%.1f s)", index + 1, int(config.n), time.perf_counter() - start)
-    seconds = time.perf_counter() - start
+    seconds = clock.tick()
     _write_star(output_dir / "poses.star", [
         {"rlnImageName": p["file"], **relion_pose_columns(pose, voxel_angstrom)}
         for p, pose in zip(particles, poses)
@@ -154,14 +190,16 @@ def write_simulation(config: DictConfig, output_dir: str | Path) -> dict:
             for i, j in pairs
         ],
     })
+    density_file = None if config.density.source == "phantom" else config.density.path
     final = {
         "status": "complete",
-        "config": record,
+        **provenance(record, {"density.path": density_file}, command=command),
         "conventions": {"pose": POSE_CONVENTION, "pair_truth": TRANSFORM_CONVENTION,
                         "arrays": "MRC data are [z, y, x]; voxel size in Angstrom in the header"},
         "particles": particles,
         "made": made,
         "seconds": seconds,
+        "parts": clock.parts,
     }
     write_json(output_dir / "simulation.json", final)
     log.info("simulated %d particles (%d new) in %.1f s into %s", len(particles), made, seconds,

@@ -35,12 +35,13 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.spatial.transform import Rotation
 
 from subalign.simulation.density import (
+    MAX_MASS_OUTSIDE,
     GaussianBlob,
     density_from_map,
     density_from_structure,
     phantom,
 )
-from subalign.errors import ConfigError
+from subalign.errors import ConfigError, check_number
 from subalign.numerics.geometry import RigidTransform
 from subalign.simulation.imaging import (
     CTFParameters,
@@ -52,10 +53,14 @@ from subalign.simulation.imaging import (
 )
 from subalign.simulation.synthetic import SyntheticPair
 from subalign.numerics.volumes import transform_volume
+from subalign.numerics.wedge import TiltRange
 
 __all__ = [
+    "MIN_BOX",
     "DensityConfig",
+    "check_fits",
     "check_imaging",
+    "check_simulation",
     "ImagingConfig",
     "SimulateConfig",
     "SimulatedParticle",
@@ -258,24 +263,96 @@ def random_pose(rng: np.random.Generator, max_translation_voxels: float) -> Rigi
     return RigidTransform(rotation, translation)
 
 
-def check_imaging(imaging: DictConfig) -> np.ndarray:
+def check_imaging(imaging: DictConfig, prefix: str = "") -> np.ndarray:
     """Validate an :class:`ImagingConfig` node (one-line errors naming the field).
+
+    Parameters
+    ----------
+    imaging : DictConfig
+    prefix : str
+        Put before ``imaging.<field>`` in messages (``"simulation."`` in an experiment).
 
     Returns
     -------
     ndarray of shape (T,)
         The tilt angles in degrees.
     """
+    field = f"{prefix}imaging."
     if not float(imaging.snr) > 0:
-        raise ConfigError(f"imaging.snr: expected a positive number or inf, found {imaging.snr}")
+        raise ConfigError(f"{field}snr: expected a positive number or inf, found {imaging.snr}")
     if imaging.ctf is not None:
-        CTFParameters(**imaging.ctf)
-    try:
-        low, high = (float(a) for a in imaging.tilt_range_deg)
-    except (TypeError, ValueError):
-        raise ConfigError("imaging.tilt_range_deg: expected [min, max] in degrees, found "
-                          f"{imaging.tilt_range_deg}") from None
-    return tilt_angles(low, high, float(imaging.tilt_step_deg))
+        try:
+            CTFParameters(**imaging.ctf)
+        except ConfigError as exc:
+            raise ConfigError(f"{field}{exc}") from None
+    tilt = TiltRange.parse(imaging.tilt_range_deg, field=f"{field}tilt_range_deg")
+    step = check_number(imaging.tilt_step_deg, f"{field}tilt_step_deg", above=0, at_most=180)
+    return tilt_angles(tilt.min_deg, tilt.max_deg, float(step))
+
+
+#: Smallest box ``simulate`` makes (a smaller one holds no particle ``align`` accepts).
+MIN_BOX = 8
+
+
+def check_simulation(config: DictConfig, prefix: str = "") -> None:
+    """Validate every field of a :class:`SimulateConfig` node that needs no file.
+
+    Parameters
+    ----------
+    config : DictConfig
+    prefix : str
+        Put before the field names in messages (``"simulation."`` in an experiment).
+
+    Raises
+    ------
+    ConfigError
+        Naming the field, what was found and what was expected.
+    """
+    check_number(config.n, f"{prefix}n", at_least=1, integer=True)
+    check_number(config.seed, f"{prefix}seed", at_least=0, integer=True)
+    check_number(config.size, f"{prefix}size", at_least=MIN_BOX, integer=True)
+    check_number(config.voxel_size_nm, f"{prefix}voxel_size_nm", above=0)
+    check_number(config.max_translation_voxels, f"{prefix}max_translation_voxels", at_least=0)
+    check_imaging(config.imaging, prefix)
+
+
+def check_fits(config: DictConfig, density: np.ndarray, *,
+               field: str = "max_translation_voxels") -> float:
+    """Refuse a translation range that would carry the particle over the box faces.
+
+    Translations are periodic (:func:`subalign.numerics.volumes.shift_volume`): a particle
+    shifted past a face re-enters at the opposite one. The particle's radius is the radius
+    about the box centre holding all but ``MAX_MASS_OUTSIDE`` of its density; rotated
+    anyhow and shifted by up to ``t`` per axis it stays inside while radius + t is at most
+    the distance from the centre to the nearer face, ``N - 1 - N // 2``.
+
+    Returns
+    -------
+    float
+        The largest ``max_translation_voxels`` the box allows.
+
+    Raises
+    ------
+    ConfigError
+        ``max_translation_voxels`` is larger than that.
+    """
+    size = density.shape[0]
+    offsets = np.indices(density.shape, dtype=float) - (size // 2)
+    radius = np.sqrt((offsets ** 2).sum(axis=0)).ravel()
+    mass = np.abs(density).ravel()
+    order = np.argsort(radius)
+    inside = np.cumsum(mass[order]) / mass.sum()
+    particle = float(radius[order][np.searchsorted(inside, 1 - MAX_MASS_OUTSIDE)])
+    allowed = (size - 1 - size // 2) - particle
+    value = float(config.max_translation_voxels)
+    if value > allowed:
+        room = (f"at most {allowed:.1f} voxels" if allowed >= 0
+                else "a bigger box (the particle alone reaches past the faces)")
+        raise ConfigError(
+            f"{field}: expected {room} in a {size}-voxel box holding a particle of radius "
+            f"{particle:.1f} voxels (more moves it across the box faces, where it wraps "
+            f"around), found {config.max_translation_voxels:g}")
+    return allowed
 
 
 def _optics(imaging: DictConfig, shape: tuple[int, int], voxel_size_nm: float) -> np.ndarray | None:

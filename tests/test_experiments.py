@@ -191,6 +191,7 @@ def quick_runs(tmp_path_factory, structures) -> Path:
     return root
 
 
+@pytest.mark.slow  # the quick_runs experiments: 1-2 min together
 def test_table1_2_quick_noise_free_cell_is_accurate(quick_runs):
     jobs = results(quick_runs / "runs/table1_2")
     assert sorted(j["cell"]["snr"] for j in jobs) == [0.5, math.inf]
@@ -198,6 +199,7 @@ def test_table1_2_quick_noise_free_cell_is_accurate(quick_runs):
     assert noise_free["n_pairs"] == 2 and noise_free["summary"]["rotation_error_deg"][0] < 1.0
 
 
+@pytest.mark.slow  # the quick_runs experiments: 1-2 min together
 def test_table3_4_quick_is_axis_constrained_and_accurate(quick_runs):
     jobs = results(quick_runs / "runs/table3_4")
     assert {j["cell"]["constraint"] for j in jobs} == {"axis"}
@@ -205,6 +207,7 @@ def test_table3_4_quick_is_axis_constrained_and_accurate(quick_runs):
     assert all(r["n_candidates"] == 6 for r in rows(quick_runs / "runs/table3_4"))
 
 
+@pytest.mark.slow  # the quick_runs experiments: 1-2 min together
 def test_convergence_quick_records_every_step(quick_runs):
     for row in rows(quick_runs / "runs/convergence"):
         record = np.asarray(row["trace"]["record"][:row["search_steps"]])
@@ -214,12 +217,14 @@ def test_convergence_quick_records_every_step(quick_runs):
             row["rotation_error_deg"], abs=1e-6)
 
 
+@pytest.mark.slow  # the quick_runs experiments: 1-2 min together
 def test_speedup_quick_compares_against_independent(quick_runs):
     (row,) = rows(quick_runs / "runs/speedup")
     assert row["baseline"]["search_steps"] > row["search_steps"] > row["search_steps_to_optimum"]
     assert row["speedup"] > 1
 
 
+@pytest.mark.slow  # the quick_runs experiments: 1-2 min together
 def test_averaging_quick_reaches_the_perfect_alignment_fsc(quick_runs):
     (job,) = results(quick_runs / "runs/averaging")
     rounds, perfect = job["summary"]["rounds"], job["summary"]["perfect_alignment"]
@@ -227,6 +232,7 @@ def test_averaging_quick_reaches_the_perfect_alignment_fsc(quick_runs):
     assert rounds[-1]["resolution_nm_fsc_0.5"] <= 1.1 * perfect["resolution_nm_fsc_0.5"]
 
 
+@pytest.mark.slow  # the quick_runs experiments: 1-2 min together
 def test_classification_quick_separates_the_complexes(quick_runs):
     (job,) = results(quick_runs / "runs/classification")
     assert job["n_pairs"] == 28
@@ -234,11 +240,13 @@ def test_classification_quick_separates_the_complexes(quick_runs):
     assert len(job["summary"]["class_averages"]) == 4
 
 
+@pytest.mark.slow  # the quick_runs experiments: 1-2 min together
 def test_baseline_quick_has_both_methods(quick_runs):
     refiners = {j["cell"]["refiner"] for j in results(quick_runs / "runs/baseline")}
     assert refiners == {"exhaustive_scan", "stochastic_parallel"}
 
 
+@pytest.mark.slow  # the quick_runs experiments: 1-2 min together
 def test_report_has_every_section_and_figure(quick_runs):
     report = (quick_runs / "report/report.md").read_text()
     for name in ("table1_2", "table3_4", "convergence", "speedup", "averaging",

@@ -27,7 +27,7 @@ import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from subalign.align.pair import align_pair
+from subalign.align.pair import LOW_CONFIDENCE, align_pair
 from subalign.align.config import resolve_tilts
 from subalign.cli.checks import (
     CHECKS,
@@ -149,6 +149,9 @@ def _align_task(config: DictConfig) -> None:
         print(f"error: rotation {rotation_error:.2f} deg, translation {translation_error:.3f} voxels")
     print(f"{result.score_name} = {result.score_value:.5g}; {result.lm_steps} LM steps over "
           f"{result.n_candidates} candidates; {result.seconds:.2f} s")
+    if result.confidence is not None:
+        print(f"confidence {result.confidence:.3f}" + ("  (low: the result may be wrong)"
+                                                      if result.confidence < LOW_CONFIDENCE else ""))
     path = write_json(output_dir / "alignment.json", record)
     print(f"wrote {path}")
 

@@ -26,6 +26,7 @@ def _same(first, second) -> None:
     assert first.details == second.details
 
 
+@pytest.mark.slow  # three full default alignments: 15-50 s
 def test_plain_partial_and_composed_configs_give_bit_identical_results(pair):
     composed = compose_config("align", ["sampler.spacing_deg=60"])
     plain = OmegaConf.to_container(composed, resolve=True)

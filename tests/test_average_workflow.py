@@ -165,6 +165,7 @@ def _resolution(run_dir: Path, number: int) -> float:
         "resolution"]["0.143"]
 
 
+@pytest.mark.slow  # refinement rounds end to end: 20-30 s
 def test_local_refinement_from_perturbed_poses_recovers_the_true_poses(tmp_path):
     sim = simulate(tmp_path / "sim", "n=24", "size=16", "seed=11", "max_translation_voxels=1",
                    "imaging.snr=inf")
@@ -263,6 +264,7 @@ def _round_maps(run_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*.mrc"))}
 
 
+@pytest.mark.slow  # refinement rounds end to end: 20-30 s
 def test_a_run_interrupted_during_a_round_resumes_it_and_gives_the_same_maps(sim16, tmp_path,
                                                                              monkeypatch):
     perturbed(sim16 / "particles.star", tmp_path / "start.star", 6.0, 0.5)

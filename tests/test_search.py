@@ -73,6 +73,7 @@ def small_pair():
 FAST = ["sampler=euler_grid", "scan.keep=null", "sampler.interval_deg=90", "refiner.n_max_iter=40", "refiner.regression_window=10"]
 
 
+@pytest.mark.slow  # full refinements of every candidate: 10-15 s
 def test_stochastic_parallel_result_and_trace(small_pair):
     config = subalign.compose_config("align", FAST)
     result = subalign.align_pair(config, small_pair.fixed, small_pair.moving)
@@ -104,6 +105,7 @@ def test_exhaustive_scan_takes_no_steps_and_picks_the_best_candidate(small_pair)
     assert result.score_value == pytest.approx(objective.value(result.transform))
 
 
+@pytest.mark.slow  # full refinements of every candidate: 10-15 s
 def test_independent_refines_every_candidate(small_pair):
     config = subalign.compose_config("align", ["refiner=independent", "sampler=euler_grid",
                                                "sampler.interval_deg=120",
@@ -147,6 +149,7 @@ def _align_in_worker(arguments):
     return subalign.align_pair(config, fixed, moving)
 
 
+@pytest.mark.slow  # alignments in two spawned processes: 40 s
 def test_align_pair_is_picklable_and_deterministic_across_processes(small_pair):
     config = subalign.compose_config("align", FAST)
     arguments = (config, small_pair.fixed, small_pair.moving)

@@ -97,6 +97,7 @@ def test_scan_ranks_a_rotation_near_the_truth_first():
     assert min(angles) >= 15.0
 
 
+@pytest.mark.slow  # statistical runs of the default search: 10-13 s each
 @pytest.mark.parametrize("index, tilt, snr", [(3, 60.0, 0.5), (0, 40.0, np.inf)])
 def test_pairs_the_former_search_lost_are_found(index, tilt, snr):
     """Phantom pairs of the realistic simulator: seed 3 at +-60, SNR 0.5 ended 66 degrees
@@ -109,6 +110,7 @@ def test_pairs_the_former_search_lost_are_found(index, tilt, snr):
     assert result.confidence is not None and result.confidence > 0.3
 
 
+@pytest.mark.slow  # statistical runs of the default search: 10-13 s each
 def test_pure_noise_gets_a_low_confidence_and_a_warning(caplog):
     rng = np.random.default_rng(5)
     fixed, moving = rng.normal(size=(2, 32, 32, 32))

@@ -150,9 +150,13 @@ def _records(path: Path, size: int) -> int:
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_rerun_aligns_every_pair_exactly_once(sim16, tmp_path):
-    """Five SIGKILLs of the batch process (mode=all, 28 pairs, 2 workers), each at a random
-    moment: while it starts, or soon after it committed a new result; the rerun completes
-    with every pair's record exactly once, equal to an uninterrupted run."""
+    """Up to five SIGKILLs of the batch process (mode=all, 28 pairs, 2 workers), each at a
+    random moment: while it starts, or soon after it committed a new result; the rerun
+    completes with every pair's record exactly once, equal to an uninterrupted run.
+
+    A kill can land after the last record was committed (the store is complete, the summary
+    not yet written); the kills stop there, and at least three must have hit a partial
+    store."""
     from subalign.execution.arraylog import ArrayLog
     from subalign.workflows.worker import FIELDS
 
@@ -161,7 +165,7 @@ def test_sigkill_at_random_moments_then_rerun_aligns_every_pair_exactly_once(sim
     size = ArrayLog(tmp_path / "probe.bin", FIELDS, 0).record_bytes
     rng = np.random.default_rng(13)
     counts = []
-    for _ in range(5):
+    while len(counts) < 5 and (not counts or counts[-1] < 28):
         before = _records(out / "results.bin", size)
         process = subprocess.Popen([str(SUBALIGN), "batch", *args], env=_env(),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -183,11 +187,15 @@ def test_sigkill_at_random_moments_then_rerun_aligns_every_pair_exactly_once(sim
             pass
         counts.append(_records(out / "results.bin", size))
     print(f"records after each of the 5 kills: {counts}")
-    assert 0 < counts[-1] < 28, counts
+    assert counts == sorted(counts), counts
+    assert sum(0 < count < 28 for count in counts) >= 3, counts
     done = subprocess.run([str(SUBALIGN), "batch", *args], env=_env(), capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert f"aligned {28 - counts[-1]} of 28 items" in done.stdout
+    if counts[-1] < 28:
+        assert f"aligned {28 - counts[-1]} of 28 items" in done.stdout
+    else:
+        assert "all 28 items already done" in done.stdout
     indices = record_indices(out)
     assert sorted(indices.tolist()) == list(range(28)), indices
     summary = json.loads((out / "summary.json").read_text())

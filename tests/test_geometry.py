@@ -259,3 +259,26 @@ def test_rotation_onto_z_of_plus_z_is_identity():
 def test_rotation_onto_z_rejects_bad_axes(axis):
     with pytest.raises(ValueError, match="non-zero"):
         rotation_onto_z(axis)
+
+
+def test_rotation_vectors_round_trip_and_match_scipy():
+    """exp and log of rotation vectors (single and batched; tiny, ordinary and near half
+    turns) against scipy's Rotation, and log(exp(w)) = w for |w| < pi."""
+    from scipy.spatial.transform import Rotation
+
+    from subalign.numerics.geometry import matrix_to_rotation_vector
+
+    rng = np.random.default_rng(12)
+    directions = rng.normal(size=(300, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    angles = np.concatenate([rng.uniform(0, 1e-6, 60), rng.uniform(1e-6, 1e-3, 60),
+                             rng.uniform(1e-3, 3.0, 120), np.pi - rng.uniform(0, 2e-3, 60)])
+    vectors = directions * angles[:, None]
+    expected = Rotation.from_rotvec(vectors).as_matrix()
+    np.testing.assert_allclose(rotation_vector_to_matrix(vectors), expected, atol=1e-14)
+    for vector, matrix in zip(vectors, expected):
+        np.testing.assert_allclose(rotation_vector_to_matrix(vector), matrix, atol=1e-14)
+        recovered = matrix_to_rotation_vector(matrix)
+        np.testing.assert_allclose(rotation_vector_to_matrix(recovered), matrix, atol=1e-12)
+        if np.linalg.norm(vector) < np.pi - 1e-3:
+            np.testing.assert_allclose(recovered, vector, atol=1e-12)

@@ -428,9 +428,10 @@ def test_example_plugin_jacobian_matches_finite_differences(ncc_installed, pair,
 
         finite = (moved(1.0) - moved(-1.0)) / (2 * h)
         error = np.linalg.norm(jacobian_matrix[:, k] - finite) / np.linalg.norm(finite)
-        # Translation columns are exact; analytic rotation columns differ from the spline
-        # rotation by its interpolation error.
-        tolerance = 1e-5 if k >= 3 else (5e-2 if jacobian == "analytic" else 2e-3)
+        # Translation columns are exact; analytic rotation columns differ from the rotation's
+        # interpolant by its interpolation error, and the 1e-4 differences also see the
+        # small kinks of the Fourier kernel's interpolant (about 0.4%, numerics/spectral.py).
+        tolerance = 1e-5 if k >= 3 else (5e-2 if jacobian == "analytic" else 1e-2)
         assert error < tolerance, (k, error)
 
 

@@ -28,7 +28,9 @@ def off_truth(pair, degrees=8.0, voxels=0.7):
 def filtered_pair(objective, pair, transform):
     """Spectra of f1 and g1 of eq. 1-2, built step by step: each volume standardized,
     low-passed to the band (cosine roll-off) and masked by the soft sphere, the moving one
-    rotated and shifted, both cut to the common mask."""
+    rotated (real-space spline: the objectives compared are ``rotation=spline`` ones; the
+    Fourier rotation is checked against the exact rotation in test_spectral.py) and
+    shifted, both cut to the common mask."""
     shape = pair.fixed.shape
     fz, fy, fx = np.meshgrid(*(np.fft.fftfreq(n) for n in shape[:2]), np.fft.rfftfreq(shape[2]),
                              indexing="ij")
@@ -47,7 +49,8 @@ def filtered_pair(objective, pair, transform):
 
 
 def test_rcs_is_two_minus_two_constrained_correlation(pair):
-    objective = default_plugin_set().create("score", "rcs").prepare(pair.fixed, pair.moving, WEDGE, WEDGE)
+    objective = default_plugin_set().create("score", {"name": "rcs", "rotation": "spline"}).prepare(
+        pair.fixed, pair.moving, WEDGE, WEDGE)
     transform = off_truth(pair)
     f_spectrum, g_spectrum, _ = filtered_pair(objective, pair, transform)
     f1, g1 = inverse(f_spectrum, pair.fixed.shape), inverse(g_spectrum, pair.fixed.shape)
@@ -57,7 +60,8 @@ def test_rcs_is_two_minus_two_constrained_correlation(pair):
 
 
 def test_fcs_is_mean_squared_difference_over_the_common_mask(pair):
-    objective = default_plugin_set().create("score", "fcs").prepare(pair.fixed, pair.moving, WEDGE, WEDGE)
+    objective = default_plugin_set().create("score", {"name": "fcs", "rotation": "spline"}).prepare(
+        pair.fixed, pair.moving, WEDGE, WEDGE)
     transform = off_truth(pair)
     f_spectrum, g_spectrum, mask = filtered_pair(objective, pair, transform)
     # Full (not half) spectra: the Hermitian weights of the half spectrum must reproduce it.

@@ -17,6 +17,7 @@ Conventions (the single place they are defined; every other module follows them)
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ __all__ = [
     "rotation_angle_deg",
     "rotation_distance_deg",
     "rotation_vector_to_matrix",
+    "matrix_to_rotation_vector",
     "rotation_onto_z",
     "transform_distance",
     "transform_distance_term",
@@ -120,9 +122,57 @@ def rotation_vector_to_matrix(rotation_vector: np.ndarray) -> np.ndarray:
     -------
     ndarray of shape (..., 3, 3)
     """
+    # Rodrigues' formula, R = I + a [k]x + b [k]x^2 with a = sin t / t, b = (1 - cos t) / t^2
+    # on the unnormalized w (Taylor terms below 1e-4 rad); the same matrices as
+    # scipy's Rotation.from_rotvec (tested), at a fraction of the cost per call.
     vectors = np.asarray(rotation_vector, dtype=float)
-    flat = Rotation.from_rotvec(vectors.reshape(-1, 3)).as_matrix()
-    return flat.reshape(vectors.shape[:-1] + (3, 3))
+    if vectors.shape == (3,):  # the common single call, without array machinery
+        x, y, z = (float(v) for v in vectors)
+        angle = math.sqrt(x * x + y * y + z * z)
+        if angle < 1e-4:
+            a, b = 1.0 - angle**2 / 6.0, 0.5 - angle**2 / 24.0
+        else:
+            a, b = math.sin(angle) / angle, (1.0 - math.cos(angle)) / angle**2
+        return np.array([
+            [1.0 - b * (y * y + z * z), b * x * y - a * z, b * x * z + a * y],
+            [b * x * y + a * z, 1.0 - b * (x * x + z * z), b * y * z - a * x],
+            [b * x * z - a * y, b * y * z + a * x, 1.0 - b * (x * x + y * y)],
+        ])
+    angle = np.linalg.norm(vectors, axis=-1)[..., None, None]
+    small = angle < 1e-4
+    safe = np.where(small, 1.0, angle)
+    a = np.where(small, 1.0 - angle**2 / 6.0, np.sin(safe) / safe)
+    b = np.where(small, 0.5 - angle**2 / 24.0, (1.0 - np.cos(safe)) / safe**2)
+    x, y, z = vectors[..., 0], vectors[..., 1], vectors[..., 2]
+    zero = np.zeros_like(x)
+    cross = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1),
+                      np.stack([-y, x, zero], -1)], -2)
+    return np.eye(3) + a * cross + b * (cross @ cross)
+
+
+def matrix_to_rotation_vector(rotation: np.ndarray) -> np.ndarray:
+    """The rotation vector ``w`` (radians, ``|w| <= pi``) with ``exp([w]_x) = R``.
+
+    Parameters
+    ----------
+    rotation : array_like of shape (3, 3)
+
+    Returns
+    -------
+    ndarray of shape (3,)
+        ``(x, y, z)``.
+    """
+    matrix = np.asarray(rotation, dtype=float)
+    # vee(R - R^T) = 2 sin(t) k and trace(R) = 1 + 2 cos(t): atan2 keeps t precise at any
+    # size; within 1e-3 rad of a half turn the axis comes from scipy's quaternion route.
+    skew = np.array([matrix[2, 1] - matrix[1, 2], matrix[0, 2] - matrix[2, 0],
+                     matrix[1, 0] - matrix[0, 1]])
+    sine = 0.5 * np.linalg.norm(skew)
+    angle = np.arctan2(sine, 0.5 * (np.trace(matrix) - 1.0))
+    if sine < 1e-3 and angle > np.pi / 2:
+        return Rotation.from_matrix(matrix).as_rotvec()
+    scale = 0.5 if sine < 1e-12 else angle / (2.0 * sine)
+    return scale * skew
 
 
 def rotation_onto_z(axis_xyz: np.ndarray) -> np.ndarray:

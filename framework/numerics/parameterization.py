@@ -14,6 +14,7 @@ from subalign.numerics.geometry import (
     RigidTransform,
     euler_zyz_to_matrix,
     matrix_to_euler_zyz,
+    matrix_to_rotation_vector,
     rotation_onto_z,
     rotation_vector_to_matrix,
 )
@@ -79,9 +80,7 @@ class IncrementParameterization:
     n_params = 6
 
     def to_params(self, transform: RigidTransform) -> np.ndarray:
-        from scipy.spatial.transform import Rotation
-
-        rotation_vector = Rotation.from_matrix(transform.rotation).as_rotvec(degrees=True)
+        rotation_vector = matrix_to_rotation_vector(transform.rotation) / _RAD
         return np.concatenate([rotation_vector, transform.translation])
 
     def to_transform(self, params: np.ndarray) -> RigidTransform:

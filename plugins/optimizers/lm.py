@@ -12,8 +12,11 @@ which is real LM on the stacked real and imaginary parts.
 eq. 7 for real ones), so ``-m score=rcs,fcs`` works with one optimizer; ``lm_complex`` is
 the paper's complex variant by name and refuses real residuals.
 
-A candidate is converged when no trial of a step lowered the score, the relative decrease
-was below ``ftol``, or every parameter changed by less than ``xtol`` (degrees / voxels).
+A candidate is converged when the local quadratic model cannot lower the score by more than
+``ftol`` relatively (the Gauss-Newton step's predicted decrease ``b^T A^-1 b``, checked
+before any trial is evaluated), when no trial of a step lowered the score, when the
+relative decrease was below ``ftol``, or when every parameter changed by less than ``xtol``
+(degrees / voxels).
 """
 
 from __future__ import annotations
@@ -91,6 +94,16 @@ class LevenbergMarquardt:
         matrix = real.T @ real + imag.T @ imag
         return matrix, real.T @ residuals.real + imag.T @ residuals.imag
 
+    @staticmethod
+    def predicted_decrease(matrix, gradient, scale) -> float:
+        """``b^T A^-1 b``: the largest decrease of ``|r + J delta|^2`` over ``delta`` (the
+        Gauss-Newton step's), ``inf`` when ``A`` is singular even with a tiny damping."""
+        try:
+            newton = np.linalg.solve(matrix + 1e-12 * np.diag(scale), gradient)
+        except np.linalg.LinAlgError:
+            return np.inf
+        return float(gradient @ newton)
+
     def step(self, objective, parameterization, state: OptimizerState) -> OptimizerState:
         config = self.config
         params = state.params
@@ -100,6 +113,8 @@ class LevenbergMarquardt:
         current = float(np.vdot(residuals, residuals).real)
         scale = np.diag(matrix).copy()
         scale[scale <= 0] = max(float(scale.max()), 1.0) * 1e-12
+        if self.predicted_decrease(matrix, gradient, scale) <= config.ftol * current:
+            return OptimizerState(params, state.value, state.steps + 1, True, dict(state.memo))
         damping = state.memo["damping"]
         for _ in range(config.max_trials):
             try:

@@ -2,9 +2,15 @@
 
 Both volumes are filtered in Fourier space by the common mask ``M_f . Lambda_R M_g`` (so
 only coefficients measured in both count), brought back to real space, mean-subtracted
-(the mask excludes DC) and scaled to unit norm: ``N f`` and ``N kappa_beta g``. The residual
-vector is ``N kappa_beta g - N f`` over all voxels and the score is
+(the mask excludes DC) and scaled to unit norm: ``N f`` and ``N kappa_beta g``. The score is
 ``d = ||N f - N kappa_beta g||^2 = 2 - 2c`` with ``c`` the constrained correlation.
+
+The residual vector ``N kappa_beta g - N f`` is formed without going back to real space:
+its orthonormal spectrum over the common mask, as the real and imaginary parts of
+``sqrt(w) (F(N kappa_beta g) - F(N f))`` with ``w`` the Hermitian weights of the half
+spectrum. By Parseval this is an orthogonal change of basis of the ``N^3`` voxel
+residuals, so the score, ``J^T J`` and ``J^T r`` of the LM step are those of the
+real-space residuals (eq. 1-7), without an inverse FFT per evaluation.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subalign.api import ConstrainedObjective, ConstrainedScore, ConstrainedScoreConfig, hookimpl, inverse
+from subalign.api import ConstrainedObjective, ConstrainedScore, ConstrainedScoreConfig, hookimpl
 
 
 @dataclass
@@ -21,35 +27,44 @@ class RcsConfig(ConstrainedScoreConfig):
     """Configuration of ``rcs`` (fields of :class:`~subalign.scoring.ConstrainedScoreConfig`)."""
 
 
-def _unit(volume: np.ndarray) -> tuple[np.ndarray, float]:
-    norm = float(np.linalg.norm(volume))
-    return (volume / norm if norm > 0 else volume), norm
+def _unit(vector: np.ndarray) -> tuple[np.ndarray, float]:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm if norm > 0 else vector), norm
 
 
 class RealSpaceObjective(ConstrainedObjective):
-    """RCS prepared for one pair; residuals of length N**3 (real)."""
+    """RCS prepared for one pair; real residuals of length ``2 m`` for a common mask of
+    ``m`` half-spectrum coefficients (module docstring)."""
 
     is_complex = False
-    _fixed_for_mask = (None, None)  # (mask, N f1): N f1 changes only with the mask
+    _fixed_for_mask = (None, None, None)  # (mask, sqrt(w), N f1): they change with the mask
 
-    def _normalized_fixed(self, mask):
+    def _for_mask(self, mask):
+        """``sqrt(w)`` over the mask and the stacked, normalized fixed residual part."""
         if mask is not self._fixed_for_mask[0]:
-            unit, _ = _unit(inverse(self.fixed_spectrum * mask, self.shape).ravel())
-            self._fixed_for_mask = (mask, unit)
-        return self._fixed_for_mask[1]
+            root = np.sqrt(self.grid.hermitian_weights[mask])
+            unit, _ = _unit(_stacked(self.fixed_spectrum[mask], root))
+            self._fixed_for_mask = (mask, root, unit)
+        return self._fixed_for_mask[1:]
 
     def residual_parts(self, spectrum, mask):
-        normalized_fixed = self._normalized_fixed(mask)
-        normalized_moving, norm = _unit(inverse(spectrum * mask, self.shape).ravel())
-        return normalized_moving - normalized_fixed, (normalized_moving, norm, mask)
+        root, normalized_fixed = self._for_mask(mask)
+        normalized_moving, norm = _unit(_stacked(spectrum[mask], root))
+        return normalized_moving - normalized_fixed, (normalized_moving, norm, mask, root)
 
     def residual_derivative(self, context, spectrum_derivative):
-        normalized, norm, mask = context
+        normalized, norm, mask, root = context
         if norm == 0:
             return np.zeros_like(normalized)
-        change = inverse(spectrum_derivative * mask, self.shape).ravel()
+        change = _stacked(spectrum_derivative[mask], root)
         # d(v / |v|) = (dv - n (n . dv)) / |v|; dv has zero mean because DC is masked out.
         return (change - normalized * (normalized @ change)) / norm
+
+
+def _stacked(coefficients: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """``[sqrt(w) Re(c), sqrt(w) Im(c)]``, shape (2 m,): Parseval-weighted coefficients
+    whose dot products are the real-space ones."""
+    return np.concatenate([root * coefficients.real, root * coefficients.imag])
 
 
 class RealSpaceConstrainedScore(ConstrainedScore):

@@ -7,7 +7,7 @@ import scipy.ndimage
 import subalign.numerics.spectral as spectral
 from subalign.numerics.fourier import forward, fourier_grid
 from subalign.numerics.geometry import euler_zyz_to_matrix
-from subalign.numerics.spectral import SpectrumSampler
+from subalign.numerics.spectral import SpectrumSampler, on_grid
 from subalign.numerics.volumes import box_centre
 from subalign.plugin.manager import default_plugin_set
 from subalign.scoring.constrained import band_limited
@@ -31,46 +31,50 @@ def direct_spectrum(volume: np.ndarray, frequencies: np.ndarray) -> np.ndarray:
     return phase @ volume.ravel()
 
 
-@pytest.mark.parametrize("width, tolerance", [(4, 1e-3), (6, 2e-5)])
+@pytest.mark.parametrize("width, tolerance", [(4, 1e-3), (6, 3e-5)])
 def test_samples_match_the_direct_sum(width, tolerance):
     volume = smooth_particle()
     frequencies = np.random.default_rng(1).uniform(-0.4, 0.4, size=(300, 3))
     exact = direct_spectrum(volume, frequencies)
-    sampled = SpectrumSampler(volume, width).sample(frequencies)[:, 0]
+    sampled = SpectrumSampler(volume, width).sample(frequencies)
     assert np.linalg.norm(sampled - exact) / np.linalg.norm(exact) < tolerance
 
 
-def test_channels_share_the_weights_and_gradient_channels_give_the_gradient():
-    """Channel -2 pi i (x - c)_j v samples dV/dq_j: compared with central differences of
-    the direct sum."""
+def test_gradient_is_the_derivative_of_the_samples_and_of_the_spectrum():
+    """dV/dq against central differences of the samples themselves (what LM needs: the
+    same function) and of the direct sum (the true spectrum's gradient)."""
     volume = smooth_particle()
-    z, y, x = np.indices(volume.shape) - box_centre(volume.shape)[:, None, None, None]
-    sampler = SpectrumSampler(np.stack([volume] + [-2j * np.pi * c * volume for c in (x, y, z)]))
-    frequencies = np.random.default_rng(2).uniform(-0.3, 0.3, size=(50, 3))
-    sampled = sampler.sample(frequencies)
-    assert sampled.shape == (50, 4)
+    sampler = SpectrumSampler(volume)
+    frequencies = np.random.default_rng(2).uniform(-0.3, 0.3, size=(60, 3))
+    values, gradient = sampler.sample_with_gradient(frequencies)
+    np.testing.assert_array_equal(values, sampler.sample(frequencies))
+    assert gradient.shape == (60, 3)
     step = 1e-6
     for axis in range(3):
         offset = np.zeros(3)
         offset[axis] = step
-        difference = (direct_spectrum(volume, frequencies + offset)
-                      - direct_spectrum(volume, frequencies - offset)) / (2 * step)
-        error = np.linalg.norm(sampled[:, 1 + axis] - difference) / np.linalg.norm(difference)
-        assert error < 2e-3, (axis, error)
+        of_samples = (sampler.sample(frequencies + offset)
+                      - sampler.sample(frequencies - offset)) / (2 * step)
+        of_spectrum = (direct_spectrum(volume, frequencies + offset)
+                       - direct_spectrum(volume, frequencies - offset)) / (2 * step)
+        own = np.linalg.norm(gradient[:, axis] - of_samples) / np.linalg.norm(of_samples)
+        true = np.linalg.norm(gradient[:, axis] - of_spectrum) / np.linalg.norm(of_spectrum)
+        # own: complex64 rounding over a 1e-6 step; true: the W = 4 kernel's accuracy
+        assert own < 3e-4 and true < 1e-2, (axis, own, true)
 
 
 def test_compiled_and_numpy_kernels_agree(monkeypatch):
     """The numba kernel (installed with the test extra) and the numpy fallback give the same
-    samples to 1e-6."""
+    samples and gradients to 1e-6."""
     assert spectral.compiled_kernel(), "numba is part of the test extra"
-    volume = smooth_particle()
-    sampler = SpectrumSampler(np.stack([volume, 2j * volume]))
+    sampler = SpectrumSampler(smooth_particle() * (1 + 2j))
     frequencies = np.random.default_rng(4).uniform(-1.2, 1.2, size=(200, 3))
-    compiled = sampler.sample(frequencies)
+    compiled = sampler.sample_with_gradient(frequencies)
     monkeypatch.setattr(spectral, "_use_compiled", False)
     assert not spectral.compiled_kernel()
-    fallback = sampler.sample(frequencies)
-    assert np.abs(compiled - fallback).max() <= 1e-6 * np.abs(fallback).max()
+    fallback = sampler.sample_with_gradient(frequencies)
+    for fast, slow in zip(compiled, fallback):
+        assert np.abs(fast - slow).max() <= 1e-6 * np.abs(slow).max()
 
 
 def test_periodic_in_frequency():
@@ -79,6 +83,18 @@ def test_periodic_in_frequency():
     frequencies = np.random.default_rng(5).uniform(-0.5, 0.5, size=(40, 3))
     shifted = frequencies + np.array([1.0, -2.0, 3.0])
     np.testing.assert_allclose(sampler.sample(shifted), sampler.sample(frequencies), atol=1e-9)
+
+
+def test_on_grid_gives_the_unrotated_samples():
+    """The FFT of the volume times on_grid's separable factor equals the sampler at the box's own
+    frequencies (how the fixed volume's band is made)."""
+    volume = smooth_particle()
+    fx, fy, fz = fourier_grid(volume.shape).frequency_xyz()
+    xi = np.stack([fx.ravel(), fy.ravel(), fz.ravel()], axis=-1)
+    to_rfftn_origin = np.exp(-2j * np.pi * xi @ box_centre(volume.shape)[::-1]) / np.sqrt(N**3)
+    sampled = SpectrumSampler(volume).sample(xi) * to_rfftn_origin
+    direct = forward(on_grid(volume)).ravel()
+    assert np.abs(sampled - direct).max() <= 1e-6 * np.abs(direct).max()
 
 
 @pytest.mark.parametrize("name", ["rcs", "fcs"])

@@ -32,7 +32,7 @@ from subalign.plugin.protocols import (
     RefinementProblem,
     RefinementResult,
 )
-from subalign.search import SearchStage, polish
+from subalign.search import SearchStage, polish, resume_polish
 
 __all__ = [
     "DISTINCT_BASIN_DEG",
@@ -106,6 +106,10 @@ class AlignmentResult:
 
 #: Candidates ending farther than this (degrees) from the best are in another basin.
 DISTINCT_BASIN_DEG = 20.0
+#: Optimizer steps each of several polished basins gets before only the best goes on: the
+#: polish starts near each basin's optimum, where a few full-size steps already rank them
+#: (docs/benchmarks.md: the same results as polishing every basin to convergence).
+POLISH_RACE_STEPS = 4
 #: Below this confidence a result is flagged in the log as possibly wrong (chosen on the
 #: search benchmark, docs/benchmarks.md).
 LOW_CONFIDENCE = 0.4
@@ -238,12 +242,16 @@ def align_pair(
             on_step(candidate=best, value=state.value, record=record[0],
                     record_params=record[1], to_full=lambda t: t)
 
+        # A race: every basin gets a few steps, then only the leader is polished on.
+        race = POLISH_RACE_STEPS if len(starts) > 1 else config.polish_max_steps
         states = [polish(
             final, optimizer, parameterization,
             parameterization.to_params(search.to_full(parameterization.to_transform(start))),
-            config.polish_max_steps, on_polish_step,
+            min(race, config.polish_max_steps), on_polish_step,
         ) for start, _ in starts]
         won = min(range(len(states)), key=lambda k: states[k].value)
+        states[won] = resume_polish(final, optimizer, parameterization, states[won],
+                                    config.polish_max_steps, on_polish_step)
         winner = starts[won][0]
         params, value = states[won].params, states[won].value
         gaps.append(basin_gap([(state.params, state.value) for state in states], params,

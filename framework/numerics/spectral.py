@@ -10,14 +10,15 @@ of every rotation in subalign) and ``q`` in cycles/voxel, ``(x, y, z)``. So a ro
 spectrum needs ``V`` only at the band's rotated frequencies, a small part of the box.
 
 :class:`SpectrumSampler` evaluates ``V`` there as a type-2 non-uniform FFT (Dutt & Rokhlin
-1993; the "exponential of semicircle" kernel of Barnett, Magland & af Klinteberg 2019):
-``v`` is divided by the kernel's Fourier transform (deapodized), zero-padded to twice the
-box and transformed once; each sample is then the sum of the ``W^3`` nearest grid values
-weighted by the kernel. With ``W = 4`` the relative error on band-limited volumes is about
-``5e-4`` (rms), a third of a cubic-spline rotation's in real space; ``W = 6`` gives
-``6e-6`` (``tests/test_spectral.py`` measures both against the direct sum). Several
-volumes can share one sampler as channels, sampled with the same weights (a score's
-rotation derivatives use the spectra of ``-2 pi i (x - c)_j v``, the gradient of ``V``).
+1993; Beatty, Nishimura & Pauly 2005 for the kernel): ``v`` is divided by the kernel's
+Fourier transform (deapodized), zero-padded to twice the box and transformed once; each
+sample is then the sum of the ``W^3`` nearest grid values weighted by a Kaiser-Bessel
+kernel, lowered to vanish at the edge of its support so that samples change continuously
+with the frequency. With ``W = 4`` the relative error on band-limited volumes is below
+``1e-3`` (about a third of a cubic-spline rotation's in real space); ``W = 6`` gives about
+``1e-5`` (``tests/test_spectral.py`` measures both against the direct sum). The gradient
+``dV/dq`` comes from the same grid values with the kernel's derivative: it is the exact
+derivative of what is sampled, so LM Jacobians and finite differences of the samples agree.
 
 Two kernels evaluate the sums: a compiled one when the optional ``numba`` is installed
 (``pip install subalign[fast]``), else numpy; they agree to 1e-6 (tested).
@@ -27,29 +28,46 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
+import scipy.special
 from numpy.polynomial.legendre import leggauss
 
-__all__ = ["KERNEL_WIDTH", "SpectrumSampler", "compiled_kernel"]
+__all__ = ["KERNEL_WIDTH", "SpectrumSampler", "compiled_kernel", "on_grid"]
 
 #: Grid values per axis summed for one sample (the kernel's width ``W``).
 KERNEL_WIDTH = 4
 #: Oversampling of the spectrum grid (``sigma``): the padded box is twice the volume's.
 OVERSAMPLING = 2
-#: ``beta = BETA_PER_WIDTH * W``, the kernel's shape for ``sigma = 2`` (Barnett et al.).
-BETA_PER_WIDTH = 2.30
+#: Kernel values tabulated per grid unit of distance; samples interpolate the table
+#: linearly (its error, ~1e-6 of the peak, is far below the kernel's).
+TABLE_STEPS = 2048
+
+
+def _shape(width: int) -> float:
+    """Kaiser-Bessel ``beta`` for ``W`` and ``sigma`` (Beatty et al. 2005, eq. 5)."""
+    return np.pi * np.sqrt((width / OVERSAMPLING) ** 2 * (OVERSAMPLING - 0.5) ** 2 - 0.8)
 
 
 def _kernel(distance: np.ndarray, width: int) -> np.ndarray:
-    """``(exp(beta (sqrt(1 - z^2) - 1)) - e^-beta) / (1 - e^-beta)`` with
-    ``z = 2 distance / width``, 0 for ``|z| >= 1``: the exponential of semicircle lowered
-    to vanish at the edge of its support, so that samples change continuously with the
-    frequency (the plain kernel jumps by ``e^-beta`` there, which finite differences and
-    LM trials notice)."""
-    z = 2.0 * distance / width
+    """``(I0(beta sqrt(1 - z^2)) - 1) / (I0(beta) - 1)`` with ``z = 2 distance / width``,
+    0 for ``|z| >= 1``."""
+    beta = _shape(width)
+    z = 2.0 * np.asarray(distance, dtype=float) / width
     root = np.sqrt(np.clip(1.0 - z * z, 0.0, None))
-    edge = np.exp(-BETA_PER_WIDTH * width)
     return np.where(np.abs(z) < 1.0,
-                    (np.exp(BETA_PER_WIDTH * width * (root - 1.0)) - edge) / (1.0 - edge), 0.0)
+                    (scipy.special.i0(beta * root) - 1.0) / (scipy.special.i0(beta) - 1.0), 0.0)
+
+
+def _kernel_slope(distance: np.ndarray, width: int) -> np.ndarray:
+    """``d kernel / d distance`` (finite everywhere, ``-> -beta^2 / (W (I0(beta) - 1))`` at
+    the edge; 0 outside)."""
+    beta = _shape(width)
+    z = 2.0 * np.asarray(distance, dtype=float) / width
+    root = np.sqrt(np.clip(1.0 - z * z, 0.0, None))
+    # I1(beta s) / s -> beta / 2 as s -> 0
+    ratio = np.where(root > 1e-8, scipy.special.i1(beta * root) / np.maximum(root, 1e-8),
+                     beta / 2.0)
+    slope = -beta * z * ratio * (2.0 / width) / (scipy.special.i0(beta) - 1.0)
+    return np.where(np.abs(z) < 1.0, slope, 0.0)
 
 
 def _kernel_transform(positions: np.ndarray, grid: int, width: int) -> np.ndarray:
@@ -61,97 +79,116 @@ def _kernel_transform(positions: np.ndarray, grid: int, width: int) -> np.ndarra
         2.0 * np.pi * np.outer(t, positions) / grid)
 
 
+def _tables(width: int) -> np.ndarray:
+    """Kernel and slope at distances ``0, 1 / TABLE_STEPS, ...`` up to ``width / 2`` and two
+    steps beyond (zeros), shape (2, L)."""
+    distances = np.arange(int(width / 2 * TABLE_STEPS) + 3) / TABLE_STEPS
+    return np.stack([_kernel(distances, width), _kernel_slope(distances, width)])
+
+
 class SpectrumSampler:
-    """``V_k(q)`` of one or more volumes (channels ``k``) at any frequencies ``q``.
+    """``V(q)`` of one volume, and its gradient, at any frequencies ``q``.
 
     Parameters
     ----------
-    volumes : ndarray of shape (N, N, N) or (C, N, N, N)
-        ``[z, y, x]`` volumes, real or complex; a 3-D array is one channel. All channels
-        are sampled together, with the same kernel weights.
+    volume : ndarray of shape (N, N, N)
+        ``[z, y, x]``, real or complex.
     width : int
         Kernel width ``W`` (grid values per axis per sample); accuracy in the module
         docstring.
-
-    Attributes
-    ----------
-    channels : int
     """
 
-    def __init__(self, volumes: np.ndarray, width: int = KERNEL_WIDTH) -> None:
-        stack = np.asarray(volumes)
-        stack = stack[None] if stack.ndim == 3 else stack
-        size = stack.shape[-1]
+    def __init__(self, volume: np.ndarray, width: int = KERNEL_WIDTH) -> None:
+        volume = np.asarray(volume)
+        size = volume.shape[-1]
         self.width = int(width)
         self.grid = OVERSAMPLING * size
-        self.channels = stack.shape[0]
         offsets = np.arange(size) - size // 2
         apodization = _kernel_transform(offsets, self.grid, self.width)
         apodization = (apodization[:, None, None] * apodization[None, :, None]
                        * apodization[None, None, :])
-        # Grid frequency 0 lands at index grid // 2 + pad; the pad repeats the periodic
-        # grid so that no sample's neighbours wrap around.
+        # The volume's centre goes to index 0 of the zero-padded box; in the stored grid,
+        # frequency 0 lands at index grid // 2 + pad, and the pad repeats the periodic grid
+        # so that no sample's neighbours wrap around.
         self.pad = self.width // 2 + 1
         self.side = self.grid + 2 * self.pad
-        # (C, side^3), complex64 (its rounding is far below the kernel's error).
-        self.values = np.empty((self.channels, self.side**3), dtype=np.complex64)
-        for channel, volume in enumerate(stack):
-            padded = np.zeros((self.grid,) * 3, dtype=complex)
-            padded[:size, :size, :size] = volume / apodization
-            padded = np.roll(padded, (-(size // 2),) * 3, axis=(0, 1, 2))
-            spectrum = scipy.fft.fftshift(scipy.fft.fftn(padded, overwrite_x=True))
-            self.values[channel] = np.pad(spectrum, self.pad, mode="wrap").ravel()
-        self.table = _kernel_table(self.width)
+        padded = np.zeros((self.grid,) * 3, dtype=complex)
+        padded[np.ix_(*[offsets % self.grid] * 3)] = volume / apodization
+        # complex64: its rounding is far below the kernel's error
+        spectrum = scipy.fft.fftn(padded, overwrite_x=True).astype(np.complex64)
+        stored = (np.arange(self.side) - self.pad - self.grid // 2) % self.grid
+        for axis in range(3):
+            spectrum = np.take(spectrum, stored, axis=axis)
+        self.values = spectrum.ravel()
+        self.tables = _tables(self.width)
         taps = np.arange(self.width)
         self._taps = taps.astype(float)
         self._stencil = (taps[:, None, None] * self.side**2 + taps[None, :, None] * self.side
                          + taps[None, None, :]).ravel()
 
     def sample(self, frequencies: np.ndarray) -> np.ndarray:
-        """``V_k(q)`` for every frequency and channel.
+        """``V(q)`` at frequencies (n, 3), ``(x, y, z)`` in cycles/voxel (any value: the
+        spectrum is periodic with period 1). Returns complex (n,)."""
+        return self._sums(frequencies, gradient=False)[:, 0]
 
-        Parameters
-        ----------
-        frequencies : ndarray of shape (n, 3)
-            ``(x, y, z)`` in cycles/voxel; any value (the spectrum is periodic with
-            period 1).
+    def sample_with_gradient(self, frequencies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``V(q)``, shape (n,), and ``dV/dq``, shape (n, 3) (``x, y, z``; per cycle/voxel)."""
+        sums = self._sums(frequencies, gradient=True)
+        return sums[:, 0], sums[:, 1:] * self.grid
 
-        Returns
-        -------
-        ndarray of complex, shape (n, C)
-        """
+    def _sums(self, frequencies: np.ndarray, gradient: bool) -> np.ndarray:
+        """(n, 1) or (n, 4): the value and, with ``gradient``, d/d(grid position) x, y, z."""
         position = (np.asarray(frequencies, dtype=float) % 1.0) * self.grid
         position = np.where(position >= self.grid / 2, position - self.grid, position)
         position += self.grid // 2 + self.pad
         first = np.ceil(position - self.width / 2.0).astype(np.int64)
         if _compiled is not None and _use_compiled:
-            return _compiled(self.values, self.table, position, first, self.side, self.width)
-        weights = _from_table(self.table, (position - first)[..., None] - self._taps)
-        products = (weights[:, 2, :, None, None] * weights[:, 1, None, :, None]
-                    * weights[:, 0, None, None, :]).reshape(len(position), -1)  # (n, W^3)
+            return _compiled(self.values, self.tables, position, first, self.side, self.width,
+                             gradient)
+        distance = (position - first)[..., None] - self._taps  # (n, 3, W), signed
+        weight, slope = _from_tables(self.tables, distance)
         base = first[:, 2] * self.side**2 + first[:, 1] * self.side + first[:, 0]
-        flat = base[:, None] + self._stencil  # (n, W^3)
-        return np.stack([(channel[flat] * products).sum(axis=1) for channel in self.values],
-                        axis=1)
+        gathered = self.values[base[:, None] + self._stencil]  # (n, W^3)
+
+        def total(wx, wy, wz):
+            products = wz[:, :, None, None] * wy[:, None, :, None] * wx[:, None, None, :]
+            return (gathered * products.reshape(len(position), -1)).sum(axis=1)
+
+        wx, wy, wz = weight[:, 0], weight[:, 1], weight[:, 2]
+        sums = [total(wx, wy, wz)]
+        if gradient:
+            sx, sy, sz = slope[:, 0], slope[:, 1], slope[:, 2]
+            sums += [total(sx, wy, wz), total(wx, sy, wz), total(wx, wy, sz)]
+        return np.stack(sums, axis=1)
 
 
-#: Kernel values tabulated per grid unit of distance; samples interpolate linearly
-#: (the table's error, ~3e-6 of the peak, is far below the kernel's).
-TABLE_STEPS = 2048
-
-
-def _kernel_table(width: int) -> np.ndarray:
-    """The kernel at distances ``0, 1 / TABLE_STEPS, ...`` up to ``width / 2`` and two zeros."""
-    distances = np.arange(int(width / 2 * TABLE_STEPS) + 3) / TABLE_STEPS
-    return _kernel(distances, width)
-
-
-def _from_table(table: np.ndarray, distance: np.ndarray) -> np.ndarray:
-    """Kernel weights at ``distance`` (any shape) by linear interpolation of ``table``."""
+def _from_tables(tables: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel weights and slopes at signed ``distance`` (any shape), by linear interpolation."""
     index = np.abs(distance) * TABLE_STEPS
-    lower = np.minimum(index.astype(np.int64), len(table) - 2)
+    lower = np.minimum(index.astype(np.int64), tables.shape[1] - 2)
     fraction = index - lower
-    return table[lower] * (1.0 - fraction) + table[lower + 1] * fraction
+    values = tables[:, lower] * (1.0 - fraction) + tables[:, lower + 1] * fraction
+    return values[0], values[1] * np.sign(distance)
+
+
+def on_grid(volume: np.ndarray, width: int = KERNEL_WIDTH) -> np.ndarray:
+    """``volume`` (N, N, N) times a separable real-space factor ``a``, such that its forward
+    FFT gives exactly what a :class:`SpectrumSampler` of ``volume`` samples at the box's own
+    frequencies ``k / N`` (one FFT instead of a sampler, e.g. for an unrotated volume
+    compared with rotated ones: both then carry the same kernel error).
+
+    At those frequencies the kernel's taps sit on grid points at whole distances ``j``, so
+    a sample is ``sum_y v(y) exp(-2 pi i k y / N) a(y)`` with
+    ``a(y) = sum_j phi(j) exp(2 pi i j y / grid) / phi_hat(y)`` per axis.
+    """
+    size = volume.shape[-1]
+    grid = OVERSAMPLING * size
+    offsets = np.arange(size) - size // 2
+    taps = np.arange(-(width // 2), width // 2 + 1)
+    periodized = (_kernel(taps.astype(float), width)[:, None]
+                  * np.cos(2 * np.pi * np.outer(taps, offsets) / grid)).sum(axis=0)
+    factor = periodized / _kernel_transform(offsets, grid, width)
+    return volume * factor[:, None, None] * factor[None, :, None] * factor[None, None, :]
 
 
 def compiled_kernel() -> bool:
@@ -160,39 +197,55 @@ def compiled_kernel() -> bool:
 
 
 def _compile():
-    """The numba version of :meth:`SpectrumSampler.sample`'s sums, or None without numba."""
+    """The numba version of :meth:`SpectrumSampler._sums`, or None without numba."""
     try:
         import numba
     except ImportError:
         return None
 
     @numba.njit(cache=True)
-    def sums(values, table, position, first, side, width):  # pragma: no cover (compiled)
-        channels, count = values.shape[0], position.shape[0]
-        out = np.empty((count, channels), dtype=np.complex128)
-        weights = np.empty((3, width))
-        last = table.shape[0] - 2
+    def sums(values, tables, position, first, side, width, gradient):  # pragma: no cover
+        count = position.shape[0]
+        out = np.zeros((count, 4 if gradient else 1), dtype=np.complex128)
+        weight = np.empty((3, width))
+        slope = np.empty((3, width))
+        last = tables.shape[1] - 2
         for n in range(count):
             for axis in range(3):
                 offset = position[n, axis] - first[n, axis]
                 for tap in range(width):
-                    index = abs(offset - tap) * TABLE_STEPS
+                    distance = offset - tap
+                    index = abs(distance) * TABLE_STEPS
                     lower = min(int(index), last)
                     fraction = index - lower
-                    weights[axis, tap] = (table[lower] * (1.0 - fraction)
-                                          + table[lower + 1] * fraction)
+                    weight[axis, tap] = (tables[0, lower] * (1.0 - fraction)
+                                         + tables[0, lower + 1] * fraction)
+                    sign = 1.0 if distance > 0 else (-1.0 if distance < 0 else 0.0)
+                    slope[axis, tap] = sign * (tables[1, lower] * (1.0 - fraction)
+                                               + tables[1, lower + 1] * fraction)
             base = first[n, 2] * side * side + first[n, 1] * side + first[n, 0]
-            for k in range(channels):
-                channel = values[k]
-                total = 0j
-                for a in range(width):
-                    for b in range(width):
-                        row = base + a * side * side + b * side
-                        along_x = 0j
-                        for c in range(width):
-                            along_x += weights[0, c] * channel[row + c]
-                        total += weights[2, a] * weights[1, b] * along_x
-                out[n, k] = total
+            value = 0j
+            along_x, along_y, along_z = 0j, 0j, 0j
+            for a in range(width):
+                for b in range(width):
+                    row = base + a * side * side + b * side
+                    plain = 0j
+                    sloped = 0j
+                    for c in range(width):
+                        entry = values[row + c]
+                        plain += weight[0, c] * entry
+                        if gradient:
+                            sloped += slope[0, c] * entry
+                    value += weight[2, a] * weight[1, b] * plain
+                    if gradient:
+                        along_x += weight[2, a] * weight[1, b] * sloped
+                        along_y += weight[2, a] * slope[1, b] * plain
+                        along_z += slope[2, a] * weight[1, b] * plain
+            out[n, 0] = value
+            if gradient:
+                out[n, 1] = along_x
+                out[n, 2] = along_y
+                out[n, 3] = along_z
         return out
 
     return sums

@@ -48,7 +48,7 @@ from scipy.spatial.transform import Rotation
 from subalign.errors import ConfigError
 from subalign.numerics.fourier import forward, fourier_grid, inverse
 from subalign.numerics.geometry import RigidTransform, rotation_vector_to_matrix
-from subalign.numerics.spectral import SpectrumSampler
+from subalign.numerics.spectral import SpectrumSampler, on_grid
 from subalign.numerics.volumes import box_centre, prefilter, rotate_volume
 from subalign.numerics.wedge import TiltRange, measured, wedge_mask
 
@@ -372,16 +372,12 @@ class ConstrainedObjective:
             self._band_phase = (np.exp(-2j * np.pi * self._band_frequencies
                                        @ box_centre(self.shape)[::-1])
                                 / np.sqrt(np.prod(self.shape)))
-            # The volume, and -2 pi i (x - c)_j times it: their spectra are the gradient
-            # of the volume's (for the rotation derivatives).
             self._sampler = SpectrumSampler(moving)
-            self._gradient_sampler = SpectrumSampler(
-                np.stack([-2j * np.pi * c * moving for c in self.coordinates]))
-            # The fixed band through the same kernel: a volume against itself then matches
-            # exactly at the identity, and the kernel's small error is common to both.
-            self.fixed_spectrum[self.band] = self._sample(
-                SpectrumSampler(band_limited(fixed, config.max_frequency,
-                                             config.mask_edge_voxels)), np.eye(3))
+            # The fixed band as the sampler would give it unrotated (through the same
+            # kernel, by one FFT): a volume against itself then matches at the identity,
+            # and the kernel's small error is common to both.
+            self.fixed_spectrum[self.band] = forward(on_grid(
+                band_limited(fixed, config.max_frequency, config.mask_edge_voxels)))[self.band]
         else:
             self.moving_coefficients = prefilter(moving, self.order)
 
@@ -432,14 +428,11 @@ class ConstrainedObjective:
         if self.config.rotation == "spline":
             return forward(rotate_volume(self.moving_coefficients, rotation, order=self.order,
                                          prefiltered=True))
+        # F(Lambda_R g)(xi) = G(R^T xi) (rows: xi^T R), moved to rfftn's origin.
         spectrum = np.zeros(self.grid.spectrum_shape, dtype=complex)
-        spectrum[self.band] = self._sample(self._sampler, rotation)
+        spectrum[self.band] = (self._sampler.sample(self._band_frequencies @ rotation)
+                               * self._band_phase)
         return spectrum
-
-    def _sample(self, sampler: SpectrumSampler, rotation: np.ndarray) -> np.ndarray:
-        """The band of ``F(Lambda_R v)`` (orthonormal rfftn convention) for the volume of
-        ``sampler``'s first channel: ``V(R^T xi)`` (rows: ``xi^T R``) moved to rfftn's origin."""
-        return sampler.sample(self._band_frequencies @ rotation)[:, 0] * self._band_phase
 
     def uninformative_value(self) -> float:
         """The score of a comparison that says nothing (an unrelated pair): 2 for scores of
@@ -508,8 +501,9 @@ class ConstrainedObjective:
         ``R' = exp([w]x) R``, k = x, y, z.
 
         ``rotation=fourier``: from ``G(R^T exp(-[w]x) xi)``, the derivative is
-        ``grad G(R^T xi) . R^T (xi x e_k)``, with ``grad G`` sampled from the gradient
-        channels. ``spline``: in real space, ``(grad h x y)_k`` for ``h = Lambda_R g``.
+        ``grad G(R^T xi) . R^T (xi x e_k)``, with ``grad G`` the sampler's (the exact
+        derivative of the sampled spectrum). ``spline``: in real space,
+        ``(grad h x y)_k`` for ``h = Lambda_R g``.
         """
         if self.config.rotation == "spline":
             gx, gy, gz = (inverse(factor * rotated, self.shape)
@@ -517,7 +511,7 @@ class ConstrainedObjective:
             x, y, z = self.coordinates
             return [forward(gy * z - gz * y), forward(gz * x - gx * z), forward(gx * y - gy * x)]
         xi = self._band_frequencies
-        gradient = self._gradient_sampler.sample(xi @ rotation)  # (n, 3)
+        _, gradient = self._sampler.sample_with_gradient(xi @ rotation)  # (n, 3)
         zero = np.zeros(len(xi))
         directions = (  # xi x e_k for k = x, y, z
             np.stack([zero, xi[:, 2], -xi[:, 1]], axis=-1),

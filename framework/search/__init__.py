@@ -3,6 +3,6 @@
 See :mod:`subalign.search.stage`.
 """
 
-from subalign.search.stage import SearchSettings, SearchStage, polish, search_factor
+from subalign.search.stage import SearchSettings, SearchStage, polish, resume_polish, search_factor
 
-__all__ = ["SearchSettings", "SearchStage", "polish", "search_factor"]
+__all__ = ["SearchSettings", "SearchStage", "polish", "resume_polish", "search_factor"]

@@ -42,7 +42,8 @@ from subalign.plugin.protocols import (
     Score,
 )
 
-__all__ = ["INITIAL_TRANSLATIONS", "SearchSettings", "SearchStage", "polish", "search_factor"]
+__all__ = ["INITIAL_TRANSLATIONS", "SearchSettings", "SearchStage", "polish", "resume_polish",
+           "search_factor"]
 
 INITIAL_TRANSLATIONS = ("centroid", "fft")
 #: The smallest binned box the search runs on; a smaller one keeps too little to rank rotations.
@@ -181,7 +182,15 @@ def polish(objective: Objective, optimizer: Optimizer, parameterization: Paramet
            on_step: Callable[[OptimizerState], None]) -> OptimizerState:
     """Optimizer steps from parameters ``start`` until converged or ``max_steps``;
     ``on_step(state)`` after each. Returns the final optimizer state."""
-    state = optimizer.start(objective, parameterization, start)
+    return resume_polish(objective, optimizer, parameterization,
+                         optimizer.start(objective, parameterization, start), max_steps, on_step)
+
+
+def resume_polish(objective: Objective, optimizer: Optimizer, parameterization: Parameterization,
+                  state: OptimizerState, max_steps: int,
+                  on_step: Callable[[OptimizerState], None]) -> OptimizerState:
+    """:func:`polish` continued from an optimizer ``state`` until converged or
+    ``max_steps`` steps in all."""
     while not state.converged and state.steps < max_steps:
         state = optimizer.step(objective, parameterization, state)
         on_step(state)

@@ -48,7 +48,9 @@ class StochasticParallelConfig:
     t_regress : float
         Stop when the regression slope of the normalized record minimum is at most this.
     regression_window : int
-        Number of recent steps the regression uses (and the fewest steps before stopping).
+        Number of recent steps the regression uses (and the fewest steps of the stochastic
+        phase before stopping; the paper leaves it open). 50 ended every pair of the
+        search benchmark where 150 did, 100 steps sooner (docs/benchmarks.md).
     n_max_iter : int
         Hard cap on optimizer steps.
     warmup_steps : int
@@ -59,7 +61,7 @@ class StochasticParallelConfig:
     t: float = 0.5
     gamma: float = 0.1
     t_regress: float = 1e-3
-    regression_window: int = 150
+    regression_window: int = 50
     n_max_iter: int = 1000
     warmup_steps: int = 2
 

@@ -138,13 +138,15 @@ class SpectrumSampler:
 
     def _sums(self, frequencies: np.ndarray, gradient: bool) -> np.ndarray:
         """(n, 1) or (n, 4): the value and, with ``gradient``, d/d(grid position) x, y, z."""
-        position = (np.asarray(frequencies, dtype=float) % 1.0) * self.grid
+        frequencies = np.asarray(frequencies, dtype=float)
+        if _compiled is not None and _use_compiled:
+            return _compiled(self.values, self.tables, frequencies, self.grid, self.pad,
+                             self.side, self.width, gradient)
+        # Grid position of each frequency (0 at grid // 2 + pad) and its first tap.
+        position = (frequencies % 1.0) * self.grid
         position = np.where(position >= self.grid / 2, position - self.grid, position)
         position += self.grid // 2 + self.pad
         first = np.ceil(position - self.width / 2.0).astype(np.int64)
-        if _compiled is not None and _use_compiled:
-            return _compiled(self.values, self.tables, position, first, self.side, self.width,
-                             gradient)
         distance = (position - first)[..., None] - self._taps  # (n, 3, W), signed
         weight, slope = _from_tables(self.tables, distance)
         base = first[:, 2] * self.side**2 + first[:, 1] * self.side + first[:, 0]
@@ -204,15 +206,21 @@ def _compile():
         return None
 
     @numba.njit(cache=True)
-    def sums(values, tables, position, first, side, width, gradient):  # pragma: no cover
-        count = position.shape[0]
+    def sums(values, tables, frequencies, grid, pad, side, width, gradient):  # pragma: no cover
+        count = frequencies.shape[0]
         out = np.zeros((count, 4 if gradient else 1), dtype=np.complex128)
-        weight = np.empty((3, width))
-        slope = np.empty((3, width))
+        weight = np.zeros((3, width))
+        slope = np.zeros((3, width))
+        first = np.empty(3, dtype=np.int64)
         last = tables.shape[1] - 2
         for n in range(count):
             for axis in range(3):
-                offset = position[n, axis] - first[n, axis]
+                position = (frequencies[n, axis] % 1.0) * grid
+                if position >= grid / 2:
+                    position -= grid
+                position += grid // 2 + pad
+                first[axis] = int(np.ceil(position - width / 2.0))
+                offset = position - first[axis]
                 for tap in range(width):
                     distance = offset - tap
                     index = abs(distance) * TABLE_STEPS
@@ -220,10 +228,11 @@ def _compile():
                     fraction = index - lower
                     weight[axis, tap] = (tables[0, lower] * (1.0 - fraction)
                                          + tables[0, lower + 1] * fraction)
-                    sign = 1.0 if distance > 0 else (-1.0 if distance < 0 else 0.0)
-                    slope[axis, tap] = sign * (tables[1, lower] * (1.0 - fraction)
-                                               + tables[1, lower + 1] * fraction)
-            base = first[n, 2] * side * side + first[n, 1] * side + first[n, 0]
+                    if gradient:
+                        sign = 1.0 if distance > 0 else (-1.0 if distance < 0 else 0.0)
+                        slope[axis, tap] = sign * (tables[1, lower] * (1.0 - fraction)
+                                                   + tables[1, lower + 1] * fraction)
+            base = first[2] * side * side + first[1] * side + first[0]
             value = 0j
             along_x, along_y, along_z = 0j, 0j, 0j
             for a in range(width):

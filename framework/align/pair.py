@@ -30,7 +30,6 @@ from subalign.plugin.protocols import (
     CalibratedObjective,
     Objective,
     RefinementProblem,
-    RefinementResult,
 )
 from subalign.search import SearchStage, polish, resume_polish
 

@@ -337,8 +337,11 @@ class ConstrainedObjective:
         self.order = config.interpolation_order
         fx, fy, fz = self.grid.frequency_xyz()
         radius = np.sqrt(fx**2 + fy**2 + fz**2)
-        self.fixed_spectrum = forward(band_limited(fixed, config.max_frequency,
-                                                   config.mask_edge_voxels))
+        fixed = band_limited(fixed, config.max_frequency, config.mask_edge_voxels)
+        # With rotation=fourier the fixed volume goes through the moving one's sampling
+        # kernel unrotated (on_grid, the same single FFT): a volume against itself then
+        # matches at the identity, and the kernel's small error is common to both.
+        self.fixed_spectrum = forward(on_grid(fixed) if config.rotation == "fourier" else fixed)
         moving = band_limited(moving, config.max_frequency, config.mask_edge_voxels)
         self.moving_tilt = moving_tilt
         spectrum_size = int(np.prod(self.grid.spectrum_shape))
@@ -373,11 +376,6 @@ class ConstrainedObjective:
                                        @ box_centre(self.shape)[::-1])
                                 / np.sqrt(np.prod(self.shape)))
             self._sampler = SpectrumSampler(moving)
-            # The fixed band as the sampler would give it unrotated (through the same
-            # kernel, by one FFT): a volume against itself then matches at the identity,
-            # and the kernel's small error is common to both.
-            self.fixed_spectrum[self.band] = forward(on_grid(
-                band_limited(fixed, config.max_frequency, config.mask_edge_voxels)))[self.band]
         else:
             self.moving_coefficients = prefilter(moving, self.order)
 

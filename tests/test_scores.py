@@ -111,4 +111,37 @@ def test_remembered_rotation_never_changes_a_result(pair, name):
     fresh = [score.prepare(pair.fixed, pair.moving, WEDGE, WEDGE).value(t) for t in (first, second)]
     assert values == [fresh[0], fresh[1], fresh[0], fresh[0], fresh[0]]
     with pytest.raises(ValueError):  # remembered arrays are read-only
-        objective.rotated_spectrum(first.rotation)[0, 0, 0] = 0
+        objective.rotated_band(first.rotation)[0] = 0
+    with pytest.raises(ValueError):
+        objective.band_mask(first.rotation)[0] = True
+
+
+@pytest.mark.parametrize("rotation", ["fourier", "spline"])
+def test_full_spectrum_layout_gives_what_the_band_layout_gives(pair, rotation):
+    """A score written against full half spectra (``band_only = False``, what third-party
+    scores get by default) scores and differentiates exactly as the same score written
+    against the band's coefficients (FCS, ``band_only = True``)."""
+    fcs = default_plugin_set().create("score", {"name": "fcs", "rotation": rotation})
+    band_objective = fcs.prepare(pair.fixed, pair.moving, WEDGE, WEDGE)
+
+    class FullLayoutFcs(type(band_objective)):
+        band_only = False
+
+        def residual_parts(self, spectrum, mask):
+            assert spectrum.shape == mask.shape == self.grid.spectrum_shape
+            weights = self.grid.hermitian_weights[mask]
+            scale = np.sqrt(weights / weights.sum())
+            return scale * (spectrum[mask] - self.fixed_spectrum[mask]), (mask, scale)
+
+        def residual_derivative(self, context, spectrum_derivative):
+            mask, scale = context
+            return scale * spectrum_derivative[mask]
+
+    full_objective = FullLayoutFcs(pair.fixed, pair.moving, WEDGE, WEDGE, fcs.config)
+    transform = off_truth(pair)
+    assert full_objective.value(transform) == pytest.approx(band_objective.value(transform),
+                                                            rel=1e-12)
+    full_r, full_j = full_objective.jacobian(transform)
+    band_r, band_j = band_objective.jacobian(transform)
+    np.testing.assert_allclose(full_r, band_r, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(full_j, band_j, rtol=1e-12, atol=1e-12)

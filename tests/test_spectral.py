@@ -69,10 +69,10 @@ def test_compiled_and_numpy_kernels_agree(monkeypatch):
     assert spectral.compiled_kernel(), "numba is part of the test extra"
     sampler = SpectrumSampler(smooth_particle() * (1 + 2j))
     frequencies = np.random.default_rng(4).uniform(-1.2, 1.2, size=(200, 3))
-    compiled = sampler.sample_with_gradient(frequencies)
+    compiled = (*sampler.sample_with_gradient(frequencies), sampler.sample(frequencies))
     monkeypatch.setattr(spectral, "_use_compiled", False)
     assert not spectral.compiled_kernel()
-    fallback = sampler.sample_with_gradient(frequencies)
+    fallback = (*sampler.sample_with_gradient(frequencies), sampler.sample(frequencies))
     for fast, slow in zip(compiled, fallback):
         assert np.abs(fast - slow).max() <= 1e-6 * np.abs(slow).max()
 
@@ -125,3 +125,22 @@ def test_fourier_rotation_is_the_active_rotation_about_the_box_centre(name):
     # and without rotation the band is the forward FFT's (the identity is no special case)
     identity = fourier_objective.rotated_spectrum(np.eye(3))[band]
     assert np.linalg.norm(identity - forward(prepared)[band]) < 1e-3 * np.linalg.norm(identity)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_sampler_kept_to_a_band_samples_as_the_whole_grid_and_refuses_beyond(
+        monkeypatch, compiled):
+    """``max_frequency`` keeps only the grid a band's samples reach: same samples (to float
+    rounding of the positions), and a clear error for a frequency beyond it (both kernels)."""
+    monkeypatch.setattr(spectral, "_use_compiled", compiled)
+    volume = smooth_particle()
+    whole, kept = SpectrumSampler(volume), SpectrumSampler(volume, max_frequency=0.3)
+    assert kept.values.size < whole.values.size / 3
+    frequencies = np.random.default_rng(6).uniform(-0.3, 0.3, size=(300, 3))
+    for sampled, reference in zip(kept.sample_with_gradient(frequencies),
+                                  whole.sample_with_gradient(frequencies)):
+        assert np.abs(sampled - reference).max() <= 1e-9 * np.abs(reference).max()
+    with pytest.raises(ValueError, match="0.4000 cycles/voxel is beyond"):
+        kept.sample(np.array([[0.1, -0.4, 0.0]]))
+    with pytest.raises(ValueError, match="beyond"):
+        kept.sample_with_gradient(np.array([[0.1, 0.0, 1.45]]))  # 1.45 = -0.45 + 2 periods

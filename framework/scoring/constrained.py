@@ -220,8 +220,10 @@ class _ByRotation:
         return value
 
 
+@lru_cache(maxsize=16)
 def soft_sphere(shape: tuple[int, int, int], edge: float) -> np.ndarray:
-    """Spherical mask about the box centre: 1 to radius ``N/2 - edge``, cosine to 0 at ``N/2``.
+    """Spherical mask about the box centre: 1 to radius ``N/2 - edge``, cosine to 0 at ``N/2``
+    (kept per shape and edge, read-only).
 
     Parameters
     ----------
@@ -235,13 +237,16 @@ def soft_sphere(shape: tuple[int, int, int], edge: float) -> np.ndarray:
     ndarray of shape (N, N, N)
     """
     if edge <= 0:
-        return np.ones(shape)
-    z, y, x = np.indices(shape, dtype=float) - box_centre(shape)[:, None, None, None]
-    radius = np.sqrt(x**2 + y**2 + z**2)
-    outer = shape[0] / 2.0
-    inner = outer - edge
-    ramp = 0.5 + 0.5 * np.cos(np.pi * np.clip((radius - inner) / edge, 0.0, 1.0))
-    return np.where(radius <= inner, 1.0, ramp)
+        mask = np.ones(shape)
+    else:
+        z, y, x = np.indices(shape, dtype=float) - box_centre(shape)[:, None, None, None]
+        radius = np.sqrt(x**2 + y**2 + z**2)
+        outer = shape[0] / 2.0
+        inner = outer - edge
+        ramp = 0.5 + 0.5 * np.cos(np.pi * np.clip((radius - inner) / edge, 0.0, 1.0))
+        mask = np.where(radius <= inner, 1.0, ramp)
+    mask.setflags(write=False)
+    return mask
 
 
 def standardize(volume: np.ndarray) -> np.ndarray:
@@ -313,6 +318,20 @@ def band_limited(volume: np.ndarray, max_frequency: float, mask_edge_voxels: flo
 class ConstrainedObjective:
     """Base of wedge-constrained pair objectives; see the module docstring.
 
+    Everything is computed on the band's coefficients only (``0 < |xi| <= max_frequency``
+    of the half spectrum, in the order of ``self.band``'s True entries): masks, rotated
+    spectra, phase ramps and derivatives are vectors of shape (n,). A subclass receives
+    them in one of two layouts, chosen by :attr:`band_only`:
+
+    - ``band_only = False`` (the default, the simplest to write): ``residual_parts`` and
+      ``residual_derivative`` get full half spectra, shape (N, N, N // 2 + 1), zero
+      outside the band, and masks of that shape (:meth:`common_mask`, which a subclass may
+      override); use ``self.fixed_spectrum`` and ``self.grid.hermitian_weights``.
+    - ``band_only = True`` (the built-in RCS and FCS): they get the band vectors, masks
+      from :meth:`band_mask`; use ``self.fixed_band`` and ``self.band_weights``. Nothing of
+      the size of the box is formed per evaluation (the band is ~12% of the half spectrum
+      at the default 0.3 cycles/voxel).
+
     Parameters
     ----------
     fixed, moving : ndarray of shape (N, N, N)
@@ -322,6 +341,7 @@ class ConstrainedObjective:
     """
 
     is_complex: bool = False
+    band_only: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -344,40 +364,46 @@ class ConstrainedObjective:
         self.fixed_spectrum = forward(on_grid(fixed) if config.rotation == "fourier" else fixed)
         moving = band_limited(moving, config.max_frequency, config.mask_edge_voxels)
         self.moving_tilt = moving_tilt
-        spectrum_size = int(np.prod(self.grid.spectrum_shape))
-        self._masks = _ByRotation(spectrum_size)
-        self._spectra = _ByRotation(spectrum_size * 16)
         self.band = (radius <= config.max_frequency) & (radius > 0)
         self.margin = config.wedge_margin_voxels
         self.fixed_mask = wedge_mask(self.shape, fixed_tilt, margin=self.margin) & self.band
-        # The band's frequencies (n, 3), (x, y, z): masks and Fourier rotations are
-        # computed there only.
-        self._band_frequencies = np.stack([fx[self.band], fy[self.band], fz[self.band]],
-                                          axis=-1)
+        # The band's frequencies (n, 3), (x, y, z), and what each evaluation needs there.
+        self.band_frequencies = np.stack([fx[self.band], fy[self.band], fz[self.band]],
+                                         axis=-1)
+        self._band_index = np.nonzero(self.band)  # (z, y, x) indices, each (n,)
+        self.fixed_band = self.fixed_spectrum[self.band]
+        self.band_weights = self.grid.hermitian_weights[self.band]
         self._fixed_band_mask = self.fixed_mask[self.band]
-        self._band_weight = float((self.grid.hermitian_weights * self.band).sum())
+        self._band_weight = float(self.band_weights.sum())
+        band_size = len(self.band_weights)
+        self._masks = _ByRotation(band_size)
+        self._spectra = _ByRotation(band_size * 16)
+        self._full_masks = _ByRotation(self.band.size)
         self.expected_overlap = expected_overlap(self.shape, fixed_tilt, moving_tilt,
                                                  config.max_frequency, self.margin)
         if not self.expected_overlap > 0:
             raise ConfigError(
                 f"wedges {fixed_tilt} and {moving_tilt}: expected Fourier coefficients that "
                 f"both volumes measure below {config.max_frequency} cycles/voxel, found none")
-        # 2 pi i xi for spectral derivatives, (x, y, z); Nyquist terms have no derivative.
-        nyquist = np.isclose(np.abs(fx), 0.5) | np.isclose(np.abs(fy), 0.5) | np.isclose(np.abs(fz), 0.5)
-        self.derivative_factors = [np.where(nyquist, 0.0, 2j * np.pi * f) for f in (fx, fy, fz)]
-        # Voxel coordinates relative to the rotation centre, (x, y, z), each (N, N, N).
-        z, y, x = np.indices(self.shape, dtype=float)
-        cz, cy, cx = box_centre(self.shape)
-        self.coordinates = (x - cx, y - cy, z - cz)
+        # -2 pi i xi_k for the translation derivatives, (x, y, z); Nyquist terms have none.
+        nyquist = np.isclose(np.abs(self.band_frequencies), 0.5)
+        self._shift_factors = np.where(nyquist, 0.0, -2j * np.pi * self.band_frequencies).T
         if config.rotation == "fourier":
             # The phase that moves the origin of the sampled spectrum (the box centre) to
             # rfftn's (index 0), orthonormal scale.
-            self._band_phase = (np.exp(-2j * np.pi * self._band_frequencies
+            self._band_phase = (np.exp(-2j * np.pi * self.band_frequencies
                                        @ box_centre(self.shape)[::-1])
                                 / np.sqrt(np.prod(self.shape)))
-            self._sampler = SpectrumSampler(moving)
+            self._sampler = SpectrumSampler(moving, max_frequency=config.max_frequency)
         else:
             self.moving_coefficients = prefilter(moving, self.order)
+            z, y, x = np.indices(self.shape, dtype=float)
+            cz, cy, cx = box_centre(self.shape)
+            self._coordinates = (x - cx, y - cy, z - cz)  # (x, y, z), each (N, N, N)
+            # 2 pi i xi of the half spectrum, (x, y, z); Nyquist terms have no derivative.
+            self._derivative_factors = [
+                np.where(np.isclose(np.abs(f), 0.5), 0.0, 2j * np.pi * f)
+                for f in self.grid.frequency_xyz()]
 
     # -- what a score implements -------------------------------------------------------
     def residual_parts(self, spectrum: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, Any]:
@@ -385,53 +411,77 @@ class ConstrainedObjective:
 
         Parameters
         ----------
-        spectrum : ndarray of complex, shape (N, N, N // 2 + 1)
-            ``F(tau_a Lambda_R g)`` of the standardized moving volume.
+        spectrum : ndarray of complex
+            ``F(tau_a Lambda_R g)`` of the standardized moving volume: shape
+            (N, N, N // 2 + 1), or (n,) over the band with :attr:`band_only`.
         mask : ndarray of bool, same shape
             Common mask to compare over.
 
         Returns
         -------
-        residuals : ndarray of shape (n,)
+        residuals : ndarray of shape (m,)
         context : object
             Whatever :meth:`residual_derivative` needs at this point.
         """
         raise NotImplementedError
 
     def residual_derivative(self, context: Any, spectrum_derivative: np.ndarray) -> np.ndarray:
-        """Derivative (n,) of the residuals along a direction in which the spectrum changes
-        by ``spectrum_derivative`` (same shape as the spectrum), at the point of ``context``."""
+        """Derivative (m,) of the residuals along a direction in which the spectrum changes
+        by ``spectrum_derivative`` (same layout as the spectrum), at the point of
+        ``context``."""
         raise NotImplementedError
 
-    # -- the Objective protocol ----------------------------------------------------------
+    # -- masks and rotated spectra -----------------------------------------------------
+    def band_mask(self, rotation: np.ndarray) -> np.ndarray:
+        """``M_f . Lambda_R M_g`` over the band's coefficients, shape (n,), bool."""
+        return self._masks.get(rotation, lambda: self._band_mask(rotation))
+
+    def _band_mask(self, rotation: np.ndarray) -> np.ndarray:
+        # Lambda_R M_g (xi) = M_g(R^T xi); rows: xi^T R, of which x and z are needed.
+        unrotated = self.band_frequencies @ np.asarray(rotation, dtype=float)[:, [0, 2]]
+        return self._fixed_band_mask & measured(unrotated[:, 0], unrotated[:, 1],
+                                                self.moving_tilt, margin=self.margin,
+                                                size=self.shape[0])
+
     def common_mask(self, rotation: np.ndarray) -> np.ndarray:
         """``M_f . Lambda_R M_g`` within the frequency band, shape (N, N, N // 2 + 1)."""
-        return self._masks.get(rotation, lambda: self._common_mask(rotation))
+        return self._full_masks.get(rotation, lambda: self.to_box(self.band_mask(rotation)))
 
-    def _common_mask(self, rotation: np.ndarray) -> np.ndarray:
-        # Lambda_R M_g (xi) = M_g(R^T xi); rows: xi^T R, of which x and z are needed.
-        unrotated = self._band_frequencies @ np.asarray(rotation, dtype=float)[:, [0, 2]]
-        mask = np.zeros(self.grid.spectrum_shape, dtype=bool)
-        mask[self.band] = self._fixed_band_mask & measured(
-            unrotated[:, 0], unrotated[:, 1], self.moving_tilt, margin=self.margin,
-            size=self.shape[0])
-        return mask
+    def to_box(self, band_values: np.ndarray) -> np.ndarray:
+        """Band values (n,) placed in a half spectrum (N, N, N // 2 + 1), zero elsewhere."""
+        full = np.zeros(self.grid.spectrum_shape, dtype=band_values.dtype)
+        full[self.band] = band_values
+        return full
 
     def rotated_spectrum(self, rotation: np.ndarray) -> np.ndarray:
-        """``F(Lambda_R g)`` of the standardized moving volume (with ``rotation=fourier``
-        only within the band, 0 elsewhere: no score looks beyond it)."""
-        return self._spectra.get(rotation, lambda: self._rotate(rotation))
+        """``F(Lambda_R g)`` of the standardized moving volume, shape (N, N, N // 2 + 1)
+        (with ``rotation=fourier`` only within the band, 0 elsewhere: no score looks beyond
+        it)."""
+        if self.config.rotation == "fourier":
+            return self.to_box(self.rotated_band(rotation))
+        return forward(rotate_volume(self.moving_coefficients, rotation, order=self.order,
+                                     prefiltered=True))
 
-    def _rotate(self, rotation: np.ndarray) -> np.ndarray:
+    def rotated_band(self, rotation: np.ndarray) -> np.ndarray:
+        """``F(Lambda_R g)`` over the band, (n,), remembered per rotation."""
+        return self._spectra.get(rotation, lambda: self._rotate_band(rotation))
+
+    def _rotate_band(self, rotation: np.ndarray) -> np.ndarray:
         if self.config.rotation == "spline":
-            return forward(rotate_volume(self.moving_coefficients, rotation, order=self.order,
-                                         prefiltered=True))
+            return self.rotated_spectrum(rotation)[self.band]
         # F(Lambda_R g)(xi) = G(R^T xi) (rows: xi^T R), moved to rfftn's origin.
-        spectrum = np.zeros(self.grid.spectrum_shape, dtype=complex)
-        spectrum[self.band] = (self._sampler.sample(self._band_frequencies @ rotation)
-                               * self._band_phase)
-        return spectrum
+        return self._sampler.sample(self.band_frequencies @ rotation) * self._band_phase
 
+    def _phase_ramp(self, translation: np.ndarray) -> np.ndarray:
+        """``exp(-2 pi i a . xi)`` over the band, (n,): shifts the volume by ``a`` (x, y, z).
+        Separable: one short exponential per axis, gathered at the band's indices."""
+        ax, ay, az = np.asarray(translation, dtype=float)
+        grid = self.grid
+        return (np.exp(-2j * np.pi * az * grid.fz.ravel())[self._band_index[0]]
+                * np.exp(-2j * np.pi * ay * grid.fy.ravel())[self._band_index[1]]
+                * np.exp(-2j * np.pi * ax * grid.fx.ravel())[self._band_index[2]])
+
+    # -- the Objective protocol ----------------------------------------------------------
     def uninformative_value(self) -> float:
         """The score of a comparison that says nothing (an unrelated pair): 2 for scores of
         the form ``2 - 2c``. Small overlaps are pulled towards it; override it for other
@@ -439,8 +489,11 @@ class ConstrainedObjective:
         return 2.0
 
     def overlap(self, mask: np.ndarray) -> float:
-        """Fraction of the band's coefficients (Hermitian weights) that ``mask`` keeps."""
-        return float((self.grid.hermitian_weights * mask).sum()) / self._band_weight
+        """Fraction of the band's coefficients (Hermitian weights) that ``mask`` keeps
+        (a band mask (n,) or a half-spectrum mask)."""
+        weights = self.band_weights if mask.shape == self.band_weights.shape \
+            else self.grid.hermitian_weights
+        return float((weights * mask).sum()) / self._band_weight
 
     def _overlap_rule(self, mask: np.ndarray) -> tuple[float, float]:
         """``(sqrt(w), extra residual)`` of the overlap rule (module docstring)."""
@@ -448,14 +501,22 @@ class ConstrainedObjective:
                                       self.config.min_overlap))
         return np.sqrt(weight), np.sqrt((1.0 - weight) * self.uninformative_value())
 
+    def _mask(self, rotation: np.ndarray) -> np.ndarray:
+        """The common mask in the layout the subclass works in (class docstring)."""
+        return self.band_mask(rotation) if self.band_only else self.common_mask(rotation)
+
+    def _laid_out(self, band_values: np.ndarray) -> np.ndarray:
+        """Band values in the layout the subclass works in (class docstring)."""
+        return band_values if self.band_only else self.to_box(band_values)
+
     def residuals(
         self, transform: RigidTransform, *, mask_rotation: np.ndarray | None = None
     ) -> np.ndarray:
         rotation = transform.rotation
-        mask = self.common_mask(rotation if mask_rotation is None else mask_rotation)
-        spectrum = self.rotated_spectrum(rotation) * self.grid.phase_ramp(transform.translation)
+        mask = self._mask(rotation if mask_rotation is None else mask_rotation)
+        spectrum = self.rotated_band(rotation) * self._phase_ramp(transform.translation)
         scale, extra = self._overlap_rule(mask)
-        return np.append(scale * self.residual_parts(spectrum, mask)[0], extra)
+        return np.append(scale * self.residual_parts(self._laid_out(spectrum), mask)[0], extra)
 
     def value(self, transform: RigidTransform) -> float:
         r = self.residuals(transform)
@@ -463,29 +524,30 @@ class ConstrainedObjective:
 
     def jacobian(self, transform: RigidTransform) -> tuple[np.ndarray, np.ndarray]:
         rotation = transform.rotation
-        mask = self.common_mask(rotation)
-        phase = self.grid.phase_ramp(transform.translation)
-        rotated = self.rotated_spectrum(rotation)
+        mask = self._mask(rotation)
+        phase = self._phase_ramp(transform.translation)
+        if self.config.jacobian == "analytic":
+            rotated, rotation_derivatives = self._rotation_derivatives(rotation)
+        else:
+            rotated = self.rotated_band(rotation)
         spectrum = rotated * phase
-        r, context = self.residual_parts(spectrum, mask)
+        r, context = self.residual_parts(self._laid_out(spectrum), mask)
         columns = [None] * 6
         for k in range(3):
             # d/da_k of exp(-2 pi i a.xi) G = -2 pi i xi_k exp(...) G.
-            columns[3 + k] = self.residual_derivative(context, -self.derivative_factors[k] * spectrum)
+            columns[3 + k] = self.residual_derivative(
+                context, self._laid_out(self._shift_factors[k] * spectrum))
         if self.config.jacobian == "analytic":
-            for k, d_rotated in enumerate(self._rotation_derivatives(rotation, rotated)):
-                columns[k] = self.residual_derivative(context, d_rotated * phase)
+            for k, d_rotated in enumerate(rotation_derivatives):
+                columns[k] = self.residual_derivative(context, self._laid_out(d_rotated * phase))
         else:
             step = np.radians(self.config.fd_step_deg)
             for k in range(3):
                 increment = np.zeros(3)
                 increment[k] = step
                 plus, minus = (
-                    self.residual_parts(
-                        self.rotated_spectrum(rotation_vector_to_matrix(s * increment) @ rotation)
-                        * phase,
-                        mask,
-                    )[0]
+                    self.residual_parts(self._laid_out(self.rotated_band(
+                        rotation_vector_to_matrix(s * increment) @ rotation) * phase), mask)[0]
                     for s in (1.0, -1.0)
                 )
                 columns[k] = (plus - minus) / (2 * step)
@@ -494,9 +556,9 @@ class ConstrainedObjective:
         jacobian = np.vstack([scale * np.stack(columns, axis=1), np.zeros((1, 6))])
         return np.append(scale * r, extra), jacobian
 
-    def _rotation_derivatives(self, rotation: np.ndarray, rotated: np.ndarray) -> list[np.ndarray]:
-        """Spectra of ``d(Lambda_R' g)/dw_k`` at ``R' = R`` for left increments
-        ``R' = exp([w]x) R``, k = x, y, z.
+    def _rotation_derivatives(self, rotation: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The rotated band (n,) and the band of ``d(Lambda_R' g)/dw_k`` at ``R' = R`` for
+        left increments ``R' = exp([w]x) R``, k = x, y, z (three (n,)).
 
         ``rotation=fourier``: from ``G(R^T exp(-[w]x) xi)``, the derivative is
         ``grad G(R^T xi) . R^T (xi x e_k)``, with ``grad G`` the sampler's (the exact
@@ -504,25 +566,20 @@ class ConstrainedObjective:
         ``(grad h x y)_k`` for ``h = Lambda_R g``.
         """
         if self.config.rotation == "spline":
+            rotated = self.rotated_spectrum(rotation)
             gx, gy, gz = (inverse(factor * rotated, self.shape)
-                          for factor in self.derivative_factors)
-            x, y, z = self.coordinates
-            return [forward(gy * z - gz * y), forward(gz * x - gx * z), forward(gx * y - gy * x)]
-        xi = self._band_frequencies
-        _, gradient = self._sampler.sample_with_gradient(xi @ rotation)  # (n, 3)
-        zero = np.zeros(len(xi))
-        directions = (  # xi x e_k for k = x, y, z
-            np.stack([zero, xi[:, 2], -xi[:, 1]], axis=-1),
-            np.stack([-xi[:, 2], zero, xi[:, 0]], axis=-1),
-            np.stack([xi[:, 1], -xi[:, 0], zero], axis=-1),
-        )
-        derivatives = []
-        for direction in directions:
-            spectrum = np.zeros(self.grid.spectrum_shape, dtype=complex)
-            spectrum[self.band] = ((gradient * (direction @ rotation)).sum(axis=1)
-                                   * self._band_phase)
-            derivatives.append(spectrum)
-        return derivatives
+                          for factor in self._derivative_factors)
+            x, y, z = self._coordinates
+            return rotated[self.band], [forward(h)[self.band] for h in
+                                        (gy * z - gz * y, gz * x - gx * z, gx * y - gy * x)]
+        xi = self.band_frequencies
+        values, gradient = self._sampler.sample_with_gradient(xi @ rotation)  # (n,), (n, 3)
+        rotated = self._spectra.get(rotation, lambda: values * self._band_phase)
+        gradient = gradient @ rotation.T  # R grad G, dotted with xi x e_k below
+        derivatives = [xi[:, 2] * gradient[:, 1] - xi[:, 1] * gradient[:, 2],
+                       xi[:, 0] * gradient[:, 2] - xi[:, 2] * gradient[:, 0],
+                       xi[:, 1] * gradient[:, 0] - xi[:, 0] * gradient[:, 1]]
+        return rotated, [d * self._band_phase for d in derivatives]
 
     def best_translation(self, rotation: np.ndarray, max_shift: float | None) -> np.ndarray:
         """Integer ``(x, y, z)`` shift maximizing the constrained cross-correlation.
@@ -531,7 +588,7 @@ class ConstrainedObjective:
         ``rotation``; shifts longer than ``max_shift`` voxels (Euclidean) are excluded.
         """
         mask = self.common_mask(rotation)
-        product = self.fixed_spectrum * np.conj(self.rotated_spectrum(rotation)) * mask
+        product = self.fixed_spectrum * np.conj(self.to_box(self.rotated_band(rotation))) * mask
         correlation = inverse(product, self.shape)
         shifts = [np.fft.fftfreq(n, d=1.0 / n) for n in self.shape]  # signed integer shifts
         sz, sy, sx = np.meshgrid(*shifts, indexing="ij")

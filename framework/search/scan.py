@@ -15,8 +15,8 @@ its correlation pulled towards 0 by the same rule the scores apply
 (:func:`subalign.scoring.constrained.overlap_weight`), so comparing little never ranks high.
 
 Rotations are processed in batches (vectorized interpolation and masks, one batched inverse
-FFT per batch); the cost per rotation is one small inverse FFT and a few hundred
-interpolated coefficients.
+FFT per batch, in single precision); the cost per rotation is one small inverse FFT and a
+few hundred interpolated coefficients.
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def scan_rotations(
                           size=shape[0])
     reference = expected_overlap(shape, fixed_tilt, moving_tilt, max_frequency,
                                  wedge_margin_voxels)
-    moving = SpectrumSampler(band_limited(moving, max_frequency, mask_edge_voxels), SCAN_KERNEL_WIDTH)
+    moving = SpectrumSampler(band_limited(moving, max_frequency, mask_edge_voxels),
+                             SCAN_KERNEL_WIDTH, max_frequency)
     # rfftn's phase convention puts the origin at index 0, not at the centre c.
     centre_phase = np.exp(-2j * np.pi * xi @ box_centre(shape)[::-1]) / np.sqrt(np.prod(shape))
     shifts = [np.fft.fftfreq(n, d=1.0 / n) for n in shape]
@@ -151,11 +152,13 @@ def scan_rotations(
         values = moving.sample(unrotated.reshape(-1, 3)).reshape(len(batch), -1) * centre_phase[None]
         masks = fixed_kept[None] & measured(unrotated[..., 0], unrotated[..., 2], moving_tilt,
                                             margin=wedge_margin_voxels, size=shape[0])
-        product = np.zeros((len(batch),) + grid.spectrum_shape, dtype=complex)
+        # Single precision for the correlation volumes: they only rank rotations and pick
+        # whole-voxel shifts, and complex64 halves the cost of the batch's inverse FFTs.
+        product = np.zeros((len(batch),) + grid.spectrum_shape, dtype=np.complex64)
         product[:, band] = fixed_values[None] * np.conj(values) * masks
         # Correlation over shifts: sum_x f1(x) g1(x - a), in the ortho convention.
         correlation = scipy.fft.irfftn(product, s=shape, axes=(1, 2, 3), norm="ortho")
-        correlation = correlation.reshape(len(batch), -1) * np.sqrt(np.prod(shape))
+        correlation = correlation.reshape(len(batch), -1) * float(np.sqrt(np.prod(shape)))
         if allowed is not None:
             correlation = np.where(allowed[None], correlation, -np.inf)
         best = np.argmax(correlation, axis=1)

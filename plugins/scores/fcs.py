@@ -31,12 +31,13 @@ class FourierSpaceObjective(ConstrainedObjective):
     """FCS prepared for one pair; complex residuals, one per masked coefficient."""
 
     is_complex = True
+    band_only = True
 
     def residual_parts(self, spectrum, mask):
-        weights = self.grid.hermitian_weights[mask]
+        weights = self.band_weights[mask]
         total = weights.sum()
         scale = np.sqrt(weights / total) if total > 0 else weights
-        return scale * (spectrum[mask] - self.fixed_spectrum[mask]), (mask, scale)
+        return scale * (spectrum[mask] - self.fixed_band[mask]), (mask, scale)
 
     def residual_derivative(self, context, spectrum_derivative):
         mask, scale = context
@@ -46,9 +47,9 @@ class FourierSpaceObjective(ConstrainedObjective):
         """FCS of unrelated volumes: the mean power of both spectra over the band (the
         moving volume's unrotated; rotation keeps |xi|)."""
         if not hasattr(self, "_uninformative"):
-            weights = self.grid.hermitian_weights * self.band
+            weights = self.band_weights
             power = [float((weights * np.abs(s) ** 2).sum() / weights.sum())
-                     for s in (self.fixed_spectrum, self.rotated_spectrum(np.eye(3)))]
+                     for s in (self.fixed_band, self.rotated_band(np.eye(3)))]
             self._uninformative = sum(power)
         return self._uninformative
 

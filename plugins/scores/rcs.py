@@ -37,13 +37,14 @@ class RealSpaceObjective(ConstrainedObjective):
     ``m`` half-spectrum coefficients (module docstring)."""
 
     is_complex = False
+    band_only = True
     _fixed_for_mask = (None, None, None)  # (mask, sqrt(w), N f1): they change with the mask
 
     def _for_mask(self, mask):
         """``sqrt(w)`` over the mask and the stacked, normalized fixed residual part."""
         if mask is not self._fixed_for_mask[0]:
-            root = np.sqrt(self.grid.hermitian_weights[mask])
-            unit, _ = _unit(_stacked(self.fixed_spectrum[mask], root))
+            root = np.sqrt(self.band_weights[mask])
+            unit, _ = _unit(_stacked(self.fixed_band[mask], root))
             self._fixed_for_mask = (mask, root, unit)
         return self._fixed_for_mask[1:]
 

@@ -222,9 +222,44 @@ def test_a_job_begun_in_its_default_directory_resumes_there_given_as_output_dir(
     first = run(tmp_path, *args, "n_pairs=2")
     (result,) = tmp_path.glob("outputs/table1_2/*/result.json")
     job = result.parent.relative_to(tmp_path)
-    assert f"rerun with output_dir={job} to resume this run" in first.stdout + first.stderr
+    assert (f"rerun the same command (or add output_dir={job}) to resume this run"
+            in first.stdout + first.stderr)
     again = run(tmp_path, *args, "n_pairs=2", f"output_dir={job}")
     assert "resuming, 2 of 2 already done" in again.stdout + again.stderr
     assert list(tmp_path.glob("outputs/table1_2/*")) == [tmp_path / job]
     record = json.loads(result.read_text())
     assert record["parts"] == 2 and record["n_pairs"] == 2
+
+
+def test_an_interrupted_job_resumes_when_the_same_command_runs_again(tmp_path):
+    """Killed in its default directory, a job is resumed there by the same command with its
+    overrides in another order; once finished, the same command starts a new run."""
+    args = [arg for arg in EXPERIMENT if not arg.startswith(("output_dir=", "n_pairs="))]
+    args += ["n_pairs=4"]
+    process = subprocess.Popen([str(SUBALIGN), *args], cwd=tmp_path, env=environment(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while process.poll() is None and not any(
+                lines_in(rows) for rows in tmp_path.glob("outputs/table1_2/*/rows.jsonl")):
+            time.sleep(0.002)
+        assert process.poll() is None, "the job finished before it could be interrupted"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    (job,) = tmp_path.glob("outputs/table1_2/*")
+    assert not (job / "result.json").exists()
+    marker = json.loads((job / ".subalign-run.json").read_text())
+    assert marker["finished"] is False and marker["command"] == "experiment"
+
+    resumed = run(tmp_path, args[0], *reversed(args[1:]))  # the same overrides, reordered
+    assert "already done" in resumed.stdout + resumed.stderr
+    assert list(tmp_path.glob("outputs/table1_2/*")) == [job]
+    # (``parts`` is 1 or 2: a kill between a row and its clock tick loses part 1's tick)
+    assert json.loads((job / "result.json").read_text())["n_pairs"] == 4
+    assert json.loads((job / ".subalign-run.json").read_text())["finished"] is True
+
+    run(tmp_path, *args)  # finished: the same command again is a new run
+    assert len(list(tmp_path.glob("outputs/table1_2/*/result.json"))) == 2

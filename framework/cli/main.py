@@ -40,7 +40,7 @@ from subalign.cli.checks import (
 from subalign.cli.commandline import debug_requested, fail, hydra_arguments, runs_the_task
 from subalign.cli.compose import CONFIG_MODULE, prepare_config_store
 from subalign.cli.help import command_help
-from subalign.cli.rundirs import job_output_dir
+from subalign.cli.rundirs import claim_runs_of, finish_claimed_run, job_output_dir
 from subalign.errors import ConfigError, SubalignError
 from subalign.execution import provenance
 from subalign.numerics.geometry import transform_errors
@@ -82,8 +82,9 @@ examples:
   subalign experiment -m experiment=table1_2 n_pairs=10 snr=0.5 tilt=60,40
   subalign report multirun/table1_2 --output report.md
 
-Each command's own help: subalign COMMAND --help. Results go to output_dir= when given
-(rerun the same command with it to resume), else to a new directory under outputs/.
+Each command's own help: subalign COMMAND --help. Results go to output_dir= when given,
+else to a new directory under outputs/ (multirun/ with -m). An interrupted simulate or
+experiment resumes when the same command is run again (with output_dir= too).
 Errors are one line (exit code 2); -v or SUBALIGN_DEBUG=1 adds the full trace.
 """
 
@@ -168,7 +169,8 @@ def _guarded(task, debug: bool = False):
 def _resume_hint(output_dir: Path) -> None:
     shown = Path(os.path.relpath(output_dir)) if output_dir.is_absolute() and \
         output_dir.resolve().is_relative_to(Path.cwd().resolve()) else output_dir
-    log.info("results go to %s; rerun with output_dir=%s to resume this run", shown, shown)
+    log.info("results go to %s; if interrupted, rerun the same command (or add "
+             "output_dir=%s) to resume this run", shown, shown)
 
 
 def _simulate_task(config: DictConfig) -> None:
@@ -190,6 +192,8 @@ def _experiment_task(config: DictConfig) -> None:
 
 
 TASKS = {"align": _align_task, "simulate": _simulate_task, "experiment": _experiment_task}
+#: Commands whose default directory a rerun of the same command resumes (cli.rundirs).
+RESUMABLE = ("simulate", "experiment")
 
 
 def _list_plugins() -> None:
@@ -236,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.help:
             print(command_help(command))
             return
+        resumable = runs_the_task(args) and command in RESUMABLE
         if runs_the_task(args):  # everything checked before Hydra makes a directory
             check_command(command, args.overrides, multirun=args.multirun)
     except SubalignError as exc:
@@ -243,4 +248,8 @@ def main(argv: list[str] | None = None) -> None:
     sys.argv = [f"subalign-{command}", *rest]
     app = hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAMES[command],
                      version_base="1.3")(_guarded(TASKS[command], debug))
+    if resumable:
+        claim_runs_of(command, args.overrides, args.multirun)
     app()
+    if resumable:
+        finish_claimed_run()

@@ -6,21 +6,46 @@ directories through the ``subalign_run_dir`` resolver instead: ``output_dir`` wh
 set, so Hydra's ``.hydra/`` config and log sit beside the results, else the dated default
 with a suffix unique to the process (its id and random digits). A multirun puts job ``k``
 in ``<output_dir or sweep dir>/k``. Rerunning a command with the same ``output_dir``
-therefore reuses the same directory, which is how a run is resumed.
+reuses the same directory, which is how a run is resumed.
+
+**Rerunning the same command resumes it.** ``subalign simulate`` and ``subalign
+experiment`` (single runs and multiruns) mark the default directory they claim with
+``.subalign-run.json``: the command, its overrides (in any order; ``-m`` or not) and the
+working directory, and ``finished: false`` until the command returns. The running command
+holds an exclusive lock on ``.subalign-run.lock`` there (released by the system however
+the process ends). The same command, run again from the same working directory without
+``output_dir=``, claims the newest unfinished directory of that command whose lock is
+free, and so resumes it; a finished run, or one still running (two runs started at once),
+gives a new directory.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import IO
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-__all__ = ["job_output_dir", "register_resolvers", "run_suffix"]
+from subalign.io.files import write_json
+
+__all__ = ["claim_runs_of", "finish_claimed_run", "job_output_dir", "register_resolvers",
+           "run_suffix"]
+
+MARKER = ".subalign-run.json"
+LOCK = ".subalign-run.lock"
+#: Set in the environment by the process that claimed a directory, so that worker
+#: processes of its launcher resolve the same one: ``<default>\n<claimed directory>``.
+CLAIM_VARIABLE = "SUBALIGN_CLAIMED_RUN_DIR"
+
+_identity: dict | None = None  # the command whose default directory is claimed
+_claimed: dict[str, tuple[Path, IO]] = {}  # default -> (directory, open locked file)
 
 
 @lru_cache(maxsize=1)
@@ -29,8 +54,75 @@ def run_suffix() -> str:
     return f"{os.getpid()}-{secrets.token_hex(3)}"
 
 
+def claim_runs_of(command: str, overrides: list[str], multirun: bool) -> None:
+    """Make the default directory of this command resumable (module docstring). Call once
+    per command before Hydra composes its config; forgets any earlier claim."""
+    global _identity
+    finish_claimed_run(finished=False)
+    os.environ.pop(CLAIM_VARIABLE, None)
+    _identity = {"command": command, "multirun": bool(multirun), "cwd": os.getcwd(),
+                 "overrides": sorted(o for o in overrides if not o.startswith("output_dir="))}
+
+
+def finish_claimed_run(finished: bool = True) -> None:
+    """Record the claimed directory as finished (with ``finished``) and release it."""
+    global _identity
+    for directory, lock in _claimed.values():
+        if finished:
+            write_json(directory / MARKER, {**_identity, "finished": True})
+        lock.close()
+    _claimed.clear()
+    _identity = None
+
+
 def _run_dir(output_dir, default: str) -> str:
-    return str(output_dir) if output_dir not in (None, "") else f"{default}_{run_suffix()}"
+    if output_dir not in (None, ""):
+        return str(output_dir)
+    inherited = os.environ.get(CLAIM_VARIABLE, "").split("\n")
+    if len(inherited) == 2 and inherited[0] == default:  # a worker of the claiming process
+        return inherited[1]
+    if _identity is None:
+        return f"{default}_{run_suffix()}"
+    if default not in _claimed:
+        _claimed[default] = _claim(default)
+        os.environ[CLAIM_VARIABLE] = f"{default}\n{_claimed[default][0]}"
+    return str(_claimed[default][0])
+
+
+def _claim(default: str) -> tuple[Path, IO]:
+    """The newest unfinished, unlocked directory of this command under the default's top
+    folder (``outputs`` or ``multirun``), else a new one; locked and marked."""
+    top = Path(Path(default).parts[0])
+    candidates = sorted(top.glob(f"**/{MARKER}"), key=lambda p: p.stat().st_mtime,
+                        reverse=True) if top.is_dir() else []
+    for marker in candidates:
+        try:
+            recorded = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            continue
+        if recorded.get("finished") is not False or \
+                {k: recorded.get(k) for k in _identity} != _identity:
+            continue
+        lock = _lock(marker.parent)
+        if lock is not None:
+            return marker.parent, lock
+    directory = Path(f"{default}_{run_suffix()}")
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = _lock(directory)
+    write_json(directory / MARKER, {**_identity, "finished": False})
+    return directory, lock
+
+
+def _lock(directory: Path) -> IO | None:
+    """An open file holding the exclusive lock of ``directory``, or None when another
+    process holds it."""
+    handle = open(directory / LOCK, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
 
 
 def register_resolvers() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from subalign.align.config import align_settings, resolve_tilts, search_settings
-from subalign.errors import VolumeError
+from subalign.errors import ConfigError, VolumeError
 from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform, rotation_distance_deg
 from subalign.numerics.volumes import check_volume
 from subalign.plugin.manager import PluginSet, default_plugin_set
@@ -161,6 +161,16 @@ def confidence(gaps: list, objective: Objective, value: float) -> float | None:
     return float(np.clip(min(measures), 0.0, 1.0)) if measures else None
 
 
+def _race_score(plugins: PluginSet, score_node: dict, overrides: Any) -> Any:
+    """The score the polished basins race with: the score with ``race_score``'s overrides."""
+    overrides = dict(overrides)
+    try:
+        return plugins.create("score", {**score_node, **overrides})
+    except ConfigError as exc:
+        raise ConfigError(f"race_score={overrides}: {exc}; set race_score=null to race "
+                          "with the score as configured") from None
+
+
 def align_pair(
     config: Any, fixed: np.ndarray, moving: np.ndarray, *, plugins: PluginSet | None = None
 ) -> AlignmentResult:
@@ -233,31 +243,45 @@ def align_pair(
         final = score.prepare(fixed, moving, fixed_tilt, moving_tilt)
         starts = distinct_basins(refined.candidates or [(params, value)], parameterization,
                                  config.polish_basins)
-        record = [np.inf, None]  # lowest full score of any polish so far, and its params
 
-        def on_polish_step(state) -> None:
-            if state.value < record[0]:
-                record[:] = [state.value, state.params]
-            on_step(candidate=best, value=state.value, record=record[0],
-                    record_params=record[1], to_full=lambda t: t)
+        def reporting(record: list):
+            """A step callback keeping ``record``, the lowest value of one score so far."""
+            def on_polish_step(state) -> None:
+                if state.value < record[0]:
+                    record[:] = [state.value, state.params]
+                on_step(candidate=best, value=state.value, record=record[0],
+                        record_params=record[1], to_full=lambda t: t)
+            return on_polish_step
 
-        # A race: every basin gets a few steps, then only the leader is polished on.
-        race = POLISH_RACE_STEPS if len(starts) > 1 else config.polish_max_steps
-        states = [polish(
-            final, optimizer, parameterization,
-            parameterization.to_params(search.to_full(parameterization.to_transform(start))),
-            min(race, config.polish_max_steps), on_polish_step,
-        ) for start, _ in starts]
-        won = min(range(len(states)), key=lambda k: states[k].value)
-        states[won] = resume_polish(final, optimizer, parameterization, states[won],
-                                    config.polish_max_steps, on_polish_step)
+        full_params = [parameterization.to_params(search.to_full(
+            parameterization.to_transform(start))) for start, _ in starts]
+        if len(starts) > 1:
+            # A race: every basin gets a few steps under the race score (the score with
+            # race_score's overrides), then only the leader is polished on, with the score.
+            racer = final if config.race_score is None else _race_score(
+                plugins, score_node, config.race_score).prepare(
+                    fixed, moving, fixed_tilt, moving_tilt)
+            on_race_step = reporting([np.inf, None])
+            race = [polish(racer, optimizer, parameterization, start,
+                           min(POLISH_RACE_STEPS, config.polish_max_steps), on_race_step)
+                    for start in full_params]
+            won = min(range(len(race)), key=lambda k: race[k].value)
+            gaps.append(basin_gap([(state.params, state.value) for state in race],
+                                  race[won].params, parameterization))
+            spent = sum(state.steps for state in race)
+            leader = race[won] if racer is final else optimizer.start(
+                final, parameterization, race[won].params)
+        else:
+            won, spent, racer = 0, 0, final
+            leader = optimizer.start(final, parameterization, full_params[0])
+        polished = resume_polish(final, optimizer, parameterization, leader,
+                                 config.polish_max_steps, reporting([np.inf, None]))
         winner = starts[won][0]
-        params, value = states[won].params, states[won].value
-        gaps.append(basin_gap([(state.params, state.value) for state in states], params,
-                              parameterization))
-        polish_steps = sum(state.steps for state in states)
+        params, value = polished.params, polished.value
+        polish_steps = spent + polished.steps - leader.steps  # race steps counted once
         details.update(search_value=float(refined.value), polish_steps=polish_steps,
-                       polished_basins=len(states), search_binning=search.factor)
+                       race_steps=spent if racer is not final else 0,
+                       polished_basins=len(starts), search_binning=search.factor)
     result = AlignmentResult(
         transform=parameterization.to_transform(params),
         score_name=str(score_node["name"]),

@@ -32,6 +32,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from subalign.cli import main
+from subalign.cli.main import COMMANDS
 from subalign.cli.compose import compose_config
 from subalign.io.files import write_json
 from subalign.io.mrc import write_volume
@@ -134,6 +135,7 @@ INPUTS = {
     "sim": _complete_simulation,
     "job": _other_job,
     "empty_dir": lambda root: (root / "empty_dir").mkdir(),
+    "notstar.star": lambda root: (root / "notstar.star").write_text("not a STAR file\n"),
     "bad_result": lambda root: (root / "bad_result").mkdir() or (
         root / "bad_result" / "result.json").write_text("{not json"),
 }
@@ -394,7 +396,44 @@ CATALOGUE = [
     Case("arguments to plugins", ("plugins", "score"),
          "plugins: expected no arguments, found score"),
     Case("unknown command", ("alignn",),
-         "command 'alignn': expected one of align, simulate, experiment, report, plugins*"),
+         "command 'alignn': expected one of align, simulate, experiment, report, plugins, "
+         "convert, show, aligned, batch, average, classify"),
+    # --- batch, average, classify -----------------------------------------------------------
+    Case("no output directory", ("batch", "particles=set.star"),
+         "output_dir: expected a directory for the results (rerun the same command with it "
+         "to resume), found null"),
+    Case("particle set missing", ("batch", "particles=none.star", "output_dir=out"),
+         "particles: expected a particle set file, found no file none.star"),
+    Case("particle set not a STAR file", ("batch", "particles=notstar.star", "output_dir=out"),
+         "notstar.star: expected a STAR file with data blocks, found none", ("notstar.star",)),
+    Case("unknown mode", ("batch", "particles=none.star", "output_dir=out", "mode=some"),
+         "mode: expected one of reference, all, pairs, found 'some'"),
+    Case("no output directory", ("average", "particles=set.star"),
+         "output_dir: expected a directory for the rounds (rerun the same command with it to "
+         "resume), found null"),
+    Case("particle set missing", ("average", "particles=none.star", "output_dir=out"),
+         "particles: expected a particle set file (.star, .tbl, .em), found no file none.star"),
+    Case("no output directory", ("classify", "particles=set.star"),
+         "output_dir: expected a directory for the rounds (rerun the same command with it to "
+         "resume), found null"),
+    Case("unknown mode", ("classify", "particles=none.star", "output_dir=out", "mode=x"),
+         "mode: expected one of multiref, all, found 'x'"),
+    # --- convert, show, aligned -------------------------------------------------------------
+    Case("no files named", ("convert",), "convert: expected input, output, found none"),
+    Case("input missing", ("convert", "none.star", "out.tbl"),
+         "none.star: no such file (expected a particle STAR file)"),
+    Case("unknown output format", ("convert", "notstar.star", "out.tbl", "--to", "nope"),
+         "convert: argument --to: invalid choice: 'nope' (choose from *)", ("notstar.star",)),
+    Case("no file named", ("show",), "show: expected particles, found none"),
+    Case("not a STAR file", ("show", "notstar.star"),
+         "notstar.star: expected a STAR file with data blocks, found none", ("notstar.star",)),
+    Case("an extra argument", ("show", "notstar.star", "more.star"),
+         "show: expected the arguments `subalign show --help` lists, found more.star",
+         ("notstar.star",)),
+    Case("no output named", ("aligned",), "aligned: expected output, found none"),
+    Case("neither a particle nor an alignment", ("aligned", "out.mrc"),
+         "aligned: expected either --particles SET --index I or --alignment alignment.json "
+         "--moving volume.mrc"),
 ]
 
 
@@ -430,7 +469,7 @@ def prepare(case: Case, root: Path) -> None:
 def test_the_catalogue_is_large_and_covers_every_command():
     assert len(CATALOGUE) >= 60
     commands = {case.args[0] for case in CATALOGUE}
-    assert {"align", "simulate", "experiment", "report", "plugins"} <= commands
+    assert commands == set(COMMANDS) | {"alignn"}
     assert len({case.args for case in CATALOGUE}) == len(CATALOGUE)
 
 

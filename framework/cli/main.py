@@ -192,6 +192,8 @@ def _experiment_task(config: DictConfig) -> None:
 
 
 TASKS = {"align": _align_task, "simulate": _simulate_task, "experiment": _experiment_task}
+COMMANDS = ("align", "simulate", "experiment", "report", "plugins", "convert", "show",
+            "aligned", "batch", "average", "classify")
 #: Commands whose default directory a rerun of the same command resumes (cli.rundirs).
 RESUMABLE = ("simulate", "experiment")
 
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
             (average_main if command == "average" else classify_main)(rest)
             return
         if command not in TASKS:
-            raise ConfigError(f"command {command!r}: expected one of align, simulate, experiment, report, plugins")
+            raise ConfigError(f"command {command!r}: expected one of {', '.join(COMMANDS)}")
         plugins = default_plugin_set()
         # experiments log per item instead; registered once per process
         if command == "align" and not plugins.manager.has_plugin("subalign-progress"):

@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from subalign.errors import ConfigError
+from subalign.errors import ConfigError, raise_parser_errors
 from subalign.io.formats import FORMATS, output_format, read_particles, summarize, write_particles
 from subalign.io.mrc import read_volume, write_volume
 from subalign.io.subtomograms import EDGE_MODES, SubtomogramReader
@@ -59,6 +59,7 @@ def convert_main(argv: list[str]) -> None:
     parser.add_argument("--write-subtomograms", type=Path,
                         help="for Dynamo, AV3 and STOPGAP: particle folder or prefix to link "
                              "each subtomogram file into")
+    raise_parser_errors(parser, "convert")
     args = parser.parse_args(argv)
     particles = _read(args, args.input)
     source = particles.source.format
@@ -72,6 +73,7 @@ def show_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="subalign show", description="Summarize a particle set.")
     parser.add_argument("particles", type=Path)
     _reading_options(parser)
+    raise_parser_errors(parser, "show")
     args = parser.parse_args(argv)
     summary = summarize(_read(args, args.particles))
     pixel = summary["pixel_size"]
@@ -112,6 +114,7 @@ def aligned_main(argv: list[str]) -> None:
     parser.add_argument("--alignment", type=Path, help="alignment.json of subalign align")
     parser.add_argument("--moving", type=Path, help="the moving volume of that alignment")
     _reading_options(parser)
+    raise_parser_errors(parser, "aligned")
     args = parser.parse_args(argv)
     if (args.particles is None) == (args.alignment is None):
         raise ConfigError("aligned: expected either --particles SET --index I or --alignment "

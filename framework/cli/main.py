@@ -25,6 +25,7 @@ from pathlib import Path
 import hydra
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from subalign.align.pair import LOW_CONFIDENCE, align_pair
@@ -167,6 +168,8 @@ def _guarded(task, debug: bool = False):
 
 
 def _resume_hint(output_dir: Path) -> None:
+    if HydraConfig.get().mode == RunMode.MULTIRUN:  # a sweep resumes from its own directory
+        output_dir = output_dir.parent
     shown = Path(os.path.relpath(output_dir)) if output_dir.is_absolute() and \
         output_dir.resolve().is_relative_to(Path.cwd().resolve()) else output_dir
     log.info("results go to %s; if interrupted, rerun the same command (or add "

@@ -308,7 +308,8 @@ CATALOGUE = [
          "missing.mrc: no such file (expected an MRC volume)"),
     Case("unreadable atomic model", ("simulate", "density.source=structure",
                                       "density.path=garbage.pdb"),
-         "garbage.pdb: *", ("garbage.pdb",)),
+         "garbage.pdb: expected atoms with mass (hydrogens and waters ignored), found 0 "
+         "atom(s) of total mass 0 Da in the first model", ("garbage.pdb",)),
     Case("figure not a bool", ("simulate", "figure=maybe"),
          "figure: expected true or false, found 'maybe'"),
     Case("output_dir where nothing can be made", ("simulate", "output_dir=/proc/x"),

@@ -320,17 +320,13 @@ def test_observer_hooks_are_called_during_alignment(pair):
     # the refiner's own trace.
     search = len(result.trace)
     assert list(records[:search]) == result.trace
-    # The polish reports the race's record under the race score, then the winner's under the
-    # configured score, each never rising.
+    # The polish reports its own candidate's score under the configured score, never rising.
     polish = records[search:]
     assert len(polish) == result.details["polish_steps"]
-    race = result.details["race_steps"]
-    assert race > 0
-    for part in (polish[:race], polish[race:]):
-        assert all(later <= earlier for earlier, later in zip(part, part[1:]))
+    assert all(later <= earlier for earlier, later in zip(polish, polish[1:]))
     assert all(r <= v for r, v in zip(records, values))
     assert result.details["search_value"] <= min(values[:search]) + 1e-12
-    assert result.score_value <= min(values[search + race:]) + 1e-12
+    assert result.score_value <= min(values[search:]) + 1e-12
 
 
 # --------------------------------------------------------------------------------------

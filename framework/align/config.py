@@ -149,15 +149,16 @@ class AlignConfig:
         Cap on the optimizer steps of the polish (of each basin).
     polish_basins : int
         How many of the search's best distinct basins (more than 20 degrees apart) are
-        polished at full size. They race: each gets a few steps under the race score, the
-        lowest wins and is polished on with the score as configured.
+        polished at full size. They race: each gets a few steps, and the lowest (see
+        ``race_score``) is polished on.
     race_score : dict
-        Overrides of the score's fields for the race among the polished basins. The
-        default compares up to 0.25 cycles/voxel: at SNR 0.5 the shell from 0.25 to the
-        score's 0.3 carries mostly noise, which ranked a wrong basin first in 4 of 60 pairs
-        of two real structures at +-50 and +-60 degrees (docs/benchmarks.md); the winner's
-        own precision still comes from the score's full band. ``null``: the race uses
-        the score as configured.
+        Overrides of the score's fields for a second opinion in the race: the winner is the
+        basin with the lowest sum of the score's and this second score's values at the end
+        of its race steps, each relative to an unrelated pair's. The default compares up
+        to 0.25 cycles/voxel, where the score compares to 0.3: at SNR 0.5 the shell between
+        carries mostly noise and ranked a wrong basin first in 4 of 60 pairs of two real
+        structures at +-50 and +-60 degrees (docs/benchmarks.md). ``null``: the score
+        alone.
     seed : int
         Seed of stochastic refiners.
     """

@@ -171,6 +171,24 @@ def _race_score(plugins: PluginSet, score_node: dict, overrides: Any) -> Any:
                           "with the score as configured") from None
 
 
+def _standings(race: list, final: Objective, second: Objective | None,
+               parameterization) -> list[float]:
+    """How the raced basins rank: the score's value at each race's end, or, with a second
+    score, the sum of both values there, each divided by that score's value for an
+    unrelated pair (:class:`~subalign.plugin.protocols.CalibratedObjective`; raw values for
+    scores without it)."""
+    def relative(objective: Objective, value: float) -> float:
+        if isinstance(objective, CalibratedObjective):
+            return value / objective.uninformative_value()
+        return value
+
+    if second is None:
+        return [state.value for state in race]
+    return [relative(final, state.value)
+            + relative(second, second.value(parameterization.to_transform(state.params)))
+            for state in race]
+
+
 def align_pair(
     config: Any, fixed: np.ndarray, moving: np.ndarray, *, plugins: PluginSet | None = None
 ) -> AlignmentResult:
@@ -255,35 +273,30 @@ def align_pair(
 
         full_params = [parameterization.to_params(search.to_full(
             parameterization.to_transform(start))) for start, _ in starts]
+        on_polish_step = reporting([np.inf, None])
         if len(starts) > 1:
-            # A race: every basin gets a few steps under the race score (the score with
-            # race_score's overrides), then only the leader is polished on, with the score.
-            racer = final if config.race_score is None else _race_score(
-                plugins, score_node, config.race_score).prepare(
-                    fixed, moving, fixed_tilt, moving_tilt)
-            on_race_step = reporting([np.inf, None])
-            race = [polish(racer, optimizer, parameterization, start,
-                           min(POLISH_RACE_STEPS, config.polish_max_steps), on_race_step)
+            # A race: every basin gets a few steps, then only the leader is polished on. With
+            # race_score, the leader is the lowest sum of the score's and the race score's
+            # values there, each relative to an unrelated pair's (_standings).
+            race = [polish(final, optimizer, parameterization, start,
+                           min(POLISH_RACE_STEPS, config.polish_max_steps), on_polish_step)
                     for start in full_params]
-            won = min(range(len(race)), key=lambda k: race[k].value)
-            gaps.append(basin_gap([(state.params, state.value) for state in race],
+            standing = _standings(race, final, None if config.race_score is None else _race_score(
+                plugins, score_node, config.race_score).prepare(
+                    fixed, moving, fixed_tilt, moving_tilt), parameterization)
+            won = min(range(len(race)), key=lambda k: standing[k])
+            gaps.append(basin_gap([(state.params, standing[k]) for k, state in enumerate(race)],
                                   race[won].params, parameterization))
-            spent = sum(state.steps for state in race)
-            # Under another score the winner is polished from where its race began: the
-            # race only chooses (from the race's end, the score's noisier optima near it
-            # gave 0.5 degrees larger median errors at SNR 0.5, docs/benchmarks.md).
-            leader = race[won] if racer is final else optimizer.start(
-                final, parameterization, full_params[won])
+            leader = race[won]
         else:
-            won, spent, racer = 0, 0, final
+            won, race = 0, []
             leader = optimizer.start(final, parameterization, full_params[0])
         polished = resume_polish(final, optimizer, parameterization, leader,
-                                 config.polish_max_steps, reporting([np.inf, None]))
+                                 config.polish_max_steps, on_polish_step)
         winner = starts[won][0]
         params, value = polished.params, polished.value
-        polish_steps = spent + polished.steps - leader.steps  # race steps counted once
+        polish_steps = sum(state.steps for state in race) + polished.steps - leader.steps
         details.update(search_value=float(refined.value), polish_steps=polish_steps,
-                       race_steps=spent if racer is not final else 0,
                        polished_basins=len(starts), search_binning=search.factor)
     result = AlignmentResult(
         transform=parameterization.to_transform(params),

@@ -89,7 +89,8 @@ def test_unknown_command_exits_2(tmp_path):
     done = run(tmp_path, "alignn")
     assert done.returncode == 2
     assert done.stderr.strip() == ("subalign: error: command 'alignn': expected one of "
-                                   "align, simulate, experiment, report, plugins")
+                                   "align, simulate, experiment, report, plugins, convert, "
+                                   "show, aligned, batch, average, classify")
 
 
 def test_plugins_lists_every_kind_and_builtin(tmp_path):

@@ -161,7 +161,10 @@ def test_sigkill_at_random_moments_then_rerun_aligns_every_pair_exactly_once(sim
     from subalign.workflows.worker import FIELDS
 
     out = tmp_path / "killed"
-    args = _args(sim16, out, "mode=all", "executor.workers=2")
+    # A search heavier than TINY (the 1,055-rotation scan, 4 candidates refined), so that
+    # the 28 pairs take seconds and the kills find the store partial.
+    heavier = ("sampler.spacing_deg=30", "scan.keep=4", "refiner.n_max_iter=20")
+    args = _args(sim16, out, "mode=all", "executor.workers=2", *heavier)
     size = ArrayLog(tmp_path / "probe.bin", FIELDS, 0).record_bytes
     rng = np.random.default_rng(13)
     counts = []
@@ -171,13 +174,13 @@ def test_sigkill_at_random_moments_then_rerun_aligns_every_pair_exactly_once(sim
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
         if rng.random() < 0.3:  # while the cluster starts
-            time.sleep(rng.uniform(0.2, 3.0))
+            time.sleep(rng.uniform(0.2, 1.5))
         else:  # after a new result, at a random moment of the next ones
             deadline = time.monotonic() + 300
             while (_records(out / "results.bin", size) <= before and process.poll() is None
                    and time.monotonic() < deadline):
                 time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 0.8))
+            time.sleep(rng.uniform(0.0, 0.3))
         assert process.poll() is None, "the batch ended before it was killed"
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
@@ -200,5 +203,5 @@ def test_sigkill_at_random_moments_then_rerun_aligns_every_pair_exactly_once(sim
     assert sorted(indices.tolist()) == list(range(28)), indices
     summary = json.loads((out / "summary.json").read_text())
     assert summary["parts"] >= 2 and summary["duplicates"] == 0
-    uninterrupted = _in_process(sim16, tmp_path / "whole", "mode=all")
+    uninterrupted = _in_process(sim16, tmp_path / "whole", "mode=all", *heavier)
     np.testing.assert_array_equal(stored(out, 28), uninterrupted)

@@ -467,7 +467,21 @@ def test_search_settings_a_score_lacks_are_reported_with_the_way_out():
     plugin_set = build_plugin_set(
         extra_plugins=[_registering("subalign_register_scores", "good", GoodScore, EmptyConfig)]
     )
-    config = subalign.compose_config("align", ["score=good"], plugins=plugin_set)
+    config = subalign.compose_config("align", ["score=good", "race_score=null"],
+                                     plugins=plugin_set)
     pair = synthetic_pair(0, size=16, snr=float("inf"))
     with pytest.raises(ConfigError, match=r"search_score=.*max_frequency.*search_score=null"):
+        subalign.align_pair(config, pair.fixed, pair.moving, plugins=plugin_set)
+
+
+def test_race_settings_a_score_lacks_are_reported_before_any_work():
+    """A race score the configured score cannot take (``race_score`` names a field it lacks)
+    is refused with the way out before the search runs, however many basins a pair has."""
+    plugin_set = build_plugin_set(
+        extra_plugins=[_registering("subalign_register_scores", "good", GoodScore, EmptyConfig)]
+    )
+    config = subalign.compose_config("align", ["score=good", "search_score=null",
+                                               "polish_basins=1"], plugins=plugin_set)
+    pair = synthetic_pair(0, size=16, snr=float("inf"))
+    with pytest.raises(ConfigError, match=r"race_score=.*max_frequency.*race_score=null"):
         subalign.align_pair(config, pair.fixed, pair.moving, plugins=plugin_set)

@@ -26,8 +26,8 @@ SUBALIGN = Path(sys.executable).parent / "subalign"
 
 #: Record fields that hold wall time, the machine or the command line, nothing computed.
 TIMING = {"seconds", "seconds_per_pair", "parts", "made", "machine", "command"}
-#: Files that are Hydra's or time records, not results.
-NOT_RESULTS = {".hydra", "clock.jsonl"}
+#: Files that are Hydra's, time records or the run's claim (cli.rundirs), not results.
+NOT_RESULTS = {".hydra", "clock.jsonl", ".subalign-run.json", ".subalign-run.lock"}
 
 SIMULATE = ["simulate", "n=12", "seed=3", "imaging.snr=0.5", "output_dir=run"]
 EXPERIMENT = ["experiment", "experiment=table1_2", "n_pairs=4", "snr=inf", "tilt=60",
@@ -263,3 +263,23 @@ def test_an_interrupted_job_resumes_when_the_same_command_runs_again(tmp_path):
 
     run(tmp_path, *args)  # finished: the same command again is a new run
     assert len(list(tmp_path.glob("outputs/table1_2/*/result.json"))) == 2
+
+
+def test_a_run_claims_only_unfinished_directories_of_the_same_composed_command(tmp_path):
+    """An unfinished directory of the same overrides but another composed config (an edited
+    preset, a changed default) is not resumed; a run given output_dir= is marked finished
+    there, so a later run of the same command without it starts anew."""
+    args = ["simulate", "n=2", "size=24", "seed=4"]
+    run(tmp_path, *args, "output_dir=given")
+    marker = json.loads((tmp_path / "given" / ".subalign-run.json").read_text())
+    assert marker["finished"] is True and marker["overrides"] == ["n=2", "seed=4", "size=24"]
+
+    stale = tmp_path / "outputs" / "2026-01-01" / "00-00-00_1-abcdef"
+    stale.mkdir(parents=True)
+    (stale / ".subalign-run.json").write_text(json.dumps(
+        {**marker, "fingerprint": "another config", "finished": False,
+         "cwd": str(tmp_path.resolve())}))
+    run(tmp_path, *args)
+    made = [p.parent for p in tmp_path.glob("outputs/*/*/simulation.json")]
+    assert len(made) == 1 and made[0] != stale
+    assert not (stale / "simulation.json").exists()

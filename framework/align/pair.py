@@ -41,6 +41,7 @@ __all__ = [
     "basin_gap",
     "confidence",
     "distinct_basins",
+    "race_score",
 ]
 
 log = logging.getLogger("subalign")
@@ -161,11 +162,12 @@ def confidence(gaps: list, objective: Objective, value: float) -> float | None:
     return float(np.clip(min(measures), 0.0, 1.0)) if measures else None
 
 
-def _race_score(plugins: PluginSet, score_node: dict, overrides: Any) -> Any:
-    """The score the polished basins race with: the score with ``race_score``'s overrides."""
+def race_score(plugins: PluginSet, score_node: Any, overrides: Any) -> Any:
+    """The second opinion of the race among polished basins: the score with ``race_score``'s
+    overrides (a one-line ConfigError naming ``race_score=null`` when they do not fit)."""
     overrides = dict(overrides)
     try:
-        return plugins.create("score", {**score_node, **overrides})
+        return plugins.create("score", {**dict(score_node), **overrides})
     except ConfigError as exc:
         raise ConfigError(f"race_score={overrides}: {exc}; set race_score=null to race "
                           "with the score as configured") from None
@@ -228,6 +230,8 @@ def align_pair(
     constraint = plugins.create("constraint", config.constraint)
     refiner = plugins.create("refiner", config.refiner)
 
+    second = None if config.race_score is None else race_score(plugins, score_node,
+                                                                config.race_score)
     search = SearchStage(plugins, score_node, settings, fixed, moving, fixed_tilt, moving_tilt)
     parameterization = constraint.parameterization()
     candidates = [parameterization.to_params(start)
@@ -281,16 +285,16 @@ def align_pair(
             race = [polish(final, optimizer, parameterization, start,
                            min(POLISH_RACE_STEPS, config.polish_max_steps), on_polish_step)
                     for start in full_params]
-            standing = _standings(race, final, None if config.race_score is None else _race_score(
-                plugins, score_node, config.race_score).prepare(
-                    fixed, moving, fixed_tilt, moving_tilt), parameterization)
+            standing = _standings(race, final, None if second is None else second.prepare(
+                fixed, moving, fixed_tilt, moving_tilt), parameterization)
             won = min(range(len(race)), key=lambda k: standing[k])
             gaps.append(basin_gap([(state.params, standing[k]) for k, state in enumerate(race)],
                                   race[won].params, parameterization))
             leader = race[won]
-        else:
+        else:  # one basin: no other to compare with (a gap of 1, as basin_gap gives)
             won, race = 0, []
             leader = optimizer.start(final, parameterization, full_params[0])
+            gaps.append(1.0)
         polished = resume_polish(final, optimizer, parameterization, leader,
                                  config.polish_max_steps, on_polish_step)
         winner = starts[won][0]

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from subalign.align.config import DEFAULT_PLUGINS, AlignConfig, align_settings
+from subalign.align.pair import race_score
 from subalign.cli.compose import compose_config, sweep_variants
 from subalign.cli.hydra_errors import describe
 from subalign.errors import ConfigError, VolumeError, check_number
@@ -104,6 +105,8 @@ def check_align(config: DictConfig, *, single_run: bool = True) -> None:
     plugins = default_plugin_set()
     for kind in DEFAULT_PLUGINS:
         plugins.create(kind, settings[kind])
+    if settings.race_score is not None:
+        race_score(plugins, settings.score, settings.race_score)
     if config.fixed is None and config.moving is None:
         demo_simulation(config)
     elif config.fixed is None or config.moving is None:
@@ -159,15 +162,24 @@ def check_known_fields(command: str, config: DictConfig, overrides: list[str]) -
         raise ConfigError(describe(exc, overrides, schema)) from exc
 
 
-def check_command(command: str, overrides: list[str], *, multirun: bool = False) -> None:
+def check_command(command: str, overrides: list[str], *,
+                  multirun: bool = False) -> list[DictConfig]:
     """Compose and check ``subalign <command> [-m] <overrides>`` without running it.
+
+    Returns
+    -------
+    list of DictConfig
+        The composed config of each job (one without ``-m``).
 
     Raises
     ------
     SubalignError
         The first problem, in one line naming the override, field or file.
     """
+    configs = []
     for variant in (sweep_variants(overrides) if multirun else [list(overrides)]):
         config = compose_config(CONFIG_NAMES[command], variant)
         check_known_fields(command, config, variant)
         CHECKS[command](config, single_run=not multirun)
+        configs.append(config)
+    return configs

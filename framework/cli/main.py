@@ -41,7 +41,7 @@ from subalign.cli.checks import (
 from subalign.cli.commandline import debug_requested, fail, hydra_arguments, runs_the_task
 from subalign.cli.compose import CONFIG_MODULE, prepare_config_store
 from subalign.cli.help import command_help
-from subalign.cli.rundirs import claim_runs_of, finish_claimed_run, job_output_dir
+from subalign.cli.rundirs import claim_runs_of, config_fingerprint, job_output_dir, release_claim
 from subalign.errors import ConfigError, SubalignError
 from subalign.execution import provenance
 from subalign.numerics.geometry import transform_errors
@@ -245,16 +245,21 @@ def main(argv: list[str] | None = None) -> None:
         if args.help:
             print(command_help(command))
             return
-        resumable = runs_the_task(args) and command in RESUMABLE
+        configs = []
         if runs_the_task(args):  # everything checked before Hydra makes a directory
-            check_command(command, args.overrides, multirun=args.multirun)
+            configs = check_command(command, args.overrides, multirun=args.multirun)
     except SubalignError as exc:
         fail(exc, debug)
     sys.argv = [f"subalign-{command}", *rest]
     app = hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAMES[command],
                      version_base="1.3")(_guarded(TASKS[command], debug))
-    if resumable:
-        claim_runs_of(command, args.overrides, args.multirun)
-    app()
-    if resumable:
-        finish_claimed_run()
+    if not (configs and command in RESUMABLE):
+        app()
+        return
+    claim_runs_of(command, args.overrides, args.multirun, config_fingerprint(configs))
+    finished = False
+    try:
+        app()
+        finished = True
+    finally:
+        release_claim(finished)

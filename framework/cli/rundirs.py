@@ -9,19 +9,24 @@ in ``<output_dir or sweep dir>/k``. Rerunning a command with the same ``output_d
 reuses the same directory, which is how a run is resumed.
 
 **Rerunning the same command resumes it.** ``subalign simulate`` and ``subalign
-experiment`` (single runs and multiruns) mark the default directory they claim with
-``.subalign-run.json``: the command, its overrides (in any order; ``-m`` or not) and the
-working directory, and ``finished: false`` until the command returns. The running command
-holds an exclusive lock on ``.subalign-run.lock`` there (released by the system however
-the process ends). The same command, run again from the same working directory without
-``output_dir=``, claims the newest unfinished directory of that command whose lock is
-free, and so resumes it; a finished run, or one still running (two runs started at once),
-gives a new directory.
+experiment`` (single runs and multiruns) mark the directory they work in with
+``.subalign-run.json``: the command, its overrides (in any order), ``-m`` or not, the
+working directory, a fingerprint of every composed config (so an edited preset or a changed
+default is another command) and ``finished: false`` until the command returns. The running
+command holds an exclusive lock on ``.subalign-run.lock`` there (released by the system
+however the process ends). The same command, run again from the same working directory
+without ``output_dir=``, claims the newest unfinished directory of that command whose lock
+is free, and so resumes it; a finished run, or one still running (two runs started at
+once), gives a new directory. A command given ``output_dir=`` marks and locks that
+directory the same way, when no other run holds it. A command claims one directory: every
+later resolution in its process (Hydra resolves a sweep's directory again for each job)
+and in its launcher's worker processes gets the same one.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -35,17 +40,17 @@ from omegaconf import OmegaConf
 
 from subalign.io.files import write_json
 
-__all__ = ["claim_runs_of", "finish_claimed_run", "job_output_dir", "register_resolvers",
-           "run_suffix"]
+__all__ = ["claim_runs_of", "config_fingerprint", "job_output_dir", "register_resolvers",
+           "release_claim", "run_suffix"]
 
 MARKER = ".subalign-run.json"
 LOCK = ".subalign-run.lock"
 #: Set in the environment by the process that claimed a directory, so that worker
-#: processes of its launcher resolve the same one: ``<default>\n<claimed directory>``.
+#: processes of its launcher resolve the same one.
 CLAIM_VARIABLE = "SUBALIGN_CLAIMED_RUN_DIR"
 
-_identity: dict | None = None  # the command whose default directory is claimed
-_claimed: dict[str, tuple[Path, IO]] = {}  # default -> (directory, open locked file)
+_identity: dict | None = None  # the command whose directory is claimed
+_claim: tuple[Path, IO | None] | None = None  # the directory and its lock (None: not held)
 
 
 @lru_cache(maxsize=1)
@@ -54,63 +59,98 @@ def run_suffix() -> str:
     return f"{os.getpid()}-{secrets.token_hex(3)}"
 
 
-def claim_runs_of(command: str, overrides: list[str], multirun: bool) -> None:
-    """Make the default directory of this command resumable (module docstring). Call once
-    per command before Hydra composes its config; forgets any earlier claim."""
+def claim_runs_of(command: str, overrides: list[str], multirun: bool, fingerprint: str) -> None:
+    """Make the directory of this command resumable (module docstring). Call once per
+    command before Hydra composes its config; forgets any earlier claim.
+
+    Parameters
+    ----------
+    command : str
+    overrides : list of str
+    multirun : bool
+    fingerprint : str
+        Identifies the composed configs (:func:`config_fingerprint`).
+    """
     global _identity
-    finish_claimed_run(finished=False)
-    os.environ.pop(CLAIM_VARIABLE, None)
+    release_claim(finished=False)
     _identity = {"command": command, "multirun": bool(multirun), "cwd": os.getcwd(),
-                 "overrides": sorted(o for o in overrides if not o.startswith("output_dir="))}
+                 "overrides": sorted(o for o in overrides if not o.startswith("output_dir=")),
+                 "fingerprint": fingerprint}
 
 
-def finish_claimed_run(finished: bool = True) -> None:
-    """Record the claimed directory as finished (with ``finished``) and release it."""
-    global _identity
-    for directory, lock in _claimed.values():
-        if finished:
-            write_json(directory / MARKER, {**_identity, "finished": True})
-        lock.close()
-    _claimed.clear()
-    _identity = None
+def config_fingerprint(configs: list) -> str:
+    """SHA-256 of composed configs (plain containers) without ``output_dir``."""
+    plain = [{k: v for k, v in OmegaConf.to_container(c, resolve=True).items()
+              if k != "output_dir"} for c in configs]
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def release_claim(finished: bool) -> None:
+    """Record the claimed directory as finished (with ``finished``), release its lock and
+    forget the claim (also in the environment)."""
+    global _identity, _claim
+    if _claim is not None:
+        directory, lock = _claim
+        if lock is not None:
+            if finished:
+                write_json(directory / MARKER, {**_identity, "finished": True})
+            lock.close()
+    _claim = _identity = None
+    os.environ.pop(CLAIM_VARIABLE, None)
 
 
 def _run_dir(output_dir, default: str) -> str:
-    if output_dir not in (None, ""):
-        return str(output_dir)
-    inherited = os.environ.get(CLAIM_VARIABLE, "").split("\n")
-    if len(inherited) == 2 and inherited[0] == default:  # a worker of the claiming process
-        return inherited[1]
+    global _claim
+    inherited = os.environ.get(CLAIM_VARIABLE)
     if _identity is None:
-        return f"{default}_{run_suffix()}"
-    if default not in _claimed:
-        _claimed[default] = _claim(default)
-        os.environ[CLAIM_VARIABLE] = f"{default}\n{_claimed[default][0]}"
-    return str(_claimed[default][0])
+        if inherited:  # a worker process of the claiming command
+            return inherited
+        return str(output_dir) if output_dir not in (None, "") else f"{default}_{run_suffix()}"
+    if _claim is None:
+        _claim = (_claim_given(Path(str(output_dir))) if output_dir not in (None, "")
+                  else _claim_default(default))
+        os.environ[CLAIM_VARIABLE] = str(_claim[0])
+    return str(_claim[0])
 
 
-def _claim(default: str) -> tuple[Path, IO]:
+def _claim_given(directory: Path) -> tuple[Path, IO | None]:
+    """``output_dir``: locked and marked when no other run holds it, else used as it is."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = _lock(directory)
+    if lock is not None:
+        write_json(directory / MARKER, {**_identity, "finished": False})
+    return directory, lock
+
+
+def _claim_default(default: str) -> tuple[Path, IO]:
     """The newest unfinished, unlocked directory of this command under the default's top
     folder (``outputs`` or ``multirun``), else a new one; locked and marked."""
     top = Path(Path(default).parts[0])
     candidates = sorted(top.glob(f"**/{MARKER}"), key=lambda p: p.stat().st_mtime,
                         reverse=True) if top.is_dir() else []
     for marker in candidates:
-        try:
-            recorded = json.loads(marker.read_text())
-        except (OSError, ValueError):
-            continue
-        if recorded.get("finished") is not False or \
-                {k: recorded.get(k) for k in _identity} != _identity:
+        if not _unfinished_run_of_this_command(marker):
             continue
         lock = _lock(marker.parent)
-        if lock is not None:
+        if lock is None:
+            continue
+        if _unfinished_run_of_this_command(marker):  # still, now that it is ours
             return marker.parent, lock
+        lock.close()
     directory = Path(f"{default}_{run_suffix()}")
     directory.mkdir(parents=True, exist_ok=True)
     lock = _lock(directory)
     write_json(directory / MARKER, {**_identity, "finished": False})
     return directory, lock
+
+
+def _unfinished_run_of_this_command(marker: Path) -> bool:
+    try:
+        recorded = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return (isinstance(recorded, dict) and recorded.get("finished") is False
+            and {k: recorded.get(k) for k in _identity} == _identity)
 
 
 def _lock(directory: Path) -> IO | None:

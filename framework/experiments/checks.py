@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from omegaconf import DictConfig
 
 from subalign.align.config import align_settings
+from subalign.align.pair import race_score
 from subalign.errors import ConfigError, VolumeError, check_number
 from subalign.experiments.averaging import TEMPLATES
 from subalign.experiments.pairs import align_config, job_simulation
@@ -67,6 +68,8 @@ def check_experiment(config: DictConfig) -> None:
     settings = align_settings(align_config(config, axes if config.axis_from_truth else None))
     for kind in ("score", "optimizer", "sampler", "constraint", "refiner"):
         plugins.create(kind, settings[kind])
+    if settings.race_score is not None:
+        race_score(plugins, settings.score, settings.race_score)
     if config.kind == "averaging":
         if config.averaging.template not in TEMPLATES:
             raise ConfigError(f"averaging.template: expected one of {', '.join(TEMPLATES)}, "

@@ -27,6 +27,8 @@ from subalign.plugin.protocols import Constraint, Optimizer, Refiner, Sampler, S
 
 __all__ = ["KINDS", "PluginEntry", "Registry"]
 
+#: Checked plugin configs a registry keeps (all are dropped when it is full).
+CONFIGS_KEPT = 256
 #: Plugin kind -> (protocol, registration hook name). The kind is also the Hydra group.
 KINDS: dict[str, tuple[type, str]] = {
     "score": (Score, "subalign_register_scores"),
@@ -196,6 +198,8 @@ class Registry:
             config = self._checked_config(entry, fields)
             if key is None:
                 return entry.plugin_class(config)
+            if len(self._configs) >= CONFIGS_KEPT:
+                self._configs.clear()
             self._configs[key] = config
         # a copy: a plugin may change its config, and the next one must get it unchanged
         return entry.plugin_class(copy.deepcopy(self._configs[key]))

@@ -248,6 +248,10 @@ CATALOGUE = [
     Case("plugin field not a number", ("align", "score.max_frequency=abc"),
          "score.max_frequency: Value 'abc' of type 'str' could not be converted to Float "
          "(score=rcs)"),
+    Case("race score band beyond Nyquist", ("align", "race_score.max_frequency=0.7"),
+         "race_score={'max_frequency': 0.7}: score=rcs: score.max_frequency must be in "
+         "(0, 0.5] cycles/voxel, found 0.7; set race_score=null to race with the score as "
+         "configured"),
     Case("refiner iterations below 1", ("align", "refiner.n_max_iter=-1"),
          "refiner.n_max_iter: expected >= 1, found -1"),
     Case("sampling interval 0", ("align", "sampler=euler_grid", "sampler.interval_deg=0"),

@@ -397,6 +397,7 @@ class ConstrainedObjective:
             self._sampler = SpectrumSampler(moving, max_frequency=config.max_frequency)
         else:
             self.moving_coefficients = prefilter(moving, self.order)
+            self._full_spectra = _ByRotation(self.band.size * 16)
             z, y, x = np.indices(self.shape, dtype=float)
             cz, cy, cx = box_centre(self.shape)
             self._coordinates = (x - cx, y - cy, z - cz)  # (x, y, z), each (N, N, N)
@@ -459,8 +460,9 @@ class ConstrainedObjective:
         it)."""
         if self.config.rotation == "fourier":
             return self.to_box(self.rotated_band(rotation))
-        return forward(rotate_volume(self.moving_coefficients, rotation, order=self.order,
-                                     prefiltered=True))
+        # remembered: a value and the Jacobian at the same rotation need it both
+        return self._full_spectra.get(rotation, lambda: forward(rotate_volume(
+            self.moving_coefficients, rotation, order=self.order, prefiltered=True)))
 
     def rotated_band(self, rotation: np.ndarray) -> np.ndarray:
         """``F(Lambda_R g)`` over the band, (n,), remembered per rotation."""

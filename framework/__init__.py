@@ -4,32 +4,42 @@ The public surface: :data:`hookimpl` for plugin authors (who import the rest of 
 API from :mod:`subalign.api`), :func:`align_pair` for one pair, :func:`compose_config` for a
 config built like the command line builds it, and the geometry types. The layers and what
 each owns are described in ``docs/architecture.md``.
+
+Importing ``subalign`` is cheap and changes nothing: only the hook marker is loaded; the
+other names are imported on first access (PEP 562), so ``import subalign`` loads neither
+Hydra nor the command line, and no environment variable is set. Thread limits apply where
+alignments run (:func:`subalign.numerics.threads.single_blas_thread`).
 """
 
-import os as _os
+from importlib import import_module
 
-# Bit-identical results whatever the machine's thread settings: OpenBLAS (and MKL) sum in
-# an order that depends on their thread count, which changes the last digits of every
-# optimizer step. subalign's BLAS work is small (6-column Jacobians), so it runs on one
-# thread. Set before numpy is imported (the console script imports subalign first); it is
-# inherited by every worker process. Other libraries' threads (OMP_NUM_THREADS) are untouched.
-for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                  "VECLIB_MAXIMUM_THREADS"):
-    _os.environ[_variable] = "1"
+from subalign.deprecation import install_module_aliases
+from subalign.plugin.hookspecs import hookimpl
 
-from subalign.align.pair import AlignmentResult, align_pair  # noqa: E402
-from subalign.cli.compose import compose_config  # noqa: E402
-from subalign.numerics.geometry import RigidTransform  # noqa: E402
-from subalign.numerics.wedge import TiltRange  # noqa: E402
-from subalign.plugin.hookspecs import hookimpl  # noqa: E402
+install_module_aliases()  # old module names (subalign.fourier, ...) warn, then work
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = [
-    "AlignmentResult",
-    "RigidTransform",
-    "TiltRange",
-    "align_pair",
-    "compose_config",
-    "hookimpl",
-]
+#: Public name -> module that defines it, imported on first access.
+_LAZY = {
+    "AlignmentResult": "subalign.align.pair",
+    "align_pair": "subalign.align.pair",
+    "compose_config": "subalign.cli.compose",
+    "RigidTransform": "subalign.numerics.geometry",
+    "TiltRange": "subalign.numerics.wedge",
+}
+
+__all__ = ["AlignmentResult", "RigidTransform", "TiltRange", "align_pair", "compose_config",
+           "hookimpl"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'subalign' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

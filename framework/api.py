@@ -16,6 +16,12 @@ It re-exports from the layers below; nothing in the core imports it.
   :func:`transform_distance_term`, :func:`chain_jacobian`, :class:`EulerParameterization`,
   :class:`IncrementParameterization`, :class:`AxisParameterization`;
 - errors: :class:`ConfigError`.
+
+:data:`API_VERSION` is ``(major, minor)``. A minor version adds names or capabilities; a
+name it moves or removes keeps working until the next minor version, with a
+``DeprecationWarning`` that names the replacement (:mod:`subalign.deprecation`). A major
+version may remove what the previous one deprecated. ``docs/plugins.md`` lists what each
+version changed.
 """
 
 from subalign.errors import ConfigError
@@ -55,7 +61,12 @@ from subalign.scoring.constrained import (
     ConstrainedScoreConfig,
 )
 
+#: ``(major, minor)`` of this plugin API: 1.0 the layered API of subalign 0.1; 1.1 (0.2)
+#: the framework bins every ConstrainedScoreConfig score itself, and moved names warn.
+API_VERSION = (1, 1)
+
 __all__ = [
+    "API_VERSION",
     "AxisParameterization",
     "BinnableScore",
     "CalibratedObjective",

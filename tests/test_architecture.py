@@ -20,18 +20,19 @@ PLUGINS = ROOT / "plugins"
 #: Layer of each part of the package, lowest first (docs/architecture.md).
 LAYERS = {
     "subalign.errors": 0,
+    "subalign.deprecation": 0,
     "subalign.numerics": 1,
-    "subalign.plugin": 2,
-    "subalign.scoring": 3,
-    "subalign.search": 4,
-    "subalign.align": 5,
-    "subalign.io": 6,
-    "subalign.execution": 6,
-    "subalign.simulation": 7,
-    "subalign.workflows": 8,
-    "subalign.experiments": 9,
-    "subalign.testing": 10,
-    "subalign.cli": 11,
+    "subalign.io": 2,
+    "subalign.execution": 3,
+    "subalign.plugin": 4,
+    "subalign.scoring": 5,
+    "subalign.search": 6,
+    "subalign.align": 7,
+    "subalign.simulation": 8,
+    "subalign.workflows": 9,
+    "subalign.experiments": 10,
+    "subalign.testing": 11,
+    "subalign.cli": 12,
 }
 #: Facades re-export from the layers; only the outside world (and plugins) import them.
 FACADES = ("subalign", "subalign.api")

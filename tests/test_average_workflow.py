@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 from scipy.spatial.transform import Rotation
 
 from batch_support import perturbed, simulate
 from refine_support import QUICK, keep_log_handlers  # noqa: F401 (autouse fixture)
 from subalign.cli.compose import compose_config
-from subalign.cli.main import main
+from subalign.cli.dispatch import main
 from subalign.errors import ConfigError
 from subalign.execution.arraylog import ArrayLog
 from subalign.io.formats import read_particles
@@ -29,7 +28,6 @@ from subalign.numerics.fourier import forward, fourier_grid
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import transform_volume
 from subalign.numerics.wedge import TiltRange
-from subalign.workflows import refine as refine_module
 from subalign.workflows.averaging import WedgeAccumulator, wedge_compensated_average
 from subalign.workflows.fsc import fsc, read_fsc_table, resolution_at
 from subalign.workflows.maps import (lowpass, parse_symmetry, soft_sphere_mask, symmetrize,

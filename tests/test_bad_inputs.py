@@ -32,7 +32,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from subalign.cli import main
-from subalign.cli.main import COMMANDS
+from subalign.cli.dispatch import COMMANDS
 from subalign.cli.compose import compose_config
 from subalign.io.files import write_json
 from subalign.io.mrc import write_volume

@@ -14,7 +14,7 @@ import pytest
 
 from batch_support import perturbed, pose_errors, simulate
 from subalign.cli.compose import compose_config
-from subalign.cli.main import main
+from subalign.cli.dispatch import main
 from subalign.errors import ConfigError
 from subalign.execution import RowLog, map_resumable
 from subalign.execution.arraylog import ArrayLog

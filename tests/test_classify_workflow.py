@@ -14,7 +14,7 @@ from scipy.spatial.transform import Rotation
 from batch_support import OTHER_PHANTOM, simulate
 from refine_support import QUICK, keep_log_handlers, mixture  # noqa: F401 (autouse fixture)
 from subalign.cli.compose import compose_config
-from subalign.cli.main import main
+from subalign.cli.dispatch import main
 from subalign.io.formats import read_particles, write_particles
 from subalign.io.mrc import read_volume
 from subalign.numerics.geometry import RigidTransform

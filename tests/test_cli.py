@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import subalign
+
 from subalign.cli import main
 from subalign.cli.checks import CONFIG_NAMES, check_command
 from subalign.cli.commandline import hydra_arguments
 from subalign.cli.compose import compose_config
 from subalign.cli.help import GROUPS, command_groups
-from subalign.cli.main import USAGE
+from subalign.cli.dispatch import USAGE
 from subalign.numerics.geometry import RigidTransform, transform_errors
 from subalign.io.mrc import write_volume
 from subalign.simulation.synthetic import synthetic_pair
@@ -119,7 +121,7 @@ def test_align_writes_alignment_json(volumes):
     assert record["config"]["sampler"] == {"name": "euler_grid", "interval_deg": 120.0}
     assert record["wedges"] == {"fixed": [-60.0, 60.0], "moving": [-60.0, 60.0],
                                 "source": "default"}
-    assert record["subalign"]["version"] == "0.1.0" and record["machine"]["cpus"] >= 1
+    assert record["subalign"]["version"] == subalign.__version__ and record["machine"]["cpus"] >= 1
     assert record["command"].startswith("subalign align fixed=a.mrc moving=b.mrc")
     assert done.stderr.splitlines()[-1].startswith(
         "subalign: warning: no tilt range given: assuming wedge.tilt_range_deg=[-60.0, 60.0]")

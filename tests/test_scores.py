@@ -6,7 +6,7 @@ import pytest
 from subalign.numerics.fourier import forward, inverse
 from subalign.numerics.geometry import RigidTransform, rotation_vector_to_matrix
 from subalign.plugin.manager import default_plugin_set
-from subalign.scoring.constrained import ROLL_OFF, soft_sphere, standardize
+from subalign.numerics.filters import ROLL_OFF, soft_sphere, standardize
 from subalign.simulation.synthetic import synthetic_pair
 from subalign.numerics.volumes import transform_volume
 from subalign.numerics.wedge import TiltRange

@@ -23,7 +23,7 @@ from subalign.numerics.geometry import (
 from subalign.numerics.volumes import bin_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
-from subalign.scoring.constrained import expected_overlap, overlap_weight
+from subalign.numerics.overlap import expected_overlap, overlap_weight
 from subalign.search.scan import scan_rotations
 from subalign.simulation.simulate import load_density, simulate_pair, simulation_config
 

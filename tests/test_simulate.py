@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+import subalign
 from subalign.simulation.density import phantom
 from subalign.errors import ConfigError
 from subalign.numerics.fourier import forward, inverse
@@ -211,7 +212,7 @@ def test_truncated_or_altered_particle_is_made_again_not_trusted(written, tmp_pa
 def test_simulation_record_has_provenance(written):
     config, directory = written
     record = json.loads((directory / "simulation.json").read_text())
-    assert record["subalign"]["version"] == "0.1.0"
+    assert record["subalign"]["version"] == subalign.__version__
     assert record["config"]["seed"] == 11 and record["inputs"] == {"density.path": None}
     assert {"platform", "host", "cpus", "python", "numpy"} <= set(record["machine"])
 

@@ -10,7 +10,7 @@ from subalign.numerics.geometry import euler_zyz_to_matrix
 from subalign.numerics.spectral import SpectrumSampler, on_grid
 from subalign.numerics.volumes import box_centre
 from subalign.plugin.manager import default_plugin_set
-from subalign.scoring.constrained import band_limited
+from subalign.numerics.filters import band_limited
 from subalign.numerics.wedge import TiltRange
 
 N = 24

@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 
 from subalign.align.config import align_settings, resolve_tilts, search_settings
+from subalign.deprecation import moved_names
 from subalign.errors import ConfigError, VolumeError
-from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform, rotation_distance_deg
+from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform
+from subalign.numerics.threads import single_blas_thread
 from subalign.numerics.volumes import check_volume
 from subalign.plugin.manager import PluginSet, default_plugin_set
 from subalign.plugin.protocols import (
@@ -31,20 +33,23 @@ from subalign.plugin.protocols import (
     Objective,
     RefinementProblem,
 )
-from subalign.search import SearchStage, polish, resume_polish
+from subalign.search import SearchStage
+from subalign.search.race import basin_gap, distinct_basins, polish_race
 
 __all__ = [
-    "DISTINCT_BASIN_DEG",
     "LOW_CONFIDENCE",
     "AlignmentResult",
     "align_pair",
-    "basin_gap",
     "confidence",
-    "distinct_basins",
     "race_score",
 ]
 
 log = logging.getLogger("subalign")
+
+#: The polish race moved to subalign.search.race in 0.2 (served with a DeprecationWarning
+#: until 0.3).
+__getattr__ = moved_names(__name__, {"DISTINCT_BASIN_DEG": "subalign.search.race",
+                                     "POLISH_RACE_STEPS": "subalign.search.race"})
 
 
 @dataclass
@@ -66,7 +71,7 @@ class AlignmentResult:
         How much to trust the result, in [0, 1]: the smaller of the *gap* (how clearly the
         found basin beats every other: ``(d_alt - d_win) / d_alt`` with ``d_win`` the score
         of the winning basin and ``d_alt`` that of the best basin more than
-        :data:`DISTINCT_BASIN_DEG` away in rotation, taken under the search score over the
+        :data:`~subalign.search.race.DISTINCT_BASIN_DEG` away in rotation, taken under the search score over the
         refiner's final candidates and under the full score over the polished basins; the
         larger of the two counts) and the
         *support* (``1 - d / d0``: how far the final score is from that of an unrelated
@@ -104,50 +109,9 @@ class AlignmentResult:
         }
 
 
-#: Candidates ending farther than this (degrees) from the best are in another basin.
-DISTINCT_BASIN_DEG = 20.0
-#: Optimizer steps each of several polished basins gets before only the best goes on: the
-#: polish starts near each basin's optimum, where a few full-size steps already rank them
-#: (docs/benchmarks.md: the same results as polishing every basin to convergence).
-POLISH_RACE_STEPS = 4
 #: Below this confidence a result is flagged in the log as possibly wrong (chosen on the
 #: search benchmark, docs/benchmarks.md).
 LOW_CONFIDENCE = 0.4
-
-
-def _rotation(parameterization, params) -> np.ndarray:
-    return parameterization.to_transform(params).rotation
-
-
-def distinct_basins(outcomes: list, parameterization, count: int) -> list:
-    """The best ``(params, value)`` of each of the ``count`` best basins, best first: entries
-    more than :data:`DISTINCT_BASIN_DEG` apart in rotation."""
-    kept: list = []
-    for params, value in sorted(outcomes, key=lambda outcome: outcome[1]):
-        rotation = _rotation(parameterization, params)
-        if all(rotation_distance_deg(rotation, _rotation(parameterization, other))
-               > DISTINCT_BASIN_DEG for other, _ in kept):
-            kept.append((params, value))
-            if len(kept) == count:
-                break
-    return kept
-
-
-def basin_gap(outcomes: list, winner: np.ndarray, parameterization) -> float | None:
-    """``(d_alt - d_win) / d_alt``, clipped to [0, 1]: how much lower the basin of ``winner``
-    scores among ``outcomes`` (``(params, value)`` pairs of one score) than the best of any
-    other basin (1 when there is none); None without outcomes in the winner's basin."""
-    rotation = _rotation(parameterization, winner)
-    same, others = [], []
-    for params, value in outcomes:
-        far = rotation_distance_deg(_rotation(parameterization, params), rotation)
-        (others if far > DISTINCT_BASIN_DEG else same).append(value)
-    if not same:
-        return None
-    if not others:
-        return 1.0
-    own, runner_up = min(same), min(others)
-    return float(np.clip((runner_up - own) / runner_up, 0.0, 1.0)) if runner_up > 0 else 0.0
 
 
 def confidence(gaps: list, objective: Objective, value: float) -> float | None:
@@ -173,24 +137,6 @@ def race_score(plugins: PluginSet, score_node: Any, overrides: Any) -> Any:
                           "with the score as configured") from None
 
 
-def _standings(race: list, final: Objective, second: Objective | None,
-               parameterization) -> list[float]:
-    """How the raced basins rank: the score's value at each race's end, or, with a second
-    score, the sum of both values there, each divided by that score's value for an
-    unrelated pair (:class:`~subalign.plugin.protocols.CalibratedObjective`; raw values for
-    scores without it)."""
-    def relative(objective: Objective, value: float) -> float:
-        if isinstance(objective, CalibratedObjective):
-            return value / objective.uninformative_value()
-        return value
-
-    if second is None:
-        return [state.value for state in race]
-    return [relative(final, state.value)
-            + relative(second, second.value(parameterization.to_transform(state.params)))
-            for state in race]
-
-
 def align_pair(
     config: Any, fixed: np.ndarray, moving: np.ndarray, *, plugins: PluginSet | None = None
 ) -> AlignmentResult:
@@ -213,29 +159,39 @@ def align_pair(
     AlignmentResult
     """
     started = time.perf_counter()
-    config = align_settings(config)
-    plugins = plugins or default_plugin_set()
+    config, plugins = align_settings(config), plugins or default_plugin_set()
     fixed = check_volume(fixed, "fixed")
     moving = check_volume(moving, "moving")
     if fixed.shape != moving.shape:
         raise VolumeError(
             f"moving: expected the shape of fixed {fixed.shape}, found {moving.shape}"
         )
-    fixed_tilt, moving_tilt = resolve_tilts(config)
+    with single_blas_thread():
+        result = _align(config, plugins, fixed, moving)
+    result.seconds = time.perf_counter() - started
+    if result.confidence is not None and result.confidence < LOW_CONFIDENCE:
+        log.warning("low confidence %.3f: another basin scores nearly as well; the result "
+                    "may be wrong (pure noise, too little overlap or a symmetric particle)",
+                    result.confidence)
+    plugins.alignment_finished(result=result)
+    return result
+
+
+def _align(config: Any, plugins: PluginSet, fixed: np.ndarray,
+           moving: np.ndarray) -> AlignmentResult:
+    """:func:`align_pair` on a merged ``config`` and checked volumes: search, then the
+    polish race (``seconds`` is set by the caller)."""
+    tilts = resolve_tilts(config)
     score_node = dict(config.score)
     settings = search_settings(config)
-    score = plugins.create("score", score_node)
     optimizer = plugins.create("optimizer", config.optimizer)
-    sampler = plugins.create("sampler", config.sampler)
     constraint = plugins.create("constraint", config.constraint)
-    refiner = plugins.create("refiner", config.refiner)
-
     second = None if config.race_score is None else race_score(plugins, score_node,
                                                                 config.race_score)
-    search = SearchStage(plugins, score_node, settings, fixed, moving, fixed_tilt, moving_tilt)
+    search = SearchStage(plugins, score_node, settings, fixed, moving, *tilts)
     parameterization = constraint.parameterization()
-    candidates = [parameterization.to_params(start)
-                  for start in search.starts(constraint.candidate_rotations(sampler))]
+    candidates = [parameterization.to_params(start) for start in search.starts(
+        constraint.candidate_rotations(plugins.create("sampler", config.sampler)))]
     plugins.alignment_started(n_candidates=len(candidates), config=config)
     steps = [0]
 
@@ -247,76 +203,50 @@ def align_pair(
         plugins.candidate_step(candidate=candidate, step=steps[0], value=value, record=record,
                                record_transform=holder)
 
-    refined = refiner.refine(RefinementProblem(
-        search.objective, optimizer, parameterization, candidates, config.seed, on_step
-    ))
-    params, value, details = refined.params, refined.value, dict(refined.details)
-    if details.get("stop_reason") == "n_max_iter":
+    refined = plugins.create("refiner", config.refiner).refine(RefinementProblem(
+        search.objective, optimizer, parameterization, candidates, config.seed, on_step))
+    if (details := dict(refined.details)).get("stop_reason") == "n_max_iter":
         log.warning("the refiner stopped at its step cap (%d steps, %d candidates) before "
                     "converging; raise refiner.n_max_iter or keep fewer candidates (scan.keep)",
                     refined.steps, len(candidates))
-    polish_steps = 0
-    final = search.objective
-    winner, gaps = params, []
+    params, value, winner, gaps = refined.params, refined.value, refined.params, []
+    final, polish_steps = search.objective, 0
     if settings.two_stage:
-        # The best few basins of the search are polished at full size: the search score,
-        # blunter by design, may rank a wrong basin just above the true one.
-        best = int(details.get("best_candidate", 0))
-        final = score.prepare(fixed, moving, fixed_tilt, moving_tilt)
+        final = plugins.create("score", score_node).prepare(fixed, moving, *tilts)
+        second = None if second is None else second.prepare(fixed, moving, *tilts)
         starts = distinct_basins(refined.candidates or [(params, value)], parameterization,
                                  config.polish_basins)
-
-        def reporting(record: list):
-            """A step callback keeping ``record``, the lowest value of one score so far."""
-            def on_polish_step(state) -> None:
-                if state.value < record[0]:
-                    record[:] = [state.value, state.params]
-                on_step(candidate=best, value=state.value, record=record[0],
-                        record_params=record[1], to_full=lambda t: t)
-            return on_polish_step
-
-        full_params = [parameterization.to_params(search.to_full(
-            parameterization.to_transform(start))) for start, _ in starts]
-        on_polish_step = reporting([np.inf, None])
-        if len(starts) > 1:
-            # A race: every basin gets a few steps, then only the leader is polished on. With
-            # race_score, the leader is the lowest sum of the score's and the race score's
-            # values there, each relative to an unrelated pair's (_standings).
-            race = [polish(final, optimizer, parameterization, start,
-                           min(POLISH_RACE_STEPS, config.polish_max_steps), on_polish_step)
-                    for start in full_params]
-            standing = _standings(race, final, None if second is None else second.prepare(
-                fixed, moving, fixed_tilt, moving_tilt), parameterization)
-            won = min(range(len(race)), key=lambda k: standing[k])
-            gaps.append(basin_gap([(state.params, standing[k]) for k, state in enumerate(race)],
-                                  race[won].params, parameterization))
-            leader = race[won]
-        else:  # one basin: no other to compare with (a gap of 1, as basin_gap gives)
-            won, race = 0, []
-            leader = optimizer.start(final, parameterization, full_params[0])
-            gaps.append(1.0)
-        polished = resume_polish(final, optimizer, parameterization, leader,
-                                 config.polish_max_steps, on_polish_step)
-        winner = starts[won][0]
-        params, value = polished.params, polished.value
-        polish_steps = sum(state.steps for state in race) + polished.steps - leader.steps
+        race = polish_race(
+            final, second, optimizer, parameterization,
+            [parameterization.to_params(search.to_full(parameterization.to_transform(start)))
+             for start, _ in starts], config.polish_max_steps,
+            _record_keeper(on_step, int(details.get("best_candidate", 0))))
+        winner, gaps = starts[race.won][0], [race.gap]
+        params, value, polish_steps = race.polished.params, race.polished.value, race.steps
         details.update(search_value=float(refined.value), polish_steps=polish_steps,
                        polished_basins=len(starts), search_binning=search.factor)
-    result = AlignmentResult(
+    return AlignmentResult(
         transform=parameterization.to_transform(params),
         score_name=str(score_node["name"]),
         score_value=float(value),
         lm_steps=int(refined.steps) + polish_steps,
         n_candidates=len(candidates),
-        seconds=time.perf_counter() - started,
+        seconds=0.0,
         confidence=confidence(
             [*gaps, basin_gap(refined.candidates, winner, parameterization)], final, float(value)),
         trace=[float(v) for v in refined.trace],
         details=details,
     )
-    if result.confidence is not None and result.confidence < LOW_CONFIDENCE:
-        log.warning("low confidence %.3f: another basin scores nearly as well; the result "
-                    "may be wrong (pure noise, too little overlap or a symmetric particle)",
-                    result.confidence)
-    plugins.alignment_finished(result=result)
-    return result
+
+
+def _record_keeper(on_step, candidate: int):
+    """A polish step callback: reports each step as candidate ``candidate``'s, with the
+    lowest value and its parameters so far as the record."""
+    record: list = [np.inf, None]
+
+    def on_polish_step(state) -> None:
+        if state.value < record[0]:
+            record[:] = [state.value, state.params]
+        on_step(candidate=candidate, value=state.value, record=record[0],
+                record_params=record[1], to_full=lambda t: t)
+    return on_polish_step

@@ -1,5 +1,25 @@
-"""The command line and config composition: the top layer (``subalign`` console script)."""
+"""The command line and config composition: the top layer (``subalign`` console script).
 
-from subalign.cli.main import main
+The console script, not ``import subalign``, sets the process's thread defaults: BLAS
+libraries on one thread (``OPENBLAS/MKL/BLIS_NUM_THREADS``, ``VECLIB_MAXIMUM_THREADS``),
+unless the user set them. They must be set before numpy loads, so this module imports
+nothing heavy until :func:`main` runs; alignments limit BLAS threads themselves as well
+(:func:`subalign.numerics.threads.single_blas_thread`).
+"""
+
+import os
 
 __all__ = ["main"]
+
+#: Environment defaults of the ``subalign`` process (and the workers it starts).
+THREAD_DEFAULTS = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                   "BLIS_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``subalign`` console script."""
+    for name, value in THREAD_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    from subalign.cli.dispatch import main as run
+
+    run(argv)

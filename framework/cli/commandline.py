@@ -15,8 +15,6 @@ import sys
 import traceback
 from typing import NoReturn
 
-from hydra._internal.utils import get_args_parser
-
 from subalign.errors import raise_parser_errors
 
 __all__ = ["debug_requested", "fail", "hydra_arguments", "runs_the_task"]
@@ -55,6 +53,8 @@ def hydra_arguments(command: str, rest: list[str]) -> tuple[argparse.Namespace, 
     ConfigError
         An unknown flag or a flag missing its value.
     """
+    from hydra._internal.utils import get_args_parser  # Hydra loads only for its commands
+
     parser = raise_parser_errors(get_args_parser(), command)
     args = parser.parse_intermixed_args(rest)
     flags, pending = [], list(args.overrides)

@@ -12,18 +12,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft
-
 __all__ = ["FourierGrid", "fourier_grid", "forward", "inverse"]
 
 
 def forward(volume: np.ndarray) -> np.ndarray:
     """Orthonormal half spectrum of a real ``[z, y, x]`` volume, shape ``(N, N, N // 2 + 1)``."""
+    import scipy.fft  # scipy loads on first use: importing subalign stays light
+
     return scipy.fft.rfftn(volume, norm="ortho")
 
 
 def inverse(spectrum: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     """Real volume of ``shape`` from an orthonormal half spectrum (inverse of :func:`forward`)."""
+    import scipy.fft
+
     return scipy.fft.irfftn(spectrum, s=shape, norm="ortho")
 
 
@@ -38,6 +40,8 @@ class FourierGrid:
     fz, fy, fx : ndarray
         Frequencies in cycles/voxel, broadcastable to ``(N, N, N // 2 + 1)``:
         shapes ``(N, 1, 1)``, ``(1, N, 1)`` and ``(1, 1, N // 2 + 1)``.
+    radius : ndarray of shape (N, N, N // 2 + 1)
+        ``|xi|`` in cycles/voxel (read-only).
     hermitian_weights : ndarray of shape (N, N, N // 2 + 1)
         How many coefficients of the full spectrum each half-spectrum coefficient stands for
         (1 on the ``x = 0`` plane and, for even N, the ``x`` Nyquist plane; 2 elsewhere), so
@@ -48,6 +52,7 @@ class FourierGrid:
     fz: np.ndarray
     fy: np.ndarray
     fx: np.ndarray
+    radius: np.ndarray
     hermitian_weights: np.ndarray
 
     @property
@@ -83,13 +88,14 @@ class FourierGrid:
 def fourier_grid(shape: tuple[int, int, int]) -> FourierGrid:
     """The (cached, read-only) :class:`FourierGrid` of a real-space ``shape``."""
     nz, ny, nx = shape
-    fz = scipy.fft.fftfreq(nz)[:, None, None]
-    fy = scipy.fft.fftfreq(ny)[None, :, None]
-    fx = scipy.fft.rfftfreq(nx)[None, None, :]
+    fz = np.fft.fftfreq(nz)[:, None, None]
+    fy = np.fft.fftfreq(ny)[None, :, None]
+    fx = np.fft.rfftfreq(nx)[None, None, :]
+    radius = np.sqrt(fx**2 + fy**2 + fz**2)
     weights = np.full((nz, ny, nx // 2 + 1), 2.0)
     weights[..., 0] = 1.0
     if nx % 2 == 0:
         weights[..., -1] = 1.0
-    for array in (fz, fy, fx, weights):
+    for array in (fz, fy, fx, radius, weights):
         array.setflags(write=False)
-    return FourierGrid(tuple(shape), fz, fy, fx, weights)
+    return FourierGrid(tuple(shape), fz, fy, fx, radius, weights)

@@ -22,7 +22,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 __all__ = [
     "RigidTransform",
@@ -53,6 +52,8 @@ def euler_zyz_to_matrix(angles_deg: np.ndarray) -> np.ndarray:
     ndarray of shape (..., 3, 3)
         Active rotation matrices acting on ``(x, y, z)`` column vectors.
     """
+    from scipy.spatial.transform import Rotation  # scipy loads on first use
+
     angles = np.asarray(angles_deg, dtype=float)
     flat = Rotation.from_euler("ZYZ", angles.reshape(-1, 3), degrees=True).as_matrix()
     return flat.reshape(angles.shape[:-1] + (3, 3))
@@ -71,6 +72,8 @@ def matrix_to_euler_zyz(rotation: np.ndarray) -> np.ndarray:
         ``(phi, theta, psi)`` in degrees. At ``theta`` = 0 or 180 only ``phi +- psi`` is
         defined; ``psi`` is then set to 0.
     """
+    from scipy.spatial.transform import Rotation  # scipy loads on first use
+
     matrices = np.asarray(rotation, dtype=float)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Gimbal lock detected")
@@ -80,6 +83,10 @@ def matrix_to_euler_zyz(rotation: np.ndarray) -> np.ndarray:
 
 def rotation_angle_deg(rotation: np.ndarray) -> np.ndarray:
     """Angle of rotation(s) in degrees, in ``[0, 180]``.
+
+    ``atan2(sin, cos)`` with ``cos = (tr R - 1) / 2`` and ``sin`` the norm of the axial
+    vector of ``(R - R^T) / 2``: accurate to ~1e-14 degrees near 0 and 180, where
+    ``arccos`` of the trace alone loses half the digits (~1e-6 degrees at 0).
 
     Parameters
     ----------
@@ -91,7 +98,10 @@ def rotation_angle_deg(rotation: np.ndarray) -> np.ndarray:
     """
     matrices = np.asarray(rotation, dtype=float)
     cosine = (np.trace(matrices, axis1=-2, axis2=-1) - 1.0) / 2.0
-    return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+    axial = np.stack([matrices[..., 2, 1] - matrices[..., 1, 2],
+                      matrices[..., 0, 2] - matrices[..., 2, 0],
+                      matrices[..., 1, 0] - matrices[..., 0, 1]], axis=-1) / 2.0
+    return np.degrees(np.arctan2(np.linalg.norm(axial, axis=-1), cosine))
 
 
 def rotation_distance_deg(rotation_a: np.ndarray, rotation_b: np.ndarray) -> np.ndarray:
@@ -170,6 +180,8 @@ def matrix_to_rotation_vector(rotation: np.ndarray) -> np.ndarray:
     sine = 0.5 * np.linalg.norm(skew)
     angle = np.arctan2(sine, 0.5 * (np.trace(matrix) - 1.0))
     if sine < 1e-3 and angle > np.pi / 2:
+        from scipy.spatial.transform import Rotation  # scipy loads on first use
+
         return Rotation.from_matrix(matrix).as_rotvec()
     scale = 0.5 if sine < 1e-12 else angle / (2.0 * sine)
     return scale * skew

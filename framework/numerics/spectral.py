@@ -29,8 +29,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft
-import scipy.special
 from numpy.polynomial.legendre import leggauss
 
 __all__ = ["KERNEL_WIDTH", "SpectrumSampler", "compiled_kernel", "on_grid"]
@@ -52,6 +50,8 @@ def _shape(width: int) -> float:
 def _kernel(distance: np.ndarray, width: int) -> np.ndarray:
     """``(I0(beta sqrt(1 - z^2)) - 1) / (I0(beta) - 1)`` with ``z = 2 distance / width``,
     0 for ``|z| >= 1``."""
+    import scipy.special  # scipy loads on first use: importing subalign stays light
+
     beta = _shape(width)
     z = 2.0 * np.asarray(distance, dtype=float) / width
     root = np.sqrt(np.clip(1.0 - z * z, 0.0, None))
@@ -62,6 +62,8 @@ def _kernel(distance: np.ndarray, width: int) -> np.ndarray:
 def _kernel_slope(distance: np.ndarray, width: int) -> np.ndarray:
     """``d kernel / d distance`` (finite everywhere, ``-> -beta^2 / (W (I0(beta) - 1))`` at
     the edge; 0 outside)."""
+    import scipy.special
+
     beta = _shape(width)
     z = 2.0 * np.asarray(distance, dtype=float) / width
     root = np.sqrt(np.clip(1.0 - z * z, 0.0, None))
@@ -138,6 +140,8 @@ class SpectrumSampler:
         # kernel's error.
         padded = np.zeros((self.grid,) * 3, dtype=np.complex64)
         padded[np.ix_(*[offsets % self.grid] * 3)] = volume / apodization
+        import scipy.fft
+
         spectrum = scipy.fft.fftn(padded, overwrite_x=True)
         stored = (np.arange(self.side) - self.centre) % self.grid
         self.values = spectrum[np.ix_(stored, stored, stored)].ravel()
@@ -160,8 +164,9 @@ class SpectrumSampler:
     def _sums(self, frequencies: np.ndarray, gradient: bool) -> np.ndarray:
         """(n, 1) or (n, 4): the value and, with ``gradient``, d/d(grid position) x, y, z."""
         frequencies = np.asarray(frequencies, dtype=float)
-        if _compiled is not None and _use_compiled:
-            sums, beyond = _compiled(self.values, self.tables, frequencies, self.grid,
+        compiled = _compiled_sums() if _use_compiled else None
+        if compiled is not None:
+            sums, beyond = compiled(self.values, self.tables, frequencies, self.grid,
                                      self.centre, self.side, self.width, gradient)
             if beyond:
                 self._refuse(frequencies)
@@ -232,12 +237,17 @@ def _on_grid_factor(size: int, width: int) -> np.ndarray:
 
 def compiled_kernel() -> bool:
     """True when the compiled (numba) sampling kernel is in use."""
-    return _compiled is not None and _use_compiled
+    return _use_compiled and _compiled_sums() is not None
 
 
-def _compile():
+@lru_cache(maxsize=1)
+def _compiled_sums():
     """The numba versions of :meth:`SpectrumSampler._sums` (value only, value and
     gradient), or None without numba.
+
+    Built on first use, not at import: importing numba costs ~0.2 s, and each kernel is
+    compiled at its first call and cached on disk (``cache=True``, in numba's cache next to
+    this module or ``NUMBA_CACHE_DIR``), so later processes load it instead of compiling.
 
     Two kernels rather than one with a ``gradient`` flag, sums kept as separate real and
     imaginary parts, and no ``fastmath``: each of these made the sums 1.3-3x slower
@@ -349,6 +359,5 @@ def _compile():
     return sums
 
 
-_compiled = _compile()
 #: Tests set this to False to run the numpy kernel while numba is installed.
 _use_compiled = True

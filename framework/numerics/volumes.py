@@ -10,7 +10,6 @@ the box with 0; scores apply a soft spherical mask first, so nothing reaches the
 from __future__ import annotations
 
 import numpy as np
-import scipy.ndimage
 
 from subalign.errors import VolumeError
 from subalign.numerics.fourier import forward, fourier_grid, inverse
@@ -128,6 +127,8 @@ def particle_centre(volume: np.ndarray, *, smoothing_voxels: float = 2.0) -> np.
     ndarray of shape (3,)
         ``(x, y, z)`` in voxels from the box centre.
     """
+    import scipy.ndimage  # scipy loads on first use: importing subalign stays light
+
     weights = np.abs(scipy.ndimage.gaussian_filter(volume - volume.mean(), smoothing_voxels))
     total = weights.sum()
     if total == 0:
@@ -149,6 +150,8 @@ def prefilter(volume: np.ndarray, order: int) -> np.ndarray:
         For ``order`` > 1, shape ``(Z + 2 * SPLINE_PAD, ...)``: coefficients of the volume
         padded with zeros. For ``order`` <= 1 the volume itself as float64.
     """
+    import scipy.ndimage  # scipy loads on first use: importing subalign stays light
+
     volume = np.asarray(volume, dtype=np.float64)
     if order <= 1:
         return volume
@@ -178,6 +181,8 @@ def rotate_volume(
     -------
     ndarray of shape (Z, Y, X), float64
     """
+    import scipy.ndimage  # scipy loads on first use: importing subalign stays light
+
     pad = SPLINE_PAD if prefiltered and order > 1 else 0
     shape = tuple(n - 2 * pad for n in volume.shape)
     rotation_zyx = _XYZ_TO_ZYX @ np.asarray(rotation, dtype=float) @ _XYZ_TO_ZYX

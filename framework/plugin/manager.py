@@ -66,6 +66,11 @@ class PluginSet:
         """Build the plugin of ``kind`` that config ``node`` selects (see :meth:`Registry.create`)."""
         return self.registries[kind].create(node)
 
+    def create_binned(self, kind: str, node: Any, factor: int) -> Any | None:
+        """The plugin built from its config rescaled for binned volumes, or None (see
+        :meth:`Registry.create_binned`)."""
+        return self.registries[kind].create_binned(node, factor)
+
     def rows(self) -> list[tuple[str, str, str, str]]:
         """``(kind, name, origin, summary)`` for every plugin, by kind then name."""
         return [(kind, e.name, e.origin, e.summary)

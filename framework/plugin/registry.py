@@ -15,12 +15,9 @@ import dataclasses
 import json
 import keyword
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Mapping
-
-from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from subalign.errors import ConfigError, PluginError, did_you_mean
 from subalign.plugin.protocols import Constraint, Optimizer, Refiner, Sampler, Score
@@ -179,12 +176,28 @@ class Registry:
         ConfigError
             A field the plugin does not have, or a value of the wrong type.
         """
+        entry, config = self._config(node)
+        return entry.plugin_class(config)
+
+    def create_binned(self, node: Mapping[str, Any] | str, factor: int) -> Any | None:
+        """The plugin ``node`` selects, built from its config rescaled for volumes binned by
+        ``factor`` with the config's own ``binned(factor)`` (every
+        :class:`~subalign.scoring.constrained.ConstrainedScoreConfig` has one); None when
+        the config has no ``binned``. The framework's way to search any constrained score
+        on binned volumes, whether or not the plugin itself knows about binning."""
+        entry, config = self._config(node)
+        rescale = getattr(config, "binned", None)
+        return None if not callable(rescale) else entry.plugin_class(rescale(factor))
+
+    def _config(self, node: Mapping[str, Any] | str) -> tuple[PluginEntry, Any]:
+        """The entry ``node`` names and a fresh copy of its checked config."""
         if isinstance(node, str):
             node = {"name": node}
         elif dataclasses.is_dataclass(node):
             node = dataclasses.asdict(node)
-        if isinstance(node, DictConfig):
-            node = OmegaConf.to_container(node, resolve=True)
+        omegaconf = sys.modules.get("omegaconf")  # a Hydra node exists only once it is loaded
+        if omegaconf is not None and isinstance(node, omegaconf.DictConfig):
+            node = omegaconf.OmegaConf.to_container(node, resolve=True)
         name = node.get("name") if isinstance(node, Mapping) else None
         if name is None:
             raise ConfigError(f"{self.kind}: expected a config with a 'name' field, found {node!r}")
@@ -193,20 +206,20 @@ class Registry:
         try:
             key = (entry.config_class, json.dumps(fields, sort_keys=True))
         except TypeError:  # values JSON cannot spell: checked every time
-            key = None
+            return entry, self._checked_config(entry, fields)
         if key not in self._configs:
-            config = self._checked_config(entry, fields)
-            if key is None:
-                return entry.plugin_class(config)
             if len(self._configs) >= CONFIGS_KEPT:
                 self._configs.clear()
-            self._configs[key] = config
+            self._configs[key] = self._checked_config(entry, fields)
         # a copy: a plugin may change its config, and the next one must get it unchanged
-        return entry.plugin_class(copy.deepcopy(self._configs[key]))
+        return entry, copy.deepcopy(self._configs[key])
 
     def _checked_config(self, entry: PluginEntry, fields: dict) -> Any:
         """``fields`` merged onto ``entry``'s config dataclass, types checked (OmegaConf,
         ~5 ms: :meth:`create` keeps each distinct result)."""
+        from omegaconf import OmegaConf
+        from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
         name = entry.name
         try:
             config = OmegaConf.to_object(
@@ -226,11 +239,16 @@ class Registry:
 
     def defaults(self, name: str) -> dict[str, Any]:
         """The config node of plugin ``name`` with every field at its default."""
+        from omegaconf import OmegaConf
+
         entry = self.get(name)
         return {"name": name, **OmegaConf.to_container(OmegaConf.structured(entry.config_class))}
 
-    def store_configs(self, config_store: ConfigStore | None = None) -> None:
-        """Put every plugin's schema into Hydra's ConfigStore under group ``kind``."""
+    def store_configs(self, config_store: Any = None) -> None:
+        """Put every plugin's schema into Hydra's ConfigStore (default: its instance) under
+        group ``kind``."""
+        from hydra.core.config_store import ConfigStore
+
         store = config_store or ConfigStore.instance()
         for entry in self._entries.values():
             store.store(group=self.kind, name=entry.name, node=self.defaults(entry.name),

@@ -36,284 +36,34 @@ subclasses it and implements :meth:`ConstrainedObjective.residual_parts` and
 
 from __future__ import annotations
 
-import dataclasses
-from collections import OrderedDict
-from functools import lru_cache
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from subalign.errors import ConfigError
+from subalign.scoring.finite_difference import finite_difference_jacobian
+from subalign.scoring.rotation_cache import RotationCache
+from subalign.scoring.settings import ConstrainedScoreConfig
+from subalign.deprecation import moved_names
+from subalign.numerics.filters import band_limited
 from subalign.numerics.fourier import forward, fourier_grid, inverse
 from subalign.numerics.geometry import RigidTransform, rotation_vector_to_matrix
 from subalign.numerics.spectral import SpectrumSampler, on_grid
 from subalign.numerics.volumes import box_centre, prefilter, rotate_volume
+from subalign.numerics.overlap import expected_overlap, overlap_weight
 from subalign.numerics.wedge import TiltRange, measured, wedge_mask
 
 __all__ = [
     "ConstrainedObjective",
     "ConstrainedScore",
     "ConstrainedScoreConfig",
-    "band_limited",
-    "expected_overlap",
     "finite_difference_jacobian",
-    "overlap_weight",
-    "soft_sphere",
-    "standardize",
 ]
 
-JACOBIAN_METHODS = ("numerical", "analytic")
-ROTATION_METHODS = ("fourier", "spline")
-CACHE_BYTES = 64 * 2**20  # per objective and kind of result
-ROLL_OFF = 0.05
-
-
-@dataclass
-class ConstrainedScoreConfig:
-    """Fields shared by the built-in constrained scores.
-
-    Attributes
-    ----------
-    rotation : {"fourier", "spline"}
-        How the moving volume is rotated. ``fourier``: its spectrum is sampled at the
-        band's rotated frequencies (:mod:`subalign.numerics.spectral`; about 4e-4 relative
-        error, a third of a cubic spline's, and the cost of the band, not of the box).
-        ``spline``: interpolation in real space at ``interpolation_order``, then a forward
-        FFT (the paper's scheme).
-    interpolation_order : int
-        Spline order of ``rotation=spline`` (1 trilinear, 3 cubic).
-    jacobian : {"numerical", "analytic"}
-        Rotation columns by central differences (paper) or by the chain rule through the
-        rotated volume's spectral gradient. Translation columns are always analytic.
-    fd_step_deg : float
-        Step of the central differences, degrees.
-    max_frequency : float
-        Highest spatial frequency compared, cycles/voxel (0 < f <= 0.5, the largest band a
-        rotation maps onto itself and in which every term has a derivative). The
-        default 0.3 (3.3 voxels) keeps what 4 nm subtomograms at 1 nm/voxel carry and drops
-        the noise-only band; 0.5 compares up to Nyquist.
-    mask_edge_voxels : float
-        Width of the cosine edge of the spherical mask that ends at the box faces; 0 turns
-        the mask off.
-    wedge_margin_voxels : float
-        Compare only frequencies this many Fourier voxels inside both wedges
-        (see :mod:`subalign.numerics.wedge`); 0 uses the exact masks.
-    min_overlap : float
-        Fraction of the expected overlap below which the score is pulled towards the
-        uninformative value (module docstring); 0 turns the rule off.
-    """
-
-    rotation: str = "fourier"
-    interpolation_order: int = 3
-    jacobian: str = "analytic"
-    fd_step_deg: float = 0.5
-    max_frequency: float = 0.3
-    mask_edge_voxels: float = 3.0
-    wedge_margin_voxels: float = 1.5
-    min_overlap: float = 0.2
-
-    def binned(self, factor: int) -> "ConstrainedScoreConfig":
-        """The same settings for volumes binned by ``factor``: frequencies in cycles/voxel
-        scale up, real-space lengths in voxels scale down; the wedge margin is in Fourier
-        voxels, which binning (the same box in fewer voxels) leaves unchanged."""
-        return dataclasses.replace(
-            self,
-            max_frequency=min(self.max_frequency * factor, 0.5),
-            mask_edge_voxels=self.mask_edge_voxels / factor,
-        )
-
-    def validate(self, score: str) -> None:
-        if self.rotation not in ROTATION_METHODS:
-            raise ConfigError(
-                f"score={score}: score.rotation must be one of {ROTATION_METHODS}, "
-                f"found {self.rotation!r}"
-            )
-        if self.jacobian not in JACOBIAN_METHODS:
-            raise ConfigError(
-                f"score={score}: score.jacobian must be one of {JACOBIAN_METHODS}, "
-                f"found {self.jacobian!r}"
-            )
-        if not 0 <= self.interpolation_order <= 5:
-            raise ConfigError(
-                f"score={score}: score.interpolation_order must be 0..5, "
-                f"found {self.interpolation_order}"
-            )
-        if not self.fd_step_deg > 0:
-            raise ConfigError(f"score={score}: score.fd_step_deg must be > 0, found {self.fd_step_deg}")
-        if not 0 <= self.mask_edge_voxels:
-            raise ConfigError(
-                f"score={score}: score.mask_edge_voxels must be >= 0, found {self.mask_edge_voxels}"
-            )
-        if not 0 <= self.min_overlap <= 1:
-            raise ConfigError(
-                f"score={score}: score.min_overlap must be in [0, 1], found {self.min_overlap}"
-            )
-        if not 0 < self.max_frequency <= 0.5:
-            raise ConfigError(
-                f"score={score}: score.max_frequency must be in (0, 0.5] cycles/voxel, "
-                f"found {self.max_frequency}"
-            )
-
-
-def finite_difference_jacobian(objective, transform: RigidTransform, step: float = 1e-4) -> np.ndarray:
-    """Reference Jacobian by central differences, the common mask held at ``transform``.
-
-    Columns as in :meth:`~subalign.plugin.protocols.Objective.jacobian`: left rotation increments
-    (radians) about ``x, y, z``, then translations (voxels) along ``x, y, z``.
-
-    Parameters
-    ----------
-    objective : Objective
-    transform : RigidTransform
-    step : float
-        Step in radians and voxels.
-
-    Returns
-    -------
-    ndarray of shape (n, 6)
-    """
-    columns = []
-    for column in range(6):
-        increment = np.zeros(6)
-        increment[column] = step
-        plus, minus = (
-            objective.residuals(
-                RigidTransform(rotation_vector_to_matrix(s * increment[:3]) @ transform.rotation,
-                               transform.translation + s * increment[3:]),
-                mask_rotation=transform.rotation,
-            )
-            for s in (1.0, -1.0)
-        )
-        columns.append((plus - minus) / (2 * step))
-    return np.stack(columns, axis=1)
-
-
-class _ByRotation:
-    """Results remembered per rotation (exact match), least recently used dropped first.
-
-    An LM step evaluates its accepted trial and later takes the Jacobian at the same
-    rotation, possibly after steps on other candidates; remembering results skips that
-    second rotation. Entries are read-only so no caller can change what is remembered.
-
-    Parameters
-    ----------
-    entry_bytes : int
-        Size of one result; the cache keeps at most ``CACHE_BYTES`` of them (at least 2).
-    """
-
-    def __init__(self, entry_bytes: int) -> None:
-        self._entries: OrderedDict[bytes, np.ndarray] = OrderedDict()
-        self._capacity = max(2, CACHE_BYTES // max(entry_bytes, 1))
-
-    def get(self, rotation: np.ndarray, compute) -> np.ndarray:
-        key = np.asarray(rotation, dtype=float).tobytes()
-        if key in self._entries:
-            self._entries.move_to_end(key)
-            return self._entries[key]
-        value = compute()
-        value.setflags(write=False)
-        self._entries[key] = value
-        if len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
-        return value
-
-
-@lru_cache(maxsize=16)
-def soft_sphere(shape: tuple[int, int, int], edge: float) -> np.ndarray:
-    """Spherical mask about the box centre: 1 to radius ``N/2 - edge``, cosine to 0 at ``N/2``
-    (kept per shape and edge, read-only).
-
-    Parameters
-    ----------
-    shape : tuple of int
-        ``(N, N, N)``.
-    edge : float
-        Width of the cosine edge in voxels; 0 gives all ones.
-
-    Returns
-    -------
-    ndarray of shape (N, N, N)
-    """
-    if edge <= 0:
-        mask = np.ones(shape)
-    else:
-        z, y, x = np.indices(shape, dtype=float) - box_centre(shape)[:, None, None, None]
-        radius = np.sqrt(x**2 + y**2 + z**2)
-        outer = shape[0] / 2.0
-        inner = outer - edge
-        ramp = 0.5 + 0.5 * np.cos(np.pi * np.clip((radius - inner) / edge, 0.0, 1.0))
-        mask = np.where(radius <= inner, 1.0, ramp)
-    mask.setflags(write=False)
-    return mask
-
-
-def standardize(volume: np.ndarray) -> np.ndarray:
-    """Zero mean, unit variance (a constant volume only loses its mean)."""
-    centred = volume - volume.mean()
-    spread = centred.std()
-    return centred / spread if spread > 0 else centred
-
-
-#: Rotations over which the expected overlap of two wedges is averaged (fixed, seeded).
-OVERLAP_ROTATIONS = Rotation.random(48, random_state=20121128).as_matrix()
-
-
-@lru_cache(maxsize=64)
-def expected_overlap(shape: tuple[int, int, int], fixed_tilt: TiltRange, moving_tilt: TiltRange,
-                     max_frequency: float, margin: float) -> float:
-    """Mean overlap of the two wedges' common mask over :data:`OVERLAP_ROTATIONS`.
-
-    The overlap is the fraction of the band's coefficients (``0 < |xi| <= max_frequency``,
-    Hermitian weights) that both masks keep.
-
-    Returns
-    -------
-    float
-        In [0, 1]; 1 without missing wedges.
-    """
-    grid = fourier_grid(shape)
-    fx, fy, fz = grid.frequency_xyz()
-    radius = np.sqrt(fx**2 + fy**2 + fz**2)
-    band = (radius <= max_frequency) & (radius > 0)
-    weights = grid.hermitian_weights * band
-    fixed_mask = wedge_mask(shape, fixed_tilt, margin=margin)
-    kept = [(weights * (fixed_mask & wedge_mask(shape, moving_tilt, r, margin=margin))).sum()
-            for r in OVERLAP_ROTATIONS]
-    return float(np.mean(kept) / weights.sum())
-
-
-def overlap_weight(overlap, expected: float, min_overlap: float = 0.2):
-    """``w = min(1, overlap / (min_overlap * expected))``: how much a comparison over this
-    overlap counts (module docstring). ``overlap``: a float or an array of them."""
-    if min_overlap <= 0:
-        return np.ones_like(np.asarray(overlap, dtype=float))
-    return np.clip(np.asarray(overlap, dtype=float) / (min_overlap * expected), 0.0, 1.0)
-
-
-def band_limited(volume: np.ndarray, max_frequency: float, mask_edge_voxels: float) -> np.ndarray:
-    """A volume as constrained scores compare it: standardized, low-passed to
-    ``max_frequency`` (cosine roll-off over ``ROLL_OFF``) and under the soft spherical mask.
-
-    Parameters
-    ----------
-    volume : ndarray of shape (N, N, N)
-    max_frequency : float
-        Cycles/voxel.
-    mask_edge_voxels : float
-        Edge of :func:`soft_sphere`.
-
-    Returns
-    -------
-    ndarray of shape (N, N, N)
-    """
-    shape = volume.shape
-    fx, fy, fz = fourier_grid(shape).frequency_xyz()
-    radius = np.sqrt(fx**2 + fy**2 + fz**2)
-    lowpass = 0.5 + 0.5 * np.cos(np.pi * np.clip((radius - max_frequency) / ROLL_OFF, 0.0, 1.0))
-    return inverse(forward(standardize(volume)) * lowpass, shape) * soft_sphere(shape, mask_edge_voxels)
-
+#: Volume filters moved to numerics in 0.2 (served with a DeprecationWarning until 0.3).
+__getattr__ = moved_names(__name__, {"ROLL_OFF": "subalign.numerics.filters",
+                                     "soft_sphere": "subalign.numerics.filters",
+                                     "standardize": "subalign.numerics.filters"})
 
 class ConstrainedObjective:
     """Base of wedge-constrained pair objectives; see the module docstring.
@@ -355,8 +105,8 @@ class ConstrainedObjective:
         self.shape = fixed.shape
         self.grid = fourier_grid(self.shape)
         self.order = config.interpolation_order
+        radius = self.grid.radius
         fx, fy, fz = self.grid.frequency_xyz()
-        radius = np.sqrt(fx**2 + fy**2 + fz**2)
         fixed = band_limited(fixed, config.max_frequency, config.mask_edge_voxels)
         # With rotation=fourier the fixed volume goes through the moving one's sampling
         # kernel unrotated (on_grid, the same single FFT): a volume against itself then
@@ -376,9 +126,9 @@ class ConstrainedObjective:
         self._fixed_band_mask = self.fixed_mask[self.band]
         self._band_weight = float(self.band_weights.sum())
         band_size = len(self.band_weights)
-        self._masks = _ByRotation(band_size)
-        self._spectra = _ByRotation(band_size * 16)
-        self._full_masks = _ByRotation(self.band.size)
+        self._masks = RotationCache(band_size)
+        self._spectra = RotationCache(band_size * 16)
+        self._full_masks = RotationCache(self.band.size)
         self.expected_overlap = expected_overlap(self.shape, fixed_tilt, moving_tilt,
                                                  config.max_frequency, self.margin)
         if not self.expected_overlap > 0:
@@ -397,7 +147,7 @@ class ConstrainedObjective:
             self._sampler = SpectrumSampler(moving, max_frequency=config.max_frequency)
         else:
             self.moving_coefficients = prefilter(moving, self.order)
-            self._full_spectra = _ByRotation(self.band.size * 16)
+            self._full_spectra = RotationCache(self.band.size * 16)
             z, y, x = np.indices(self.shape, dtype=float)
             cz, cy, cx = box_centre(self.shape)
             self._coordinates = (x - cx, y - cy, z - cz)  # (x, y, z), each (N, N, N)

@@ -31,7 +31,8 @@ from subalign.numerics.geometry import rotation_distance_deg
 from subalign.numerics.spectral import SpectrumSampler, on_grid
 from subalign.numerics.volumes import box_centre
 from subalign.numerics.wedge import TiltRange, measured
-from subalign.scoring.constrained import band_limited, expected_overlap, overlap_weight
+from subalign.numerics.filters import band_limited
+from subalign.numerics.overlap import expected_overlap, overlap_weight
 
 __all__ = ["ScanResult", "scan_rotations"]
 
@@ -118,8 +119,7 @@ def scan_rotations(
     shape = fixed.shape
     grid = fourier_grid(shape)
     fx, fy, fz = grid.frequency_xyz()
-    radius = np.sqrt(fx**2 + fy**2 + fz**2)
-    band = (radius <= max_frequency) & (radius > 0)
+    band = (grid.radius <= max_frequency) & (grid.radius > 0)
     xi = np.stack([fx[band], fy[band], fz[band]], axis=-1)  # (n, 3), the band's coefficients
     weights = grid.hermitian_weights[band]
     # The fixed band through the same kernel as the moving one (one FFT, see

@@ -14,14 +14,15 @@ the best few distinct ones start the refinement at that translation. Without the
 translation that puts the moving particle's centre onto the fixed one's (``centroid``) or
 with the score's FFT translation search (``fft``).
 
-The contract with scores: searching on binned volumes needs the
-:class:`~subalign.plugin.protocols.BinnableScore` capability; search settings are fields of
-the score's own config. Everything in this module is in the *search* box's voxels until
+The contract with scores: none. Searching on binned volumes is the framework's choice; it
+rescales a score's settings itself where it can (:func:`_search_score`) and otherwise
+searches at full size. Search settings are fields of the score's own config. Everything in this module is in the *search* box's voxels until
 :meth:`SearchStage.to_full` scales a transform back.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -45,7 +46,11 @@ from subalign.plugin.protocols import (
 __all__ = ["INITIAL_TRANSLATIONS", "SearchSettings", "SearchStage", "polish", "resume_polish",
            "search_factor"]
 
+log = logging.getLogger("subalign")
+
 INITIAL_TRANSLATIONS = ("centroid", "fft")
+#: Scores already reported as searched at full size (one log line per score and process).
+_UNBINNED_SAID: set = set()
 #: The smallest binned box the search runs on; a smaller one keeps too little to rank rotations.
 MIN_SEARCH_BOX = 16
 #: Soft-mask edge of the scan in full-size voxels (the scores' default).
@@ -97,22 +102,36 @@ def search_factor(binning: int, size: int) -> int:
 
 
 def _search_score(plugins: PluginSet, score_node: Mapping[str, Any],
-                  settings: SearchSettings, factor: int) -> Score:
-    """The score the search runs with: overrides applied, then adapted to the binning."""
+                  settings: SearchSettings, factor: int) -> tuple[Score, int]:
+    """The score the search runs with (overrides applied, adapted to the binning) and the
+    binning it runs at.
+
+    Binning is the framework's speed choice, not a demand on scores: a
+    :class:`~subalign.plugin.protocols.BinnableScore` adapts itself; a score whose config
+    can rescale itself (``binned(factor)``, as every ``ConstrainedScoreConfig`` can) is
+    rebuilt from the rescaled config; any other score is searched at full size, said once
+    per process in the log.
+    """
     overrides = dict(settings.score_overrides or {})
+    node = {**score_node, **overrides}
     try:
-        score = plugins.create("score", {**score_node, **overrides})
+        score = plugins.create("score", node)
     except ConfigError as exc:
         raise ConfigError(f"search_score={overrides}: {exc}; set search_score=null to "
                           "search with the score as configured") from None
     if factor == 1:
-        return score
-    if not isinstance(score, BinnableScore):
-        raise ConfigError(
-            f"search_binning={factor}: score {score_node['name']!r} cannot be searched on "
-            "binned volumes (it lacks binned(factor), see "
-            "subalign.plugin.protocols.BinnableScore); set search_binning=1")
-    return score.binned(factor)
+        return score, 1
+    if isinstance(score, BinnableScore):
+        return score.binned(factor), factor
+    rebuilt = plugins.create_binned("score", node, factor)
+    if rebuilt is not None:
+        return rebuilt, factor
+    name = str(score_node["name"])
+    if name not in _UNBINNED_SAID:
+        _UNBINNED_SAID.add(name)
+        log.info("search_binning=%d: score %r has no binned settings (neither binned(factor) "
+                 "nor a ConstrainedScoreConfig); its search runs at full size", factor, name)
+    return score, 1
 
 
 class SearchStage:
@@ -143,9 +162,9 @@ class SearchStage:
             raise ConfigError(f"initial_translation: expected 'centroid' or 'fft', found "
                               f"{settings.initial_translation!r}")
         self.settings = settings
-        self.factor = (search_factor(settings.binning, fixed.shape[0])
-                       if settings.two_stage else 1)
-        score = _search_score(plugins, score_node, settings, self.factor)
+        score, self.factor = _search_score(
+            plugins, score_node, settings,
+            search_factor(settings.binning, fixed.shape[0]) if settings.two_stage else 1)
         self.fixed = bin_volume(fixed, self.factor)
         self.moving = bin_volume(moving, self.factor)
         self.tilts = (fixed_tilt, moving_tilt)

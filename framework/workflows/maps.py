@@ -70,7 +70,7 @@ def lowpass(volume: np.ndarray, cutoff: float) -> np.ndarray:
     if cutoff >= 0.5:
         return np.asarray(volume, dtype=float)
     grid = fourier_grid(volume.shape)
-    radius = np.sqrt(grid.fx ** 2 + grid.fy ** 2 + grid.fz ** 2)
+    radius = grid.radius
     width = LOWPASS_EDGE_SHELLS / volume.shape[0]
     fraction = np.clip((radius - (cutoff - width / 2)) / width, 0.0, 1.0)
     return inverse(forward(volume) * (0.5 + 0.5 * np.cos(np.pi * fraction)), volume.shape)

@@ -1,18 +1,8 @@
-"""The ``subalign`` console script.
+"""The Hydra apps: ``subalign align``, ``simulate`` and ``experiment``.
 
-``subalign align [overrides]``
-    Hydra app on ``subalign.conf/align.yaml``. With no ``fixed``/``moving`` it aligns the
-    built-in demo pair and compares the result with the known truth. Multirun (``-m``) works.
-``subalign simulate [overrides]``
-    Hydra app on ``subalign.conf/simulate.yaml``: N simulated subtomograms with ground truth
-    (:mod:`subalign.simulation.output` describes the files).
-``subalign experiment [overrides]``
-    Hydra app on ``subalign.conf/run_experiment.yaml``: one cell of one of the paper's
-    experiments per job (:mod:`subalign.experiments`); ``-m`` runs the preset's sweep.
-``subalign report DIR [DIR ...] [--output FILE]``
-    Collects experiment jobs into Markdown tables and PNG figures.
-``subalign plugins``
-    Lists every registered plugin by kind, with the distribution it came from.
+Each is a Hydra app on its config in :mod:`subalign.conf` (``-m`` sweeps work). Everything
+a command checks runs before Hydra makes a directory (:mod:`subalign.cli.checks`); an
+interrupted ``simulate`` or ``experiment`` resumes when the same command runs again.
 """
 
 from __future__ import annotations
@@ -38,56 +28,25 @@ from subalign.cli.checks import (
     check_command,
     demo_simulation,
 )
-from subalign.cli.commandline import debug_requested, fail, hydra_arguments, runs_the_task
+from subalign.cli.commandline import fail, hydra_arguments, runs_the_task
 from subalign.cli.compose import CONFIG_MODULE, prepare_config_store
 from subalign.cli.help import command_help
-from subalign.cli.rundirs import claim_runs_of, config_fingerprint, job_output_dir, release_claim
-from subalign.errors import ConfigError, SubalignError
-from subalign.execution import provenance
-from subalign.numerics.geometry import transform_errors
-from subalign.io.mrc import read_volume
-from subalign.io.files import write_json
-from subalign.plugin.manager import default_plugin_set
-from subalign.experiments import run_experiment
-from subalign.experiments.report import main as report_main
-from subalign.cli.particles import PARTICLE_COMMANDS
-from subalign.cli.batch import batch_main
-from subalign.cli.average import average_main, classify_main
-from subalign.simulation.figures import write_figure2b
 from subalign.cli.progress import ProgressLog
-from subalign.simulation.simulate import load_density, simulate_pair
+from subalign.cli.rundirs import claim_runs_of, config_fingerprint, job_output_dir, release_claim
+from subalign.errors import SubalignError
+from subalign.execution import provenance
+from subalign.experiments import run_experiment
+from subalign.io.files import write_json
+from subalign.io.mrc import read_volume
+from subalign.numerics.geometry import transform_errors
+from subalign.plugin.manager import default_plugin_set
+from subalign.simulation.figures import write_figure2b
 from subalign.simulation.output import write_simulation
+from subalign.simulation.simulate import load_density, simulate_pair
+
+__all__ = ["RESUMABLE", "TASKS", "run_hydra_command"]
 
 log = logging.getLogger("subalign")
-
-USAGE = """usage: subalign COMMAND [hydra overrides]
-
-commands:
-  align      align moving onto fixed (no files: built-in demo pair); -m for multirun
-  simulate   simulate subtomograms with ground-truth poses and pair lists
-  experiment run one of the paper's experiments (experiment=<name>; -m for its sweep)
-  report     collect experiment jobs into Markdown tables and PNG figures
-  plugins    list registered plugins by kind with their origin
-  convert    convert a particle set: RELION 5 / 3-4 STAR, Dynamo .tbl, TOM/AV3 .em, STOPGAP
-  show       summarize a particle set (tomograms, wedges, poses)
-  aligned    write a particle or an alignment result as an aligned MRC (for ChimeraX)
-  batch      align a particle set on Dask: to a reference, all-vs-all or a pair list
-  average    refine a particle set in rounds: gold-standard half maps, FSC, report
-  classify   sort a particle set into classes: multi-reference refinement or all-vs-all
-
-examples:
-  subalign align
-  subalign align fixed=a.mrc moving=b.mrc wedge.tilt_range_deg=[-60,60]
-  subalign align -m score=rcs,fcs
-  subalign simulate n=10 imaging.snr=0.5 imaging.tilt_range_deg=[-60,60] figure=true
-  subalign experiment -m experiment=table1_2 n_pairs=10 snr=0.5 tilt=60,40
-  subalign report multirun/table1_2 --output report.md
-
-Each command's own help: subalign COMMAND --help. Results go to output_dir= when given,
-else to a new directory under outputs/ (multirun/ with -m). An interrupted simulate or
-experiment resumes when the same command is run again (with output_dir= too).
-Errors are one line (exit code 2); -v or SUBALIGN_DEBUG=1 adds the full trace.
-"""
 
 
 def _demo_inputs(config: DictConfig):
@@ -195,47 +154,14 @@ def _experiment_task(config: DictConfig) -> None:
 
 
 TASKS = {"align": _align_task, "simulate": _simulate_task, "experiment": _experiment_task}
-COMMANDS = ("align", "simulate", "experiment", "report", "plugins", "convert", "show",
-            "aligned", "batch", "average", "classify")
 #: Commands whose default directory a rerun of the same command resumes (cli.rundirs).
 RESUMABLE = ("simulate", "experiment")
 
 
-def _list_plugins() -> None:
-    rows = default_plugin_set().rows()
-    widths = [max(len(row[i]) for row in rows + [("kind", "name", "origin", "")]) for i in range(3)]
-    print(f"{'kind':<{widths[0]}}  {'name':<{widths[1]}}  {'origin':<{widths[2]}}  summary")
-    for kind, name, origin, summary in rows:
-        print(f"{kind:<{widths[0]}}  {name:<{widths[1]}}  {origin:<{widths[2]}}  {summary}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``subalign`` console script."""
-    debug, argv = debug_requested(list(sys.argv[1:] if argv is None else argv))
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
-        return
-    command, rest = argv[0], argv[1:]
+def run_hydra_command(command: str, rest: list[str], debug: bool) -> None:
+    """Run ``subalign COMMAND`` (one of :data:`TASKS`) with its arguments ``rest``."""
+    configs = []
     try:
-        if command == "plugins":
-            if rest:
-                raise ConfigError(f"plugins: expected no arguments, found {' '.join(rest)}")
-            _list_plugins()
-            return
-        if command == "report":
-            report_main(rest)
-            return
-        if command in PARTICLE_COMMANDS:  # convert, show, aligned
-            PARTICLE_COMMANDS[command](rest)
-            return
-        if command == "batch":
-            batch_main(rest)
-            return
-        if command in ("average", "classify"):
-            (average_main if command == "average" else classify_main)(rest)
-            return
-        if command not in TASKS:
-            raise ConfigError(f"command {command!r}: expected one of {', '.join(COMMANDS)}")
         plugins = default_plugin_set()
         # experiments log per item instead; registered once per process
         if command == "align" and not plugins.manager.has_plugin("subalign-progress"):
@@ -245,7 +171,6 @@ def main(argv: list[str] | None = None) -> None:
         if args.help:
             print(command_help(command))
             return
-        configs = []
         if runs_the_task(args):  # everything checked before Hydra makes a directory
             configs = check_command(command, args.overrides, multirun=args.multirun)
     except SubalignError as exc:

@@ -1,0 +1,78 @@
+"""Renamed and moved public names keep working for one minor version, with a warning.
+
+The plugin API is a promise (``docs/plugins.md``, "Compatibility"): a name that a
+released version documented and a later one moves or removes still works until the next
+minor version, and using it raises a :class:`DeprecationWarning` that names the
+replacement and the version that removes it. Two mechanisms:
+
+- :func:`moved_names` gives a module a PEP 562 ``__getattr__`` for names that moved out
+  of it;
+- :data:`MOVED_MODULES` and :func:`install_module_aliases` keep modules importable under
+  their old dotted names (``import subalign.fourier``).
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+from importlib import import_module
+from typing import Callable
+
+__all__ = ["MOVED_MODULES", "REMOVED_IN", "install_module_aliases", "moved_names"]
+
+#: The version that removes what is deprecated now.
+REMOVED_IN = "0.3"
+
+#: Old module name -> its replacement (documented before the layered package of 0.1).
+MOVED_MODULES = {
+    "subalign.fourier": "subalign.numerics.fourier",
+    "subalign.hookspecs": "subalign.plugin.hookspecs",
+    "subalign.protocols": "subalign.plugin.protocols",
+}
+
+
+def _warn(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated and will be removed in subalign {REMOVED_IN}; use "
+                  f"{new}", DeprecationWarning, stacklevel=3)
+
+
+def moved_names(module: str, moved: dict[str, str]) -> Callable[[str], object]:
+    """A module ``__getattr__`` serving ``moved`` (name -> the module it lives in now).
+
+    Parameters
+    ----------
+    module : str
+        The module's own name, for messages.
+    moved : dict of str to str
+        Each moved name and its new module.
+    """
+    def __getattr__(name: str) -> object:
+        if name not in moved:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        _warn(f"{module}.{name}", f"{moved[name]}.{name}")
+        return getattr(import_module(moved[name]), name)
+    return __getattr__
+
+
+class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports an old module name as a module holding its replacement's public names (the
+    same objects)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in MOVED_MODULES:
+            return None
+        return importlib.util.spec_from_loader(name, self)
+
+    def exec_module(self, module) -> None:
+        _warn(f"module {module.__name__}", f"module {MOVED_MODULES[module.__name__]}")
+        replacement = import_module(MOVED_MODULES[module.__name__])
+        module.__dict__.update({name: value for name, value in vars(replacement).items()
+                                if not name.startswith("__")})
+
+
+def install_module_aliases() -> None:
+    """Make the old names of :data:`MOVED_MODULES` importable (idempotent)."""
+    if not any(isinstance(finder, _Alias) for finder in sys.meta_path):
+        sys.meta_path.append(_Alias())

@@ -137,3 +137,34 @@ def test_the_checker_sees_a_violation(tmp_path):
     assert {"subalign.numerics.geometry", "subalign.cli.main",
             "subalign.experiments.paper"} <= found
     assert layer_of("subalign.cli.main") > layer_of("subalign.numerics.mod")
+
+
+#: Modules allowed over MAX_MODULE_LINES: data, not code (the paper's tables, transcribed).
+DATA_MODULES = {"subalign.experiments.paper"}
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 60
+
+
+def _sources() -> dict[str, Path]:
+    return {**{module_name(p, PACKAGE, "subalign"): p for p in PACKAGE.rglob("*.py")},
+            **{module_name(p, PLUGINS, "subalign.plugins"): p for p in PLUGINS.rglob("*.py")}}
+
+
+@pytest.mark.parametrize("module", sorted(set(_sources()) - DATA_MODULES))
+def test_modules_are_small(module):
+    lines = len(_sources()[module].read_text().splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{module}: {lines} lines; split it by concern"
+
+
+def _compiled(function: ast.FunctionDef) -> bool:
+    """A numba kernel: its loops are the point, splitting them costs speed."""
+    return any("njit" in ast.unparse(decorator) for decorator in function.decorator_list)
+
+
+@pytest.mark.parametrize("module", sorted(_sources()))
+def test_functions_read_at_a_glance(module):
+    tree = ast.parse(_sources()[module].read_text())
+    long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES and not _compiled(node)]
+    assert not long, f"{module}: functions over {MAX_FUNCTION_LINES} lines: {long}"

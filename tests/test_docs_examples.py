@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
 import subalign
 from subalign.cli.dispatch import COMMANDS
+from subalign.plugin.manager import build_plugin_set
+from subalign.testing import ScoreContract
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -26,6 +30,17 @@ BLOCK = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.M | re.S)
 #: the primary config each composes.
 COMPOSED = {"align": "align", "simulate": "simulate", "experiment": "run_experiment",
             "batch": "batch", "average": "average", "classify": "classify"}
+
+
+def first_value(override: str) -> str:
+    """``key=a,b`` -> ``key=a``, commas inside brackets kept (``key=[1,2],[3,4]``)."""
+    key, _, value = override.partition("=")
+    depth = 0
+    for position, character in enumerate(value):
+        depth += {"[": 1, "]": -1}.get(character, 0)
+        if character == "," and depth == 0:
+            return f"{key}={value[:position]}"
+    return override
 
 
 def blocks(page: Path, language: str) -> list[str]:
@@ -48,7 +63,9 @@ def subalign_lines(page: Path) -> list[str]:
                          ids=lambda p: p.name)
 def test_python_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    namespace = {"__name__": f"docs_{page.stem}"}
+    module = types.ModuleType(f"docs_{page.stem}")  # dataclasses look their module up
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     for number, body in enumerate(blocks(page, "python"), start=1):
         try:
             exec(compile(body, f"{page.name}, python block {number}", "exec"), namespace)
@@ -71,7 +88,7 @@ def test_shell_examples_name_real_commands_and_fields(page, line):
         return
     overrides = [w for w in words[1:] if "=" in w and not w.startswith("-")]
     if "-m" in words or "--multirun" in words:  # a sweep: compose its first point
-        overrides = [re.sub(r"=([^\[\],]+),.*$", r"=\1", o) for o in overrides]
+        overrides = [first_value(o) for o in overrides]
     if command == "experiment" and not any(o.startswith("experiment=") for o in overrides):
         return  # experiment= selects the preset the other fields belong to
     subalign.compose_config(COMPOSED[command], overrides)
@@ -88,3 +105,25 @@ def test_readme_is_a_front_door_linking_every_page():
     unlinked = [p.name for p in PAGES[1:] if f"(docs/{p.name})" not in text]
     assert not unlinked, f"README.md links no docs/ page named {unlinked}"
     assert "(CHANGELOG.md)" in text
+
+
+def _readme_plugin() -> types.ModuleType:
+    """The README's plugin, executed as the module a user would install."""
+    module = types.ModuleType("readme_tapered_fcs")
+    sys.modules[module.__name__] = module
+    source = next(b for b in blocks(ROOT / "README.md", "python") if "@hookimpl" in b)
+    exec(compile(source, "README.md plugin", "exec"), module.__dict__)
+    return module
+
+
+README_PLUGIN = _readme_plugin()
+
+
+class TestReadmePluginPassesItsContract(ScoreContract):
+    """The plugin the README shows passes the contract the README says it passes."""
+
+    score = "tapered_fcs"
+
+    @pytest.fixture
+    def plugins(self):
+        return build_plugin_set(extra_plugins=[README_PLUGIN])

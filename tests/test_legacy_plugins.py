@@ -108,8 +108,9 @@ def test_legacy_plugin_aligns_realistic_pairs_with_the_defaults(legacy_installed
                                                                 realistic_pairs, version):
     """Default settings: binned search with the framework's rescaled settings, polish at
     full size. Measured 2026-12-06: v0 and v1 give the same poses (docs/benchmarks.md)."""
-    config = subalign.compose_config("align", [f"score=ncc_{version}", "score.constrained=true"],
-                                     plugins=legacy_installed)
+    # a dict, not compose_config: Hydra's ConfigStore is process-wide, and the plugins
+    # are uninstalled after this module
+    config = {"score": {"name": f"ncc_{version}", **NODE}}
     errors = []
     for pair in realistic_pairs:
         result = subalign.align_pair(config, pair.fixed, pair.moving, plugins=legacy_installed)

@@ -35,13 +35,10 @@ from subalign.cli.progress import ProgressLog
 from subalign.cli.rundirs import claim_runs_of, config_fingerprint, job_output_dir, release_claim
 from subalign.errors import SubalignError
 from subalign.execution import provenance
-from subalign.experiments import run_experiment
 from subalign.io.files import write_json
 from subalign.io.mrc import read_volume
 from subalign.numerics.geometry import transform_errors
 from subalign.plugin.manager import default_plugin_set
-from subalign.simulation.figures import write_figure2b
-from subalign.simulation.output import write_simulation
 from subalign.simulation.simulate import load_density, simulate_pair
 
 __all__ = ["RESUMABLE", "TASKS", "run_hydra_command"]
@@ -138,16 +135,22 @@ def _resume_hint(output_dir: Path) -> None:
 def _simulate_task(config: DictConfig) -> None:
     output_dir = job_output_dir(config.output_dir)
     _resume_hint(output_dir)
+    from subalign.simulation.output import write_simulation  # loads pandas
+
     record = write_simulation(config, output_dir, command=_command("simulate"))
     print(f"simulated {len(record['particles'])} subtomograms ({record['made']} new) in "
           f"{record['seconds']:.1f} s: {output_dir}")
     if config.figure:
+        from subalign.simulation.figures import write_figure2b  # loads matplotlib
+
         print(f"wrote {write_figure2b(config, load_density(config), output_dir / 'figure2b.png')}")
 
 
 def _experiment_task(config: DictConfig) -> None:
     output_dir = job_output_dir(config.output_dir)
     _resume_hint(output_dir)
+    from subalign.experiments.jobs import run_experiment  # loads workflows and Dask
+
     record = run_experiment(config, output_dir, command=_command("experiment"))
     print(f"{record['experiment']} ({record['kind']}) {record['cell']}: "
           f"{record['seconds']:.1f} s; wrote {output_dir / 'result.json'}")

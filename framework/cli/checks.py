@@ -21,13 +21,12 @@ from subalign.cli.compose import compose_config, sweep_variants
 from subalign.cli.hydra_errors import describe
 from subalign.errors import ConfigError, VolumeError, check_number
 from subalign.execution.jobs import first_difference
-from subalign.experiments import ExperimentConfig, check_job
+from subalign.experiments.config import ExperimentConfig
 from subalign.io.figures import pyplot
 from subalign.io.files import check_output_dir, sha256_of
 from subalign.io.mrc import read_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
-from subalign.simulation.output import check_directory, pair_indices
 from subalign.simulation.simulate import (
     MIN_BOX,
     SimulateConfig,
@@ -125,6 +124,8 @@ def check_align(config: DictConfig, *, single_run: bool = True) -> None:
 
 def check_simulate(config: DictConfig, *, single_run: bool = True) -> None:
     """Everything ``subalign simulate`` needs, checked before a particle is made."""
+    from subalign.simulation.output import check_directory, pair_indices  # loads pandas
+
     check_simulation(config)
     pair_indices(int(config.n), config.pairs)
     check_fits(config, load_density(config))
@@ -138,6 +139,8 @@ def check_simulate(config: DictConfig, *, single_run: bool = True) -> None:
 def check_experiment_command(config: DictConfig, *, single_run: bool = True) -> None:
     """Everything ``subalign experiment`` needs, checked before the job starts."""
     check_output_dir(config.output_dir or DEFAULT_OUTPUTS)
+    from subalign.experiments.jobs import check_job  # the runners load only for experiments
+
     check_job(config, config.output_dir if single_run and config.output_dir else None)
 
 

@@ -106,6 +106,19 @@ def output_format(path: str | os.PathLike, like: str | None = None) -> str:
                              f"{'/'.join(FORMATS)})")
 
 
+def output_table(output: str | None, to: str | None, particles: ParticleSet,
+                 stem: str) -> tuple[Path, str]:
+    """The table a command writes and its format: ``to`` if given, else by the suffix of
+    ``output``, else the format ``particles`` were read in (RELION 5 for a set without
+    one); the name defaults to ``stem`` with the format's suffix."""
+    source_format = particles.source.format if particles.source is not None else "relion5"
+    fmt = to or source_format
+    path = Path(output or f"{stem}{FORMATS[fmt].suffix}")
+    if output is not None and to is None:
+        fmt = output_format(path, source_format)
+    return path, fmt
+
+
 def read_particles(path: str | os.PathLike, format: str | None = None, *,
                    pixel_size: float | None = None, subtomograms: str | os.PathLike | None = None,
                    tomograms: str | os.PathLike | None = None, wedge=None,

@@ -105,6 +105,71 @@ def _pixel_size(optics, particles, source, given) -> tuple[float | None, str]:
     return check_pixel_size(np.array([]), given, source, "rlnImagePixelSize"), "rlnImagePixelSize"
 
 
+def _rotations(particles: pd.DataFrame, source: str) -> np.ndarray:
+    """Rotations (n, 3, 3) of the particles from RELION's ZYZ angles (module docstring:
+    RELION's matrix is the transpose of subalign's pose)."""
+    require_columns(particles, ANGLES, source, "RELION particle poses")
+    angles = np.column_stack([finite_column(particles, c, source, "a finite angle in degrees")
+                              for c in ANGLES])
+    return np.swapaxes(euler_zyz_to_matrix(angles), -1, -2)
+
+
+def _shifts(particles: pd.DataFrame, pixel: float | None, pixel_column: str,
+            source: str) -> np.ndarray:
+    """Shifts (n, 3) in voxels, ``(x, y, z)``: minus RELION's origins (Angstrom, or pixels
+    in RELION 3.0); zeros without origin columns."""
+    n = len(particles)
+    shifts = np.zeros((n, 3))
+    origin_columns = [c for c in ORIGINS + PIXEL_ORIGINS if c in particles.columns]
+    if any(c in particles.columns for c in ORIGINS):
+        require_columns(particles, ORIGINS, source, "RELION origins")
+        if pixel is None:
+            raise ParticleTableError(
+                f"{source}: pixel size absent; expected {pixel_column} in data_optics to convert "
+                "rlnOriginX/Y/ZAngst to voxels (or give --pixel-size)")
+        shifts = -np.column_stack([finite_column(particles, c, source, "a finite shift in Angstrom")
+                                   for c in ORIGINS]) / pixel
+    elif origin_columns:
+        require_columns(particles, PIXEL_ORIGINS, source, "RELION 3.0 origins in pixels")
+        shifts = -np.column_stack([finite_column(particles, c, source, "a finite shift in pixels")
+                                   for c in PIXEL_ORIGINS])
+    return shifts
+
+
+def _coordinates(particles: pd.DataFrame, optics: pd.DataFrame | None, version: str,
+                 pixel: float | None, source: str) -> tuple[np.ndarray, str, float]:
+    """Coordinates (n, 3) ``(x, y, z)`` (NaN where the table has none), their frame
+    (``centre`` or ``index0``) and unit (Angstrom per coordinate unit)."""
+    n = len(particles)
+    coordinates = np.full((n, 3), np.nan)
+    frame, unit = "centre", 1.0
+    if version == "relion5" and any(c in particles.columns for c in CENTRED):
+        require_columns(particles, CENTRED, source, "RELION 5 coordinates")
+        coordinates = np.column_stack([finite_column(particles, c, source, "a coordinate in Angstrom")
+                                       for c in CENTRED])
+    elif version == "relion4":
+        require_columns(particles, PIXEL_COORDINATES, source, "RELION 3/4 coordinates")
+        coordinates = np.column_stack([finite_column(particles, c, source, "a coordinate in pixels")
+                                       for c in PIXEL_COORDINATES])
+        series = _per_particle(optics, particles, "rlnTomoTiltSeriesPixelSize", source)
+        frame = "index0"
+        unit = (check_pixel_size(series, None, source, "rlnTomoTiltSeriesPixelSize")
+                if series is not None else pixel)
+    return coordinates, frame, unit
+
+
+def _labels(particles: pd.DataFrame, source: str) -> dict[str, np.ndarray]:
+    """``half_set`` and ``class_number`` (n,) where the table has them."""
+    labels = {}
+    if "rlnRandomSubset" in particles.columns:
+        labels["half_set"] = finite_column(particles, "rlnRandomSubset", source,
+                                           "a half set 1 or 2").astype(int)
+    if "rlnClassNumber" in particles.columns:
+        labels["class_number"] = finite_column(particles, "rlnClassNumber", source,
+                                               "a class number").astype(int)
+    return labels
+
+
 def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None, **_) -> ParticleSet:
     """Read a RELION 5 or RELION 3/4 particle STAR file (module docstring).
 
@@ -135,42 +200,10 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None, **_
     n = len(particles)
     version = "relion4" if ("rlnCoordinateX" in particles.columns
                             and "rlnCenteredCoordinateXAngst" not in particles.columns) else "relion5"
-    require_columns(particles, ANGLES, source, "RELION particle poses")
-    angles = np.column_stack([finite_column(particles, c, source, "a finite angle in degrees")
-                              for c in ANGLES])
-    rotations = np.swapaxes(euler_zyz_to_matrix(angles), -1, -2)
+    rotations = _rotations(particles, source)
     pixel, pixel_column = _pixel_size(optics, particles, source, pixel_size)
-
-    shifts = np.zeros((n, 3))
-    origin_columns = [c for c in ORIGINS + PIXEL_ORIGINS if c in particles.columns]
-    if any(c in particles.columns for c in ORIGINS):
-        require_columns(particles, ORIGINS, source, "RELION origins")
-        if pixel is None:
-            raise ParticleTableError(
-                f"{source}: pixel size absent; expected {pixel_column} in data_optics to convert "
-                "rlnOriginX/Y/ZAngst to voxels (or give --pixel-size)")
-        shifts = -np.column_stack([finite_column(particles, c, source, "a finite shift in Angstrom")
-                                   for c in ORIGINS]) / pixel
-    elif origin_columns:
-        require_columns(particles, PIXEL_ORIGINS, source, "RELION 3.0 origins in pixels")
-        shifts = -np.column_stack([finite_column(particles, c, source, "a finite shift in pixels")
-                                   for c in PIXEL_ORIGINS])
-
-    coordinates = np.full((n, 3), np.nan)
-    frame, unit = "centre", 1.0
-    if version == "relion5" and any(c in particles.columns for c in CENTRED):
-        require_columns(particles, CENTRED, source, "RELION 5 coordinates")
-        coordinates = np.column_stack([finite_column(particles, c, source, "a coordinate in Angstrom")
-                                       for c in CENTRED])
-    elif version == "relion4":
-        require_columns(particles, PIXEL_COORDINATES, source, "RELION 3/4 coordinates")
-        coordinates = np.column_stack([finite_column(particles, c, source, "a coordinate in pixels")
-                                       for c in PIXEL_COORDINATES])
-        series = _per_particle(optics, particles, "rlnTomoTiltSeriesPixelSize", source)
-        frame = "index0"
-        unit = (check_pixel_size(series, None, source, "rlnTomoTiltSeriesPixelSize")
-                if series is not None else pixel)
-
+    shifts = _shifts(particles, pixel, pixel_column, source)
+    coordinates, frame, unit = _coordinates(particles, optics, version, pixel, source)
     tomogram_column = "rlnTomoName" if "rlnTomoName" in particles.columns else (
         "rlnMicrographName" if "rlnMicrographName" in particles.columns else None)
     names = (particles[tomogram_column].astype(str).to_numpy() if tomogram_column
@@ -188,10 +221,7 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None, **_
         "tomogram": names, "subtomogram": images,
         "x": coordinates[:, 0], "y": coordinates[:, 1], "z": coordinates[:, 2],
     }
-    if "rlnRandomSubset" in particles.columns:
-        fields["half_set"] = finite_column(particles, "rlnRandomSubset", source, "a half set 1 or 2").astype(int)
-    if "rlnClassNumber" in particles.columns:
-        fields["class_number"] = finite_column(particles, "rlnClassNumber", source, "a class number").astype(int)
+    fields.update(_labels(particles, source))
     columns = {"tomogram": tomogram_column or "rlnTomoName", "subtomogram": "rlnImageName",
                "half_set": "rlnRandomSubset", "class_number": "rlnClassNumber"}
     return ParticleSet.create(

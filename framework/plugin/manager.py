@@ -106,6 +106,26 @@ def _env_list(name: str) -> set[str]:
     return {item.strip() for item in os.environ.get(name, "").split(",") if item.strip()}
 
 
+def _entry_point_plugins(autoload: bool, blocked: set[str]) -> list[tuple[str, object, str]]:
+    """``(name, plugin, origin)`` of every ``subalign`` entry point to load: subalign's
+    own always, others when ``autoload``; none in ``blocked``."""
+    found = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
+        builtin = dist == BUILTIN_DISTRIBUTION
+        if ep.name in blocked or not (builtin or autoload):
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            raise PluginError(
+                f"entry point {ep.name} = {ep.value} (from {dist}) failed to load: {exc}"
+            ) from exc
+        version = f" {ep.dist.version}" if ep.dist is not None else ""
+        found.append((ep.name, plugin, f"{dist}{version}"))
+    return found
+
+
 def build_plugin_set(
     *,
     extra_plugins: Iterable[object] = (),
@@ -152,19 +172,8 @@ def build_plugin_set(
         origins[name] = origin
 
     if load_entry_points:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
-            builtin = dist == BUILTIN_DISTRIBUTION
-            if ep.name in blocked or not (builtin or autoload):
-                continue
-            try:
-                plugin = ep.load()
-            except Exception as exc:
-                raise PluginError(
-                    f"entry point {ep.name} = {ep.value} (from {dist}) failed to load: {exc}"
-                ) from exc
-            version = f" {ep.dist.version}" if ep.dist is not None else ""
-            add(plugin, ep.name, f"{dist}{version}")
+        for name, plugin, origin in _entry_point_plugins(autoload, blocked):
+            add(plugin, name, origin)
     for plugin in extra_plugins:
         name = getattr(plugin, "__name__", type(plugin).__name__)
         add(plugin, name, f"<object {name}>")

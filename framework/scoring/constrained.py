@@ -139,22 +139,31 @@ class ConstrainedObjective:
         nyquist = np.isclose(np.abs(self.band_frequencies), 0.5)
         self._shift_factors = np.where(nyquist, 0.0, -2j * np.pi * self.band_frequencies).T
         if config.rotation == "fourier":
-            # The phase that moves the origin of the sampled spectrum (the box centre) to
-            # rfftn's (index 0), orthonormal scale.
-            self._band_phase = (np.exp(-2j * np.pi * self.band_frequencies
-                                       @ box_centre(self.shape)[::-1])
-                                / np.sqrt(np.prod(self.shape)))
-            self._sampler = SpectrumSampler(moving, max_frequency=config.max_frequency)
+            self._prepare_fourier_rotation(moving)
         else:
-            self.moving_coefficients = prefilter(moving, self.order)
-            self._full_spectra = RotationCache(self.band.size * 16)
-            z, y, x = np.indices(self.shape, dtype=float)
-            cz, cy, cx = box_centre(self.shape)
-            self._coordinates = (x - cx, y - cy, z - cz)  # (x, y, z), each (N, N, N)
-            # 2 pi i xi of the half spectrum, (x, y, z); Nyquist terms have no derivative.
-            self._derivative_factors = [
-                np.where(np.isclose(np.abs(f), 0.5), 0.0, 2j * np.pi * f)
-                for f in self.grid.frequency_xyz()]
+            self._prepare_spline_rotation(moving)
+
+    def _prepare_fourier_rotation(self, moving: np.ndarray) -> None:
+        """``rotation=fourier``: the sampler of the moving spectrum, and the phase that moves
+        the origin of the sampled spectrum (the box centre) to rfftn's (index 0),
+        orthonormal scale."""
+        self._band_phase = (np.exp(-2j * np.pi * self.band_frequencies
+                                   @ box_centre(self.shape)[::-1])
+                            / np.sqrt(np.prod(self.shape)))
+        self._sampler = SpectrumSampler(moving, max_frequency=self.config.max_frequency)
+
+    def _prepare_spline_rotation(self, moving: np.ndarray) -> None:
+        """``rotation=spline``: spline coefficients of the moving volume, voxel coordinates
+        about the centre and the spectral derivative factors."""
+        self.moving_coefficients = prefilter(moving, self.order)
+        self._full_spectra = RotationCache(self.band.size * 16)
+        z, y, x = np.indices(self.shape, dtype=float)
+        cz, cy, cx = box_centre(self.shape)
+        self._coordinates = (x - cx, y - cy, z - cz)  # (x, y, z), each (N, N, N)
+        # 2 pi i xi of the half spectrum, (x, y, z); Nyquist terms have no derivative.
+        self._derivative_factors = [
+            np.where(np.isclose(np.abs(f), 0.5), 0.0, 2j * np.pi * f)
+            for f in self.grid.frequency_xyz()]
 
     # -- what a score implements -------------------------------------------------------
     def residual_parts(self, spectrum: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, Any]:

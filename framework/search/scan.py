@@ -81,6 +81,88 @@ class ScanResult:
                           self.correlations[kept], self.overlaps[kept])
 
 
+@dataclass
+class _ScanSetup:
+    """What every rotation of one scan is compared with: the band's frequencies ``xi``
+    (n, 3) and Hermitian ``weights`` (n,), the fixed band's values and wedge mask, the
+    moving volume's sampler, and the shifts the correlation volumes range over."""
+
+    shape: tuple[int, int, int]
+    band: np.ndarray
+    xi: np.ndarray
+    weights: np.ndarray
+    fixed_values: np.ndarray
+    fixed_kept: np.ndarray
+    moving: SpectrumSampler
+    moving_tilt: TiltRange
+    margin: float
+    reference_overlap: float
+    centre_phase: np.ndarray
+    shifts: tuple[np.ndarray, np.ndarray, np.ndarray]
+    allowed: np.ndarray | None
+
+    @classmethod
+    def of(cls, fixed, moving, fixed_tilt, moving_tilt, max_frequency, margin, mask_edge,
+           max_shift) -> "_ScanSetup":
+        shape = fixed.shape
+        grid = fourier_grid(shape)
+        fx, fy, fz = grid.frequency_xyz()
+        band = (grid.radius <= max_frequency) & (grid.radius > 0)
+        xi = np.stack([fx[band], fy[band], fz[band]], axis=-1)  # (n, 3), the band's coefficients
+        # The fixed band through the same kernel as the moving one (one FFT, see
+        # on_grid): a volume against itself then correlates exactly at the identity.
+        fixed_values = scipy.fft.rfftn(
+            on_grid(band_limited(fixed, max_frequency, mask_edge), SCAN_KERNEL_WIDTH),
+            norm="ortho")[band]
+        sz, sy, sx = np.meshgrid(*[np.fft.fftfreq(n, d=1.0 / n) for n in shape], indexing="ij")
+        return cls(
+            shape=shape, band=band, xi=xi, weights=grid.hermitian_weights[band],
+            fixed_values=fixed_values,
+            fixed_kept=measured(xi[:, 0], xi[:, 2], fixed_tilt, margin=margin, size=shape[0]),
+            moving=SpectrumSampler(band_limited(moving, max_frequency, mask_edge),
+                                   SCAN_KERNEL_WIDTH, max_frequency),
+            moving_tilt=moving_tilt, margin=margin,
+            reference_overlap=expected_overlap(shape, fixed_tilt, moving_tilt, max_frequency,
+                                               margin),
+            # rfftn's phase convention puts the origin at index 0, not at the centre c.
+            centre_phase=(np.exp(-2j * np.pi * xi @ box_centre(shape)[::-1])
+                          / np.sqrt(np.prod(shape))),
+            shifts=(sx.ravel(), sy.ravel(), sz.ravel()),
+            allowed=None if max_shift is None else (sx**2 + sy**2 + sz**2 <= max_shift**2).ravel(),
+        )
+
+    def score(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weighted correlations (K,), overlaps (K,) and best translations (K, 3) of the
+        rotations ``batch`` (K, 3, 3)."""
+        shape, weights = self.shape, self.weights
+        # R^-1 xi = R^T xi for every rotation and band coefficient: (K, n, 3)
+        unrotated = np.matmul(self.xi[None], batch)
+        values = (self.moving.sample(unrotated.reshape(-1, 3)).reshape(len(batch), -1)
+                  * self.centre_phase[None])
+        masks = self.fixed_kept[None] & measured(unrotated[..., 0], unrotated[..., 2],
+                                                 self.moving_tilt, margin=self.margin,
+                                                 size=shape[0])
+        # Single precision for the correlation volumes: they only rank rotations and pick
+        # whole-voxel shifts, and complex64 halves the cost of the batch's inverse FFTs.
+        product = np.zeros((len(batch),) + fourier_grid(shape).spectrum_shape,
+                           dtype=np.complex64)
+        product[:, self.band] = self.fixed_values[None] * np.conj(values) * masks
+        # Correlation over shifts: sum_x f1(x) g1(x - a), in the ortho convention.
+        correlation = scipy.fft.irfftn(product, s=shape, axes=(1, 2, 3), norm="ortho")
+        correlation = correlation.reshape(len(batch), -1) * float(np.sqrt(np.prod(shape)))
+        if self.allowed is not None:
+            correlation = np.where(self.allowed[None], correlation, -np.inf)
+        best = np.argmax(correlation, axis=1)
+        fixed_power = weights * np.abs(self.fixed_values) ** 2
+        norms = np.sqrt((fixed_power[None] * masks).sum(axis=1)
+                        * (weights[None] * np.abs(values) ** 2 * masks).sum(axis=1))
+        peak = correlation[np.arange(len(batch)), best]
+        overlap = (weights[None] * masks).sum(axis=1) / float(weights.sum())
+        value = np.where(norms > 0, peak / np.where(norms > 0, norms, 1.0), 0.0)
+        translations = np.stack([shift[best] for shift in self.shifts], axis=1)
+        return value * overlap_weight(overlap, self.reference_overlap), overlap, translations
+
+
 def scan_rotations(
     fixed: np.ndarray,
     moving: np.ndarray,
@@ -116,61 +198,15 @@ def scan_rotations(
     ScanResult
         Sorted best first.
     """
-    shape = fixed.shape
-    grid = fourier_grid(shape)
-    fx, fy, fz = grid.frequency_xyz()
-    band = (grid.radius <= max_frequency) & (grid.radius > 0)
-    xi = np.stack([fx[band], fy[band], fz[band]], axis=-1)  # (n, 3), the band's coefficients
-    weights = grid.hermitian_weights[band]
-    # The fixed band through the same kernel as the moving one (one FFT, see
-    # on_grid): a volume against itself then correlates exactly at the identity.
-    fixed_values = scipy.fft.rfftn(
-        on_grid(band_limited(fixed, max_frequency, mask_edge_voxels), SCAN_KERNEL_WIDTH),
-        norm="ortho")[band]
-    fixed_kept = measured(xi[:, 0], xi[:, 2], fixed_tilt, margin=wedge_margin_voxels,
-                          size=shape[0])
-    reference = expected_overlap(shape, fixed_tilt, moving_tilt, max_frequency,
-                                 wedge_margin_voxels)
-    moving = SpectrumSampler(band_limited(moving, max_frequency, mask_edge_voxels),
-                             SCAN_KERNEL_WIDTH, max_frequency)
-    # rfftn's phase convention puts the origin at index 0, not at the centre c.
-    centre_phase = np.exp(-2j * np.pi * xi @ box_centre(shape)[::-1]) / np.sqrt(np.prod(shape))
-    shifts = [np.fft.fftfreq(n, d=1.0 / n) for n in shape]
-    sz, sy, sx = np.meshgrid(*shifts, indexing="ij")
-    allowed = (None if max_shift is None
-               else (sx**2 + sy**2 + sz**2 <= max_shift**2).ravel())
+    setup = _ScanSetup.of(fixed, moving, fixed_tilt, moving_tilt, max_frequency,
+                          wedge_margin_voxels, mask_edge_voxels, max_shift)
     rotations = np.asarray(rotations, dtype=float)
     translations = np.empty((len(rotations), 3))
     correlations = np.empty(len(rotations))
     overlaps = np.empty(len(rotations))
-    fixed_power = weights * np.abs(fixed_values) ** 2
-    band_weight = float(weights.sum())
     for start in range(0, len(rotations), BATCH):
-        batch = rotations[start:start + BATCH]
-        # R^-1 xi = R^T xi for every rotation and band coefficient: (K, n, 3)
-        unrotated = np.matmul(xi[None], batch)
-        values = moving.sample(unrotated.reshape(-1, 3)).reshape(len(batch), -1) * centre_phase[None]
-        masks = fixed_kept[None] & measured(unrotated[..., 0], unrotated[..., 2], moving_tilt,
-                                            margin=wedge_margin_voxels, size=shape[0])
-        # Single precision for the correlation volumes: they only rank rotations and pick
-        # whole-voxel shifts, and complex64 halves the cost of the batch's inverse FFTs.
-        product = np.zeros((len(batch),) + grid.spectrum_shape, dtype=np.complex64)
-        product[:, band] = fixed_values[None] * np.conj(values) * masks
-        # Correlation over shifts: sum_x f1(x) g1(x - a), in the ortho convention.
-        correlation = scipy.fft.irfftn(product, s=shape, axes=(1, 2, 3), norm="ortho")
-        correlation = correlation.reshape(len(batch), -1) * float(np.sqrt(np.prod(shape)))
-        if allowed is not None:
-            correlation = np.where(allowed[None], correlation, -np.inf)
-        best = np.argmax(correlation, axis=1)
-        norms = np.sqrt((fixed_power[None] * masks).sum(axis=1)
-                        * (weights[None] * np.abs(values) ** 2 * masks).sum(axis=1))
-        peak = correlation[np.arange(len(batch)), best]
-        overlap = (weights[None] * masks).sum(axis=1) / band_weight
-        value = np.where(norms > 0, peak / np.where(norms > 0, norms, 1.0), 0.0)
-        correlations[start:start + len(batch)] = value * overlap_weight(overlap, reference)
-        overlaps[start:start + len(batch)] = overlap
-        translations[start:start + len(batch)] = np.stack(
-            [sx.ravel()[best], sy.ravel()[best], sz.ravel()[best]], axis=1)
+        batch = slice(start, start + BATCH)
+        correlations[batch], overlaps[batch], translations[batch] = setup.score(rotations[batch])
     order = np.argsort(-correlations, kind="stable")
     return ScanResult(rotations[order], translations[order], correlations[order],
                       overlaps[order])

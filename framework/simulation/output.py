@@ -129,6 +129,30 @@ def _write_star(path: Path, rows: list[dict]) -> None:
     write_star(path, {"particles": pd.DataFrame(rows)})  # no time stamp: same rows, same bytes
 
 
+#: The conventions ``simulation.json`` states.
+CONVENTIONS = {"pose": POSE_CONVENTION, "pair_truth": TRANSFORM_CONVENTION,
+               "arrays": "MRC data are [z, y, x]; voxel size in Angstrom in the header"}
+
+
+def _write_tables(config: DictConfig, output_dir: Path, particles: list, poses: list,
+                  pairs, voxel_angstrom: float) -> None:
+    """``poses.star``, the truth tables of every format, and ``pairs.json`` (the true
+    transform of each pair)."""
+    _write_star(output_dir / "poses.star", [
+        {"rlnImageName": p["file"], **relion_pose_columns(pose, voxel_angstrom)}
+        for p, pose in zip(particles, poses)
+    ])
+    write_truth_tables(config, output_dir, [p["file"] for p in particles], poses)
+    write_json(output_dir / "pairs.json", {
+        "convention": TRANSFORM_CONVENTION,
+        "pairs": [
+            {"fixed": particles[i]["file"], "moving": particles[j]["file"],
+             "truth": poses[i].compose(poses[j].inverse()).to_record()}
+            for i, j in pairs
+        ],
+    })
+
+
 def write_simulation(config: DictConfig, output_dir: str | Path, *,
                      command: str | None = None) -> dict:
     """Simulate ``config.n`` particles into ``output_dir`` (resumable; module docstring).
@@ -177,30 +201,12 @@ def write_simulation(config: DictConfig, output_dir: str | Path, *,
         if (index + 1) % every == 0 or index + 1 == int(config.n):
             log.info("particle %d/%d (%.1f s)", index + 1, int(config.n), time.perf_counter() - start)
     seconds = clock.tick()
-    _write_star(output_dir / "poses.star", [
-        {"rlnImageName": p["file"], **relion_pose_columns(pose, voxel_angstrom)}
-        for p, pose in zip(particles, poses)
-    ])
-    write_truth_tables(config, output_dir, [p["file"] for p in particles], poses)
-    write_json(output_dir / "pairs.json", {
-        "convention": TRANSFORM_CONVENTION,
-        "pairs": [
-            {"fixed": particles[i]["file"], "moving": particles[j]["file"],
-             "truth": poses[i].compose(poses[j].inverse()).to_record()}
-            for i, j in pairs
-        ],
-    })
+    _write_tables(config, output_dir, particles, poses, pairs, voxel_angstrom)
     density_file = None if config.density.source == "phantom" else config.density.path
-    final = {
-        "status": "complete",
-        **provenance(record, {"density.path": density_file}, command=command),
-        "conventions": {"pose": POSE_CONVENTION, "pair_truth": TRANSFORM_CONVENTION,
-                        "arrays": "MRC data are [z, y, x]; voxel size in Angstrom in the header"},
-        "particles": particles,
-        "made": made,
-        "seconds": seconds,
-        "parts": clock.parts,
-    }
+    final = {"status": "complete",
+             **provenance(record, {"density.path": density_file}, command=command),
+             "conventions": CONVENTIONS, "particles": particles, "made": made,
+             "seconds": seconds, "parts": clock.parts}
     write_json(output_dir / "simulation.json", final)
     log.info("simulated %d particles (%d new) in %.1f s into %s", len(particles), made, seconds,
              output_dir)

@@ -48,6 +48,20 @@ def batch_config(config, output_dir, classes: int):
     return OmegaConf.merge(OmegaConf.structured(BatchConfig), values)
 
 
+def _all_pairs(plan, run: RunExecutor, command: str | None):
+    """``subalign batch mode=all`` of the plan's set into ``all_vs_all/`` (on the run's
+    executor, or one thread in this process)."""
+    executor, window = run.get()
+    pool = ThreadPoolExecutor(max_workers=1) if executor is None else None
+    try:
+        return run_batch(batch_config(plan.config, plan.inputs.output_dir / "all_vs_all",
+                                      plan.classes),
+                         executor=executor or pool, window=window or 1, command=command)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
 def run_all_vs_all(plan, run: RunExecutor, command: str | None) -> tuple[dict, int]:
     """Mode ``all`` of a checked classify ``plan`` (module docstring).
 
@@ -61,14 +75,7 @@ def run_all_vs_all(plan, run: RunExecutor, command: str | None) -> tuple[dict, i
     """
     inputs = plan.inputs
     output_dir = inputs.output_dir
-    executor, window = run.get()
-    pool = ThreadPoolExecutor(max_workers=1) if executor is None else None
-    try:
-        batch = run_batch(batch_config(plan.config, output_dir / "all_vs_all", plan.classes),
-                          executor=executor or pool, window=window or 1, command=command)
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    batch = _all_pairs(plan, run, command)
     matrices = output_dir / "all_vs_all"
     dissimilarity = np.load(matrices / "dissimilarity.npy").astype(float)
     transforms = np.load(matrices / "transforms.npy").astype(float)

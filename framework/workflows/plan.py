@@ -26,7 +26,7 @@ from subalign.errors import ConfigError, VolumeError, check_number
 from subalign.execution.cluster import check_executor
 from subalign.io.figures import pyplot
 from subalign.io.files import check_output_dir, sha256_of
-from subalign.io.formats import FORMATS, output_format, read_particles
+from subalign.io.formats import FORMATS, output_table, read_particles
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet, row_error
 from subalign.io.subtomograms import SubtomogramReader
@@ -266,11 +266,7 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     output_dir = check_output_dir(config.output_dir)
     output, fmt = None, None
     if config.mode == "reference" or config.classes is not None:
-        source_format = particles.source.format if particles.source is not None else "relion5"
-        fmt = config.to or source_format
-        output = Path(config.output or f"aligned{FORMATS[fmt].suffix}")
-        if config.output is not None and config.to is None:
-            fmt = output_format(output, source_format)
+        output, fmt = output_table(config.output, config.to, particles, "aligned")
         output = output if output.is_absolute() else output_dir / output
     local = (OmegaConf.to_container(config.local, resolve=True)
              if config.search == "local" else None)
@@ -278,6 +274,14 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
                            box_size=config.box_size or box, edge=config.edge,
                            reference=reference, reference_tilt=reference_tilt, pairs=pairs,
                            local=local)
+    count = len(particles) if config.mode == "reference" else len(pairs)
+    return BatchPlan(context=context, count=count, output_dir=output_dir, output=output,
+                     output_format=fmt, record=_identity(config, align), truths=truths)
+
+
+def _identity(config: DictConfig, align: dict) -> dict:
+    """The batch's identity in its ``job.json``: the settings that change results, the
+    alignment's, and every input file's SHA-256."""
     settings = OmegaConf.to_container(config, resolve=True)
     for name in (*_NOT_IDENTITY, *_NOT_ALIGN):
         settings.pop(name, None)
@@ -286,6 +290,4 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     settings.update({name: align[name] for name in align})
     settings["inputs"] = {role: _file_sha(config[role])
                           for role in ("particles", "tomograms", "reference", "pair_list")}
-    count = len(particles) if config.mode == "reference" else len(pairs)
-    return BatchPlan(context=context, count=count, output_dir=output_dir, output=output,
-                     output_format=fmt, record=settings, truths=truths)
+    return settings

@@ -302,8 +302,7 @@ def run_average(config: DictConfig, *, executor=None, window: int | None = None,
     inputs = plan.inputs
     output_dir = inputs.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
-    resumed = claim(output_dir / "job.json", inputs.record, what="refinement")
-    if resumed:
+    if claim(output_dir / "job.json", inputs.record, what="refinement"):
         log.info("average: resuming in %s", output_dir)
     with Subtomograms(inputs) as volumes, RunExecutor(config.executor, executor=executor,
                                                       window=window, inline=inline) as run:

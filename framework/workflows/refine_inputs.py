@@ -22,7 +22,7 @@ from subalign.errors import ConfigError, VolumeError, check_number
 from subalign.execution.cluster import check_executor
 from subalign.io.figures import pyplot
 from subalign.io.files import check_output_dir, sha256_of
-from subalign.io.formats import FORMATS, output_format, read_particles
+from subalign.io.formats import FORMATS, output_table, read_particles
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet
 from subalign.numerics.volumes import box_centre, check_volume
@@ -254,11 +254,16 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
     if config.figures:
         pyplot()
     output_dir = check_output_dir(config.output_dir)
-    source_format = particles.source.format if particles.source is not None else "relion5"
-    fmt = config.to or source_format
-    output = Path(config.output or f"particles{FORMATS[fmt].suffix}")
-    if config.output is not None and config.to is None:
-        fmt = output_format(output, source_format)
+    output, fmt = output_table(config.output, config.to, particles, "particles")
+    return RefineInputs(particles=particles, tilts=tilts, box=box, edge=str(config.edge), pixel_size=float(pixel),
+                        mask=mask, radius=radius, symmetry=symmetry, align=align,
+                        output_dir=output_dir, output=output, output_format=fmt, truth=truth,
+                        record=_identity(config, align, inputs))
+
+
+def _identity(config: DictConfig, align: dict, inputs: dict) -> dict:
+    """The run's identity in its ``job.json``: the settings that change results, the
+    alignment's, and every input file's SHA-256."""
     record = OmegaConf.to_container(config, resolve=True)
     for name in (*NOT_IDENTITY, *_NOT_ALIGN):
         record.pop(name, None)
@@ -267,7 +272,4 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
              "mask": config.mask.file, "truth": config.truth, **inputs}
     record["inputs"] = {role: ([file_sha(p) for p in path] if isinstance(path, list)
                                else file_sha(path)) for role, path in files.items()}
-    return RefineInputs(particles=particles, tilts=tilts, box=box, edge=str(config.edge), pixel_size=float(pixel),
-                        mask=mask, radius=radius, symmetry=symmetry, align=align,
-                        output_dir=output_dir, output=output, output_format=fmt, truth=truth,
-                        record=record)
+    return record

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import List
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from subalign.api import (
     ConfigError,
@@ -55,6 +54,8 @@ class ConeConstraint:
 
     def candidate_rotations(self, sampler):
         """``(K, 3, 3)``: the centre first, then ``D R0`` for each sampler ``D`` in the cone."""
+        from scipy.spatial.transform import Rotation  # scipy loads on first use
+
         rotations = np.asarray(sampler.rotations(), dtype=float)
         angles = rotation_angle_deg(rotations)
         near = rotations[(angles <= self.cone) & (angles > 1e-6)]

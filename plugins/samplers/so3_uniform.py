@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from subalign.api import ConfigError, hookimpl
 
@@ -41,6 +40,8 @@ def rotation_count(spacing_deg: float) -> int:
 
 def super_fibonacci_rotations(count: int) -> np.ndarray:
     """``count`` near-uniform rotation matrices, shape (count, 3, 3)."""
+    from scipy.spatial.transform import Rotation  # scipy loads on first use
+
     s = np.arange(count) + 0.5
     radius, complement = np.sqrt(s / count), np.sqrt(1 - s / count)
     alpha, beta = 2 * np.pi * s / _PHI, 2 * np.pi * s / _PSI

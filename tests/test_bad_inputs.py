@@ -136,6 +136,9 @@ INPUTS = {
     "job": _other_job,
     "empty_dir": lambda root: (root / "empty_dir").mkdir(),
     "notstar.star": lambda root: (root / "notstar.star").write_text("not a STAR file\n"),
+    "relion.star": lambda root: (root / "relion.star").write_text(
+        "data_particles\n\nloop_\n_rlnAngleRot #1\n_rlnAngleTilt #2\n_rlnAnglePsi #3\n"
+        "_rlnImageName #4\n10 20 30 p1.mrc\n"),
     "bad_result": lambda root: (root / "bad_result").mkdir() or (
         root / "bad_result" / "result.json").write_text("{not json"),
 }
@@ -435,6 +438,10 @@ CATALOGUE = [
     Case("an extra argument", ("show", "notstar.star", "more.star"),
          "show: expected the arguments `subalign show --help` lists, found more.star",
          ("notstar.star",)),
+    Case("a particle folder for a table that names its files",
+         ("show", "relion.star", "--subtomograms", "particles"),
+         "relion.star: subtomograms=particles applies to the numbered formats (Dynamo, AV3, "
+         "STOPGAP); a relion5 table names each particle's file itself", ("relion.star",)),
     Case("no output named", ("aligned",), "aligned: expected output, found none"),
     Case("neither a particle nor an alignment", ("aligned", "out.mrc"),
          "aligned: expected either --particles SET --index I or --alignment alignment.json "

@@ -248,8 +248,8 @@ BAD = [
     (["mode=all", "search=local"], "search: expected global for mode all (a local search needs "
                                    "each particle's pose against a reference), found 'local'"),
     (["wedge.tilt_range_deg=[-60,60]"],
-     "wedge.tilt_range_deg: expected null in a batch (each particle's wedge comes from the "
-     "set, tomograms= or particle_wedge; the reference's from reference_wedge), found [-60.0, 60.0]"),
+     "wedge.tilt_range_deg: a batch takes no pair wedge (each particle's wedge comes from the "
+     "set, tomograms= or particle_wedge; the reference's from reference_wedge), found [-60,60]"),
     (["executor.kind=cloud"], "executor.kind: expected one of local, slurm, found 'cloud'"),
     (["executor.address=localhost:8786"],
      "executor.address: expected tcp://host:port of a Dask scheduler, found 'localhost:8786'"),
@@ -262,7 +262,7 @@ BAD = [
                               "found (16, 16, 16)"),
     (["classes=2"], "classes: expected null for mode reference (clustering needs mode all), "
                     "found 2"),
-    (["-m"], "batch: expected key=value overrides only, found -m (a batch is one run: no -m)"),
+    (["-m"], "batch: expected key=value overrides only, found -m (a batch run is one run: no -m)"),
 ]
 
 

@@ -202,12 +202,11 @@ def test_axis_constrained_alignment_with_true_axes(seed):
 
 
 @pytest.mark.slow  # 5 full default searches per score: 45-100 s
-@pytest.mark.parametrize("score", ["rcs", "fcs"])
-def test_global_search_from_the_60_degree_grid_finds_the_truth(score):
+def test_global_search_from_the_60_degree_grid_finds_the_truth(builtin_score):
     """Noise-free, +-60 wedges, random true poses (seeds 0-4, not chosen): the default
     search (108 candidates, stochastic parallel, then polish) lands within 1 degree in at
     least 4 of 5 pairs. benchmarks/global_search.py reports the 10-pair figures (9/10)."""
-    config = subalign.compose_config("align", [f"score={score}"])
+    config = subalign.compose_config("align", [f"score={builtin_score}"])
     errors = []
     for seed in range(5):
         pair = synthetic_pair(seed, snr=np.inf)

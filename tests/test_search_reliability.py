@@ -41,9 +41,8 @@ def pair_40():
     return realistic_pair(0, tilt=40.0, snr=np.inf)
 
 
-@pytest.mark.parametrize("name", ["rcs", "fcs"])
-def test_an_empty_common_mask_scores_as_an_unrelated_pair(pair_40, name):
-    objective = default_plugin_set().create("score", name).prepare(
+def test_an_empty_common_mask_scores_as_an_unrelated_pair(pair_40, builtin_score):
+    objective = default_plugin_set().create("score", builtin_score).prepare(
         pair_40.fixed, pair_40.moving, WEDGE_40, WEDGE_40)
     assert objective.overlap(objective.common_mask(QUARTER_TURN_ABOUT_Y)) < 0.002
     empty = objective.value(RigidTransform(QUARTER_TURN_ABOUT_Y, np.zeros(3)))
@@ -51,12 +50,11 @@ def test_an_empty_common_mask_scores_as_an_unrelated_pair(pair_40, name):
     assert objective.value(pair_40.truth) < 0.1 * empty
 
 
-@pytest.mark.parametrize("name", ["rcs", "fcs"])
-def test_the_overlap_rule_is_off_where_the_overlap_suffices(pair_40, name):
+def test_the_overlap_rule_is_off_where_the_overlap_suffices(pair_40, builtin_score):
     """Ordinary comparisons are unchanged: the extra residual is 0 and no residual scaled."""
     plugins = default_plugin_set()
-    on = plugins.create("score", name).prepare(pair_40.fixed, pair_40.moving, WEDGE_40, WEDGE_40)
-    off = plugins.create("score", {"name": name, "min_overlap": 0.0}).prepare(
+    on = plugins.create("score", builtin_score).prepare(pair_40.fixed, pair_40.moving, WEDGE_40, WEDGE_40)
+    off = plugins.create("score", {"name": builtin_score, "min_overlap": 0.0}).prepare(
         pair_40.fixed, pair_40.moving, WEDGE_40, WEDGE_40)
     mask = on.common_mask(pair_40.truth.rotation)
     assert on.overlap(mask) > on.config.min_overlap * on.expected_overlap

@@ -26,6 +26,7 @@ from subalign.search.stage import INITIAL_TRANSLATIONS, SearchSettings
 __all__ = [
     "DEFAULT_PLUGINS",
     "AlignConfig",
+    "AlignSettings",
     "DemoConfig",
     "ScanConfig",
     "WedgeConfig",
@@ -112,19 +113,15 @@ class ScanConfig:
 
 
 @dataclass
-class AlignConfig:
-    """``subalign align``: align ``moving`` onto ``fixed``.
+class AlignSettings:
+    """How a pair is aligned: the search, the polish, the plugins and their settings.
+
+    The settings every command that aligns shares: ``subalign align`` adds the pair
+    (:class:`AlignConfig`); ``batch``, ``average`` and ``classify`` add a particle set,
+    whose particles carry their own wedges.
 
     Attributes
     ----------
-    fixed, moving : str, optional
-        MRC files; both null runs the demo pair of ``demo``.
-    output_dir : str, optional
-        Where ``alignment.json`` goes; default Hydra's run directory.
-    wedge : WedgeConfig
-        Tilt range of both volumes.
-    fixed_wedge, moving_wedge : WedgeConfig
-        Per-volume overrides of ``wedge``.
     max_shift_voxels : float, optional
         Longest translation the FFT search may return; null: the whole box.
     initial_translation : {"centroid", "fft"}
@@ -161,14 +158,10 @@ class AlignConfig:
         alone.
     seed : int
         Seed of stochastic refiners.
+    score, optimizer, sampler, constraint, refiner : dict
+        The plugin of each kind and its settings (``{"name": ..., field: value}``).
     """
 
-    fixed: Optional[str] = None
-    moving: Optional[str] = None
-    output_dir: Optional[str] = None
-    wedge: WedgeConfig = field(default_factory=lambda: WedgeConfig([-60.0, 60.0]))
-    fixed_wedge: WedgeConfig = field(default_factory=WedgeConfig)
-    moving_wedge: WedgeConfig = field(default_factory=WedgeConfig)
     max_shift_voxels: Optional[float] = None
     initial_translation: str = "centroid"
     scan: ScanConfig = field(default_factory=ScanConfig)
@@ -180,12 +173,39 @@ class AlignConfig:
     polish_basins: int = 3
     race_score: Optional[Dict[str, Any]] = field(default_factory=lambda: {"max_frequency": 0.25})
     seed: int = 0
-    demo: DemoConfig = field(default_factory=DemoConfig)
     score: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["score"]})
     optimizer: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["optimizer"]})
     sampler: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["sampler"]})
     constraint: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["constraint"]})
     refiner: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["refiner"]})
+
+
+@dataclass
+class AlignConfig(AlignSettings):
+    """``subalign align``: align ``moving`` onto ``fixed`` (the pair's inputs; how it is
+    aligned is :class:`AlignSettings`).
+
+    Attributes
+    ----------
+    fixed, moving : str, optional
+        MRC files; both null runs the demo pair of ``demo``.
+    output_dir : str, optional
+        Where ``alignment.json`` goes; default Hydra's run directory.
+    wedge : WedgeConfig
+        Tilt range of both volumes.
+    fixed_wedge, moving_wedge : WedgeConfig
+        Per-volume overrides of ``wedge``.
+    demo : DemoConfig
+        The simulated pair aligned when neither ``fixed`` nor ``moving`` is given.
+    """
+
+    fixed: Optional[str] = None
+    moving: Optional[str] = None
+    output_dir: Optional[str] = None
+    wedge: WedgeConfig = field(default_factory=lambda: WedgeConfig([-60.0, 60.0]))
+    fixed_wedge: WedgeConfig = field(default_factory=WedgeConfig)
+    moving_wedge: WedgeConfig = field(default_factory=WedgeConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
 
 
 def resolve_tilts(config) -> tuple[TiltRange, TiltRange]:

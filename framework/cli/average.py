@@ -12,8 +12,8 @@ from __future__ import annotations
 import shlex
 
 from subalign.cli.batch import _log_to_stderr
+from subalign.cli.commandline import set_overrides
 from subalign.cli.compose import compose_config
-from subalign.errors import ConfigError
 from subalign.workflows.classify import run_classify
 from subalign.workflows.refine import run_average
 
@@ -87,11 +87,7 @@ def _command(name: str, argv: list[str], usage: str, run, describe) -> None:
     if any(arg in ("-h", "--help") for arg in argv):
         print(usage)
         return
-    flags = [arg for arg in argv if arg.startswith("-")]
-    if flags:
-        raise ConfigError(f"{name}: expected key=value overrides only, found {' '.join(flags)} "
-                          f"(a {name} run is one run: no -m)")
-    config = compose_config(name, argv)
+    config = compose_config(name, set_overrides(name, argv))
     _log_to_stderr()
     summary = run(config, command=shlex.join(["subalign", name, *argv])).summary
     print(describe(summary))

@@ -13,8 +13,8 @@ import logging
 import shlex
 import sys
 
+from subalign.cli.commandline import set_overrides
 from subalign.cli.compose import compose_config
-from subalign.errors import ConfigError
 from subalign.workflows.batch import run_batch
 
 __all__ = ["BATCH_HELP", "batch_main"]
@@ -81,11 +81,7 @@ def batch_main(argv: list[str]) -> None:
     if any(arg in ("-h", "--help") for arg in argv):
         print(BATCH_HELP)
         return
-    flags = [arg for arg in argv if arg.startswith("-")]
-    if flags:
-        raise ConfigError(f"batch: expected key=value overrides only, found {' '.join(flags)} "
-                          "(a batch is one run: no -m)")
-    config = compose_config("batch", argv)
+    config = compose_config("batch", set_overrides("batch", argv))
     _log_to_stderr()
     run = run_batch(config, command=shlex.join(["subalign", "batch", *argv]))
     _report(run.summary, run.ran)

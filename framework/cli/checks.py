@@ -10,18 +10,19 @@ fails in one line, with exit code 2, and leaves nothing behind.
 from __future__ import annotations
 
 import json
+from importlib import import_module
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-from subalign.align.config import DEFAULT_PLUGINS, AlignConfig, align_settings
+from subalign.align.config import DEFAULT_PLUGINS, align_settings
 from subalign.align.pair import race_score
 from subalign.cli.compose import compose_config, sweep_variants
 from subalign.cli.hydra_errors import describe
+from subalign.cli.schemas import SCHEMAS
 from subalign.errors import ConfigError, VolumeError, check_number
 from subalign.execution.jobs import first_difference
-from subalign.experiments.config import ExperimentConfig
 from subalign.io.figures import pyplot
 from subalign.io.files import check_output_dir, sha256_of
 from subalign.io.mrc import read_volume
@@ -29,7 +30,6 @@ from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
 from subalign.simulation.simulate import (
     MIN_BOX,
-    SimulateConfig,
     check_fits,
     check_simulation,
     load_density,
@@ -146,7 +146,6 @@ def check_experiment_command(config: DictConfig, *, single_run: bool = True) -> 
 
 CHECKS = {"align": check_align, "simulate": check_simulate,
           "experiment": check_experiment_command}
-SCHEMAS = {"align": AlignConfig, "simulate": SimulateConfig, "experiment": ExperimentConfig}
 
 
 def check_known_fields(command: str, config: DictConfig, overrides: list[str]) -> None:
@@ -158,7 +157,8 @@ def check_known_fields(command: str, config: DictConfig, overrides: list[str]) -
     plain = OmegaConf.to_container(config, resolve=False)
     for kind in DEFAULT_PLUGINS:
         plain.pop(kind, None)
-    schema = OmegaConf.structured(SCHEMAS[command])
+    _, module, name = SCHEMAS[CONFIG_NAMES[command]]
+    schema = OmegaConf.structured(getattr(import_module(module), name))
     try:
         OmegaConf.merge(schema, plain)
     except (ConfigKeyError, ConfigAttributeError) as exc:

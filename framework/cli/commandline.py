@@ -15,9 +15,9 @@ import sys
 import traceback
 from typing import NoReturn
 
-from subalign.errors import raise_parser_errors
+from subalign.errors import ConfigError, raise_parser_errors
 
-__all__ = ["debug_requested", "fail", "hydra_arguments", "runs_the_task"]
+__all__ = ["debug_requested", "fail", "hydra_arguments", "runs_the_task", "set_overrides"]
 
 VERBOSE_FLAGS = ("-v", "--verbose")
 
@@ -69,3 +69,30 @@ def hydra_arguments(command: str, rest: list[str]) -> tuple[argparse.Namespace, 
 def runs_the_task(args: argparse.Namespace) -> bool:
     """False for the flags that only print (``--cfg``, ``--info``, ``--hydra-help``, ...)."""
     return not (args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
+
+
+#: Fields of ``subalign align`` that give the pair's wedges; a particle set has none.
+PAIR_WEDGES = ("wedge", "fixed_wedge", "moving_wedge")
+
+
+def set_overrides(name: str, argv: list[str]) -> list[str]:
+    """The overrides of a particle-set command (``batch``, ``average``, ``classify``):
+    ``key=value`` only (one run, no flags), and no pair wedge (each particle has its own).
+
+    Raises
+    ------
+    ConfigError
+        A flag, or a ``wedge.*`` override, named with what to give instead.
+    """
+    flags = [arg for arg in argv if arg.startswith("-")]
+    if flags:
+        raise ConfigError(f"{name}: expected key=value overrides only, found {' '.join(flags)} "
+                          f"(a {name} run is one run: no -m)")
+    for arg in argv:
+        key, _, value = arg.lstrip("+~").partition("=")
+        if key.split(".")[0] in PAIR_WEDGES:
+            reference = "; the reference's from reference_wedge" if name == "batch" else ""
+            raise ConfigError(f"{key}: a {name} takes no pair wedge (each particle's wedge "
+                              f"comes from the set, tomograms= or particle_wedge{reference}), "
+                              f"found {value}")
+    return argv

@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from subalign.cli.hydra_errors import describe, describe_parse_error
 from subalign.cli.rundirs import register_resolvers
-from subalign.cli.schemas import store_schemas
+from subalign.cli.schemas import SCHEMAS, store_schemas
 from subalign.errors import ConfigError
 from subalign.plugin.manager import PluginSet, default_plugin_set
 
@@ -29,16 +29,17 @@ CONFIG_MODULE = "subalign.conf"
 _STORED: set[tuple] = set()
 
 
-def prepare_config_store(plugins: PluginSet | None = None) -> None:
-    """Put the command schemas and every plugin's config into Hydra's ConfigStore.
+def prepare_config_store(plugins: PluginSet | None = None, configs=None) -> None:
+    """Put the schemas of primary ``configs`` (default: every command's) and every plugin's
+    config into Hydra's ConfigStore.
 
-    Done once per plugin set and process (storing takes a few tenths of a second).
+    Done once per schema, plugin set and process (storing takes a few tenths of a second).
     """
+    store_schemas(configs)
     plugins = plugins or default_plugin_set()
     key = (id(plugins), tuple((kind, tuple(registry.names))
                               for kind, registry in plugins.registries.items()))
     if key not in _STORED:
-        store_schemas()
         plugins.store_configs()
         _STORED.add(key)
     register_resolvers()
@@ -70,7 +71,7 @@ def compose_config(
     ConfigError
         An override Hydra cannot parse or apply, in one line naming it.
     """
-    prepare_config_store(plugins)
+    prepare_config_store(plugins, [command] if command in SCHEMAS else None)
     overrides = list(overrides)
     parser = OverridesParser.create()
     for override in overrides:

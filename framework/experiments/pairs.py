@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from subalign.plugin.hookspecs import hookimpl
 from subalign.align.config import AlignConfig
 from subalign.align.pair import align_pair
 from subalign.numerics.geometry import transform_errors
-from subalign.plugin.manager import default_plugin_set
+from subalign.plugin.manager import PluginSet, build_plugin_set, default_plugin_set
 from subalign.simulation.simulate import load_density, simulate_pair, simulation_config
 from subalign.execution import JobClock, RowLog, map_resumable, process_executor
 from subalign.experiments.records import median_mad
@@ -62,9 +62,14 @@ def cell_of(config: DictConfig) -> dict:
 
 
 class _TraceRecorder:
-    """Observer: the record minimum and its transform's error after every step."""
+    """Observer: the record minimum and its transform's error after every step (of the
+    pair whose truth :meth:`follow` set)."""
 
-    def __init__(self, truth) -> None:
+    def __init__(self) -> None:
+        self.follow(None)
+
+    def follow(self, truth) -> None:
+        """Start recording a new pair with true transform ``truth``."""
         self.truth, self.record, self.rotation, self.translation = truth, [], [], []
 
     @hookimpl
@@ -97,16 +102,19 @@ def speedup(row: dict) -> float:
     return row["baseline"]["search_steps"] / max(row["search_steps_to_optimum"], 1)
 
 
+@lru_cache(maxsize=1)
+def _recording() -> tuple[PluginSet, _TraceRecorder]:
+    """The installed plugins with a trace recorder among them (built once per process and
+    passed to :func:`align_pair`; the process-wide plugin set stays as it is)."""
+    recorder = _TraceRecorder()
+    return build_plugin_set(extra_plugins=[recorder]), recorder
+
+
 def _aligned(config: DictConfig, pair, *, record: bool = False) -> tuple[dict, object]:
-    plugins = default_plugin_set()
-    recorder = _TraceRecorder(pair.truth) if record else None
+    plugins, recorder = _recording() if record else (default_plugin_set(), None)
     if recorder is not None:
-        plugins.manager.register(recorder)
-    try:
-        result = align_pair(align_config(config, pair), pair.fixed, pair.moving)
-    finally:
-        if recorder is not None:
-            plugins.manager.unregister(recorder)
+        recorder.follow(pair.truth)
+    result = align_pair(align_config(config, pair), pair.fixed, pair.moving, plugins=plugins)
     rotation, translation = transform_errors(result.transform, pair.truth)
     row = {"rotation_error_deg": rotation, "translation_error_voxels": translation,
            "lm_steps": result.lm_steps, "seconds": result.seconds,

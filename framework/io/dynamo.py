@@ -98,7 +98,7 @@ def _table_map(path: Path) -> dict[int, str]:
 
 
 def read_dynamo(path: str | os.PathLike, *, pixel_size: float | None = None,
-                subtomograms: str | os.PathLike | None = None, **_) -> ParticleSet:
+                subtomograms: str | os.PathLike | None = None) -> ParticleSet:
     """Read a Dynamo table (module docstring).
 
     Parameters

@@ -67,7 +67,7 @@ def link_numbered(particles: ParticleSet, prefix: str | os.PathLike, numbers: np
 
 
 def read_motivelist(path: str | os.PathLike, *, pixel_size: float | None = None,
-                    subtomograms: str | os.PathLike | None = None, **_) -> ParticleSet:
+                    subtomograms: str | os.PathLike | None = None) -> ParticleSet:
     """Read a TOM/AV3 motive list (module docstring).
 
     Parameters

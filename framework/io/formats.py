@@ -147,7 +147,14 @@ def read_particles(path: str | os.PathLike, format: str | None = None, *,
     ParticleSet
     """
     name = _check_name(format) if format is not None else detect_format(path)
-    particles = FORMATS[name].read(path, pixel_size=pixel_size, subtomograms=subtomograms)
+    if FORMATS[name].numbered:
+        particles = FORMATS[name].read(path, pixel_size=pixel_size, subtomograms=subtomograms)
+    elif subtomograms not in (None, ""):
+        raise ParticleTableError(
+            f"{path}: subtomograms={subtomograms} applies to the numbered formats (Dynamo, "
+            f"AV3, STOPGAP); a {name} table names each particle's file itself")
+    else:
+        particles = FORMATS[name].read(path, pixel_size=pixel_size)
     table = read_tomogram_table(tomograms) if tomograms is not None else None
     default = None
     if wedge is not None:

@@ -170,7 +170,7 @@ def _labels(particles: pd.DataFrame, source: str) -> dict[str, np.ndarray]:
     return labels
 
 
-def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None, **_) -> ParticleSet:
+def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> ParticleSet:
     """Read a RELION 5 or RELION 3/4 particle STAR file (module docstring).
 
     The version is told by the columns: ``rlnCenteredCoordinateXAngst`` is RELION 5,

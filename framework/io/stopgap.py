@@ -47,7 +47,7 @@ _HALVES = {"A": 1, "B": 2}
 
 
 def read_stopgap(path: str | os.PathLike, *, pixel_size: float | None = None,
-                 subtomograms: str | os.PathLike | None = None, **_) -> ParticleSet:
+                 subtomograms: str | os.PathLike | None = None) -> ParticleSet:
     """Read a STOPGAP motive list (module docstring).
 
     Parameters

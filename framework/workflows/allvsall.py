@@ -32,8 +32,7 @@ from subalign.workflows.run_report import write_report
 __all__ = ["run_all_vs_all"]
 
 #: Settings of a classify config that ``subalign batch`` has no use for, or sets itself.
-_NOT_BATCH = ("output_dir", "output", "to", "classes", "local", "wedge", "fixed_wedge",
-              "moving_wedge")
+_NOT_BATCH = ("output_dir", "output", "to", "classes", "local")
 
 
 def batch_config(config, output_dir, classes: int):

@@ -1,6 +1,6 @@
 """Schema of ``subalign batch``: an ``align`` config plus the particle set, mode and executor.
 
-:class:`BatchConfig` extends :class:`~subalign.align.config.AlignConfig`, so every
+:class:`BatchConfig` extends :class:`~subalign.align.config.AlignSettings`, so every
 alignment setting is written as for ``subalign align`` (``scan.keep=4``,
 ``sampler.spacing_deg=45``, ``score=fcs``). Wedges do not come from ``wedge.*``: each
 particle has its own (from its file, ``tomograms``, or ``particle_wedge``), and the
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from subalign.align.config import AlignConfig, WedgeConfig
+from subalign.align.config import AlignSettings, WedgeConfig
 from subalign.execution.cluster import ExecutorConfig
 
 __all__ = ["BATCH_MODES", "SEARCHES", "BatchConfig", "LocalSearchConfig"]
@@ -52,7 +52,7 @@ class LocalSearchConfig:
 
 
 @dataclass
-class BatchConfig(AlignConfig):
+class BatchConfig(AlignSettings):
     """``subalign batch``: align a whole particle set (README, "Batch alignment").
 
     Attributes
@@ -96,6 +96,8 @@ class BatchConfig(AlignConfig):
         Write ``scores.png`` (needs matplotlib).
     executor : ExecutorConfig
         Where it runs (:mod:`subalign.execution.cluster`); not part of the job's identity.
+    output_dir : str
+        Where the results go (required); rerunning the same command with it resumes.
     """
 
     particles: Optional[str] = None
@@ -117,5 +119,4 @@ class BatchConfig(AlignConfig):
     classes: Optional[int] = None
     histogram: bool = True
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    # AlignConfig's wedge default ([-60, 60]) does not apply: wedges are per particle.
-    wedge: WedgeConfig = field(default_factory=WedgeConfig)
+    output_dir: Optional[str] = None

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from subalign.align.config import AlignConfig, align_settings
+from subalign.align.config import AlignSettings, align_settings
 from subalign.errors import ConfigError, VolumeError, check_number
 from subalign.execution.cluster import check_executor
 from subalign.io.figures import pyplot
@@ -40,7 +40,6 @@ from subalign.workflows.worker import BatchContext
 __all__ = ["BatchPlan", "align_part", "prepare_batch", "read_pair_list"]
 
 #: ``align`` fields a batch sets itself (inputs, wedges per particle) or does not use.
-_NOT_ALIGN = ("fixed", "moving", "output_dir", "demo", "wedge", "fixed_wedge", "moving_wedge")
 #: Settings that say where and how a batch runs, not what it computes.
 _NOT_IDENTITY = ("executor", "output_dir", "histogram")
 
@@ -76,8 +75,9 @@ class BatchPlan:
 
 def align_part(config: DictConfig) -> dict:
     """The ``align`` settings of a batch config, merged onto the schema, as plain containers
-    (inputs and wedges left out: a batch sets them per item)."""
-    names = [f.name for f in dataclasses.fields(AlignConfig) if f.name not in _NOT_ALIGN]
+    (the fields of :class:`~subalign.align.config.AlignSettings`; a batch sets each item's
+    inputs and wedges)."""
+    names = [f.name for f in dataclasses.fields(AlignSettings)]
     merged = align_settings({name: OmegaConf.to_container(config[name], resolve=True)
                              if OmegaConf.is_config(config[name]) else config[name]
                              for name in names})
@@ -92,12 +92,6 @@ def _check_choices(config: DictConfig) -> None:
     if config.search == "local" and config.mode != "reference":
         raise ConfigError(f"search: expected global for mode {config.mode} (a local search needs "
                           "each particle's pose against a reference), found 'local'")
-    for name in ("wedge", "fixed_wedge", "moving_wedge"):
-        if config[name].tilt_range_deg is not None:
-            raise ConfigError(f"{name}.tilt_range_deg: expected null in a batch (each particle's "
-                              f"wedge comes from the set, tomograms= or particle_wedge; the "
-                              f"reference's from reference_wedge), found "
-                              f"{list(config[name].tilt_range_deg)}")
     if config.output_dir in (None, ""):
         raise ConfigError("output_dir: expected a directory for the results (rerun the same "
                           "command with it to resume), found null")
@@ -283,7 +277,7 @@ def _identity(config: DictConfig, align: dict) -> dict:
     """The batch's identity in its ``job.json``: the settings that change results, the
     alignment's, and every input file's SHA-256."""
     settings = OmegaConf.to_container(config, resolve=True)
-    for name in (*_NOT_IDENTITY, *_NOT_ALIGN):
+    for name in _NOT_IDENTITY:
         settings.pop(name, None)
     if config.search != "local":
         settings.pop("local")

@@ -1,6 +1,6 @@
 """Schemas of ``subalign average`` and ``subalign classify``: refinement in rounds.
 
-Both extend :class:`~subalign.align.config.AlignConfig`, so every alignment setting is
+Both extend :class:`~subalign.align.config.AlignSettings`, so every alignment setting is
 written as for ``subalign align`` or ``subalign batch`` (``scan.keep=8``,
 ``sampler.spacing_deg=20``, ``polish_max_steps=30``); they apply to the global rounds, and
 the local rounds replace the sampler, constraint, scan and shift limit by the
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from subalign.align.config import AlignConfig, WedgeConfig
+from subalign.align.config import AlignSettings, WedgeConfig
 from subalign.execution.cluster import ExecutorConfig
 
 __all__ = ["AVERAGE_STARTS", "CLASSIFY_MODES", "CLASSIFY_STARTS", "AverageConfig",
@@ -87,7 +87,7 @@ class ScheduleConfig:
 
 
 @dataclass
-class RefineRunConfig(AlignConfig):
+class RefineRunConfig(AlignSettings):
     """What ``subalign average`` and ``subalign classify`` share: the set, mask, schedule,
     rounds, outputs and executor.
 
@@ -121,6 +121,9 @@ class RefineRunConfig(AlignConfig):
     executor : ExecutorConfig
         Where the alignments run (:mod:`subalign.execution.cluster`); not part of the run's
         identity.
+    output_dir : str
+        Where the rounds and results go (required); rerunning the same command with it
+        resumes.
     """
 
     particles: Optional[str] = None
@@ -142,8 +145,7 @@ class RefineRunConfig(AlignConfig):
     to: Optional[str] = None
     figures: bool = True
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    # AlignConfig's wedge default ([-60, 60]) does not apply: wedges are per particle.
-    wedge: WedgeConfig = field(default_factory=WedgeConfig)
+    output_dir: Optional[str] = None
 
 
 @dataclass

@@ -43,7 +43,6 @@ DEFAULT_MASK_EDGE = 3.0
 #: with more rounds continues a finished run).
 NOT_IDENTITY = ("executor", "output_dir", "figures", "rounds", "min_improvement", "min_changes")
 #: ``align`` fields a refinement does not take from the config (wedges come per particle).
-_NOT_ALIGN = ("fixed", "moving", "output_dir", "demo", "wedge", "fixed_wedge", "moving_wedge")
 
 
 @dataclass
@@ -131,11 +130,6 @@ def _check_settings(config: DictConfig) -> int:
     check_number(config.rounds, "rounds", at_least=0, integer=True)
     check_number(config.half_set_seed, "half_set_seed", at_least=0, integer=True)
     check_number(config.initial_lowpass_angstrom, "initial_lowpass_angstrom", above=0)
-    for name in ("wedge", "fixed_wedge", "moving_wedge"):
-        if config[name].tilt_range_deg is not None:
-            raise ConfigError(f"{name}.tilt_range_deg: expected null (each particle's wedge "
-                              "comes from the set, tomograms= or particle_wedge), found "
-                              f"{list(config[name].tilt_range_deg)}")
     local = config.local
     for name in (f.name for f in dataclasses.fields(ScheduleConfig)):
         if local[name] is None:
@@ -265,7 +259,7 @@ def _identity(config: DictConfig, align: dict, inputs: dict) -> dict:
     """The run's identity in its ``job.json``: the settings that change results, the
     alignment's, and every input file's SHA-256."""
     record = OmegaConf.to_container(config, resolve=True)
-    for name in (*NOT_IDENTITY, *_NOT_ALIGN):
+    for name in NOT_IDENTITY:
         record.pop(name, None)
     record.update(align)
     files = {"particles": config.particles, "tomograms": config.tomograms,

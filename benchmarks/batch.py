@@ -33,8 +33,8 @@ from batch_support import perturbed, pose_errors, simulate, stored  # noqa: E402
 from subalign.cli.compose import compose_config  # noqa: E402
 from subalign.execution import map_resumable  # noqa: E402
 from subalign.execution.arraylog import ArrayLog  # noqa: E402
-from subalign.workflows.batch import run_batch  # noqa: E402
-from subalign.workflows.worker import FIELDS  # noqa: E402
+from subalign.workflows.batch.run import run_batch  # noqa: E402
+from subalign.workflows.batch.worker import FIELDS  # noqa: E402
 
 #: The pairs' alignment: the default search with 4 candidates from a 45-degree set.
 PAIRS = ["scan.keep=4", "sampler.spacing_deg=45", "histogram=false"]
@@ -63,7 +63,7 @@ def throughput(sim: Path, work: Path, workers: int) -> tuple[float, float, float
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        client.run(lambda: __import__("subalign.workflows.worker"))  # imports warmed up
+        client.run(lambda: __import__("subalign.workflows.batch.worker"))  # imports warmed up
         cpu = sum(client.run(cpu_seconds).values())
         started = time.perf_counter()
         run = run_batch(config, executor=client.get_executor(pure=False), window=4 * workers)
@@ -100,7 +100,7 @@ def overhead(work: Path, tasks: int = 2000) -> tuple[dict, float]:
 def store_of_pairs(work: Path, particles: int = 1000) -> None:
     """An all-vs-all store of ``particles`` (every pair's record added as a run adds it),
     read back, and made into the output matrices: sizes and times."""
-    from subalign.workflows.outputs import pair_matrices
+    from subalign.workflows.batch.outputs import pair_matrices
 
     first, second = np.triu_indices(particles, k=1)
     pairs = np.stack([first, second], axis=1)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from batch_support import perturbed, pose_errors, simulate, two_structures  # noqa: E402
 
 from subalign.io.formats import read_particles  # noqa: E402
-from subalign.workflows.clustering import adjusted_rand_index  # noqa: E402
+from subalign.workflows.batch.clustering import adjusted_rand_index  # noqa: E402
 
 SUBALIGN = Path(sys.executable).parent / "subalign"
 

@@ -30,6 +30,22 @@ MOVED_MODULES = {
     "subalign.fourier": "subalign.numerics.fourier",
     "subalign.hookspecs": "subalign.plugin.hookspecs",
     "subalign.protocols": "subalign.plugin.protocols",
+    # 0.2: the workflows in two subpackages
+    "subalign.workflows.config": "subalign.workflows.batch.config",
+    "subalign.workflows.plan": "subalign.workflows.batch.plan",
+    "subalign.workflows.worker": "subalign.workflows.batch.worker",
+    "subalign.workflows.outputs": "subalign.workflows.batch.outputs",
+    "subalign.workflows.clustering": "subalign.workflows.batch.clustering",
+    "subalign.workflows.refine": "subalign.workflows.rounds.average",
+    "subalign.workflows.refine_config": "subalign.workflows.rounds.config",
+    "subalign.workflows.refine_inputs": "subalign.workflows.rounds.inputs",
+    "subalign.workflows.round_outputs": "subalign.workflows.rounds.outputs",
+    "subalign.workflows.passes": "subalign.workflows.rounds.passes",
+    "subalign.workflows.classify": "subalign.workflows.rounds.classify",
+    "subalign.workflows.classes": "subalign.workflows.rounds.classes",
+    "subalign.workflows.allvsall": "subalign.workflows.rounds.allvsall",
+    "subalign.workflows.run_report": "subalign.workflows.rounds.report",
+    "subalign.workflows.truth": "subalign.workflows.rounds.truth",
 }
 
 

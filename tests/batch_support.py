@@ -19,7 +19,7 @@ from subalign.io.particles import ParticleSet
 from subalign.numerics.geometry import rotation_distance_deg, rotation_vector_to_matrix
 from subalign.simulation.output import write_simulation
 from subalign.simulation.simulate import load_density
-from subalign.workflows.worker import FIELDS
+from subalign.workflows.batch.worker import FIELDS
 
 #: The cheapest alignment that still runs every stage: for tests of the machinery, not of
 #: accuracy (40 rotations scanned, one candidate, a few optimizer steps).

@@ -32,10 +32,10 @@ from subalign.workflows.averaging import WedgeAccumulator, wedge_compensated_ave
 from subalign.workflows.fsc import fsc, read_fsc_table, resolution_at
 from subalign.workflows.maps import (lowpass, parse_symmetry, soft_sphere_mask, symmetrize,
                                      symmetry_rotations)
-from subalign.workflows.refine import run_average
-from subalign.workflows.rounds import assign_half_sets
-from subalign.workflows.truth import pose_errors
-from subalign.workflows.worker import FIELDS
+from subalign.workflows.rounds.average import run_average
+from subalign.workflows.rounds.loop import assign_half_sets
+from subalign.workflows.rounds.truth import pose_errors
+from subalign.workflows.batch.worker import FIELDS
 
 SUBALIGN = Path(sys.executable).parent / "subalign"
 
@@ -272,7 +272,7 @@ def test_a_run_interrupted_during_a_round_resumes_it_and_gives_the_same_maps(sim
             "refiner.n_max_iter=8"]
     run_average(_config(*args, f"output_dir={tmp_path / 'whole'}"), inline=True)
 
-    from subalign.workflows import worker
+    from subalign.workflows.batch import worker
     real, calls = worker.align_pair, []
 
     def failing(*a, **k):

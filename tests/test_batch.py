@@ -25,9 +25,9 @@ from subalign.io.formats import read_particles
 from subalign.numerics.geometry import euler_zyz_to_matrix, rotation_distance_deg
 from subalign.plugin.manager import default_plugin_set
 from subalign.testing import ConstraintContract
-from subalign.workflows.batch import run_batch
-from subalign.workflows.outputs import pair_matrices
-from subalign.workflows.worker import FIELDS, row_transform
+from subalign.workflows.batch.run import run_batch
+from subalign.workflows.batch.outputs import pair_matrices
+from subalign.workflows.batch.worker import FIELDS, row_transform
 
 
 # --- the store, the claim, the seam -------------------------------------------------------

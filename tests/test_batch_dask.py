@@ -20,8 +20,8 @@ import pytest
 
 from batch_support import TINY, record_indices, simulate, stored
 from subalign.cli.compose import compose_config
-from subalign.workflows.batch import run_batch
-from subalign.workflows.worker import context_loads
+from subalign.workflows.batch.run import run_batch
+from subalign.workflows.batch.worker import context_loads
 
 BIN = Path(sys.executable).parent
 SUBALIGN = BIN / "subalign"
@@ -158,7 +158,7 @@ def test_sigkill_at_random_moments_then_rerun_aligns_every_pair_exactly_once(sim
     not yet written); the kills stop there, and at least three must have hit a partial
     store."""
     from subalign.execution.arraylog import ArrayLog
-    from subalign.workflows.worker import FIELDS
+    from subalign.workflows.batch.worker import FIELDS
 
     out = tmp_path / "killed"
     # A search heavier than TINY (the 1,055-rotation scan, 4 candidates refined), so that

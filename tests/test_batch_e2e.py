@@ -14,7 +14,7 @@ import pytest
 
 from batch_support import perturbed, pose_errors, simulate, two_structures
 from subalign.io.formats import read_particles
-from subalign.workflows.clustering import adjusted_rand_index
+from subalign.workflows.batch.clustering import adjusted_rand_index
 
 SUBALIGN = Path(sys.executable).parent / "subalign"
 

@@ -19,8 +19,8 @@ from subalign.io.formats import read_particles, write_particles
 from subalign.io.mrc import read_volume
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import transform_volume
-from subalign.workflows.classes import medoid_frames
-from subalign.workflows.classify import run_classify
+from subalign.workflows.rounds.classes import medoid_frames
+from subalign.workflows.rounds.classify import run_classify
 from subalign.workflows.fsc import fsc
 
 

@@ -79,3 +79,25 @@ def test_unknown_names_of_a_module_with_moved_names_are_still_attribute_errors()
 def test_compiled_kernel_is_built_on_first_use_not_at_import():
     loaded = _run("import sys, subalign.numerics.spectral; print('numba' in sys.modules)")
     assert loaded.strip() == "False"
+
+
+def test_every_moved_module_still_imports_with_a_warning_naming_its_replacement():
+    from subalign.deprecation import MOVED_MODULES
+
+    code = ("import importlib, json, warnings\n"
+            "from subalign.deprecation import MOVED_MODULES\n"
+            "found = {}\n"
+            "for old, new in MOVED_MODULES.items():\n"
+            "    with warnings.catch_warnings(record=True) as caught:\n"
+            "        warnings.simplefilter('always')\n"
+            "        module = importlib.import_module(old)\n"
+            "    replacement = importlib.import_module(new)\n"
+            "    same = all(getattr(module, n) is getattr(replacement, n)\n"
+            "               for n in getattr(replacement, '__all__', []))\n"
+            "    found[old] = [str(w.message) for w in caught], same\n"
+            "print(json.dumps(found))")
+    found = json.loads(_run(code))
+    for old, new in MOVED_MODULES.items():
+        messages, same = found[old]
+        assert any(f"use module {new}" in m for m in messages), f"{old}: {messages}"
+        assert same, f"{old}: its names are not those of {new}"

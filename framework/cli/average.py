@@ -1,5 +1,5 @@
 """``subalign average`` and ``subalign classify``: refinement of particle sets in rounds
-(:mod:`subalign.workflows.refine`, :mod:`subalign.workflows.classify`).
+(:mod:`subalign.workflows.rounds.average`, :mod:`subalign.workflows.rounds.classify`).
 
 The config is composed from ``subalign.conf/average.yaml`` or ``classify.yaml`` with Hydra
 overrides, as ``subalign batch`` does (:mod:`subalign.cli.batch`): no Hydra run directory,
@@ -14,8 +14,8 @@ import shlex
 from subalign.cli.batch import _log_to_stderr
 from subalign.cli.commandline import set_overrides
 from subalign.cli.compose import compose_config
-from subalign.workflows.classify import run_classify
-from subalign.workflows.refine import run_average
+from subalign.workflows.rounds.classify import run_classify
+from subalign.workflows.rounds.average import run_average
 
 __all__ = ["AVERAGE_HELP", "CLASSIFY_HELP", "average_main", "classify_main"]
 

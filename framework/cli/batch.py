@@ -1,4 +1,4 @@
-"""``subalign batch [overrides]``: align a whole particle set (:mod:`subalign.workflows.batch`).
+"""``subalign batch [overrides]``: align a whole particle set (:mod:`subalign.workflows.batch.run`).
 
 The config is composed from ``subalign.conf/batch.yaml`` with Hydra overrides, exactly as
 :func:`subalign.compose_config` does (no Hydra run directory: results go to
@@ -15,7 +15,7 @@ import sys
 
 from subalign.cli.commandline import set_overrides
 from subalign.cli.compose import compose_config
-from subalign.workflows.batch import run_batch
+from subalign.workflows.batch.run import run_batch
 
 __all__ = ["BATCH_HELP", "batch_main"]
 

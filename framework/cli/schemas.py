@@ -17,9 +17,9 @@ SCHEMAS = {
     "align": ("align_schema", "subalign.align.config", "AlignConfig"),
     "simulate": ("simulate_schema", "subalign.simulation.simulate", "SimulateConfig"),
     "run_experiment": ("experiment_schema", "subalign.experiments.config", "ExperimentConfig"),
-    "batch": ("batch_schema", "subalign.workflows.config", "BatchConfig"),
-    "average": ("average_schema", "subalign.workflows.refine_config", "AverageConfig"),
-    "classify": ("classify_schema", "subalign.workflows.refine_config", "ClassifyConfig"),
+    "batch": ("batch_schema", "subalign.workflows.batch.config", "BatchConfig"),
+    "average": ("average_schema", "subalign.workflows.rounds.config", "AverageConfig"),
+    "classify": ("classify_schema", "subalign.workflows.rounds.config", "ClassifyConfig"),
 }
 
 _stored: set[tuple[int, str]] = set()

@@ -20,8 +20,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from subalign.align.pair import align_pair
-from subalign.workflows.classes import medoid_frames
-from subalign.workflows.clustering import adjusted_rand_index, cluster
+from subalign.workflows.rounds.classes import medoid_frames
+from subalign.workflows.batch.clustering import adjusted_rand_index, cluster
 from subalign.workflows.averaging import wedge_compensated_average
 from subalign.simulation.density import density_from_structure
 from subalign.numerics.geometry import RigidTransform

@@ -1,19 +1,26 @@
-"""Workflows over particle sets: batch alignment on Dask (``subalign batch``), clustering.
+"""Workflows over particle sets.
 
-:func:`~subalign.workflows.batch.run_batch` aligns a particle set to a reference, all
-pairs of it, or a pair list, resumably, on any executor; its schema is
-:class:`~subalign.workflows.config.BatchConfig`. :mod:`.clustering` clusters a
-dissimilarity matrix and scores a partition against the truth.
+- :mod:`subalign.workflows.batch`: ``subalign batch``, a particle set aligned on Dask (to
+  a reference, all pairs, or a pair list), resumably: its schema (``config``), the plan
+  checked before any work (``plan``), the worker-side task (``worker``), the run
+  (``run``), its files (``outputs``) and average-linkage clustering (``clustering``);
+- :mod:`subalign.workflows.rounds`: ``subalign average`` and ``subalign classify``,
+  refinement in rounds through the batch worker: schema (``config``), inputs, the round
+  loop (``loop``), alignment passes, class averages, all-vs-all classification, the
+  per-round files and report;
+- beside them, the maps maths both use: wedge-compensated averaging (``averaging``), FSC
+  (``fsc``), masks, low-pass and symmetry (``maps``).
 """
 
 from importlib import import_module
 
 __all__ = ["BatchConfig", "BatchRun", "adjusted_rand_index", "cluster", "run_batch"]
 
-_LAZY = {"BatchConfig": "subalign.workflows.config", "BatchRun": "subalign.workflows.batch",
-         "run_batch": "subalign.workflows.batch",
-         "adjusted_rand_index": "subalign.workflows.clustering",
-         "cluster": "subalign.workflows.clustering"}
+_LAZY = {"BatchConfig": "subalign.workflows.batch.config",
+         "BatchRun": "subalign.workflows.batch.run",
+         "run_batch": "subalign.workflows.batch.run",
+         "adjusted_rand_index": "subalign.workflows.batch.clustering",
+         "cluster": "subalign.workflows.batch.clustering"}
 
 
 def __getattr__(name: str):

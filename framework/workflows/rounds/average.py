@@ -8,7 +8,7 @@ of each half is its own half map, C_n-symmetrized, low-passed to the FSC-0.143 r
 reached and masked, so the halves never see each other's noise. The first
 ``local.global_rounds`` rounds search all of SO(3); later ones search around each
 particle's pose, in a cone and a shift range that shrink as the resolution improves
-(:class:`~subalign.workflows.refine_config.ScheduleConfig`). The run stops after ``rounds``
+(:class:`~subalign.workflows.rounds.config.ScheduleConfig`). The run stops after ``rounds``
 rounds or at the first round that improves the best resolution by less than
 ``min_improvement``; the best round's files are copied to the top of ``output_dir``.
 
@@ -23,10 +23,10 @@ Round 0 is the start (``start``):
 * ``poses``: the half maps of the set's own poses (with ``rounds=0``, a reconstruction).
 
 Files of ``output_dir``: ``job.json`` (the run's identity; another config is refused),
-``round_NNN/`` (:mod:`subalign.workflows.rounds`, :mod:`subalign.workflows.round_outputs`:
+``round_NNN/`` (:mod:`subalign.workflows.rounds.loop`, :mod:`subalign.workflows.rounds.outputs`:
 the particle set, ``state.npz``, maps, FSC, slices, ``round.json``; the references aligned
 to as ``reference_half1.mrc``, ``reference_half2.mrc``; the alignments' stores), then
-``rounds.log`` (a line per round), ``report.md`` (:mod:`subalign.workflows.run_report`), the
+``rounds.log`` (a line per round), ``report.md`` (:mod:`subalign.workflows.rounds.report`), the
 best round's particle set, ``half1.mrc``, ``half2.mrc``, ``map.mrc``, and ``summary.json``
 (written last, ``status: complete``).
 """
@@ -48,16 +48,16 @@ from subalign.io.mrc import read_volume, write_volume
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import shift_volume
 from subalign.workflows.maps import centre_map, symmetrize
-from subalign.workflows.refine_config import AVERAGE_STARTS
-from subalign.workflows.refine_inputs import RefineInputs, read_box_map, read_inputs
-from subalign.workflows.round_outputs import write_fsc, write_maps
-from subalign.workflows.passes import (
+from subalign.workflows.rounds.config import AVERAGE_STARTS
+from subalign.workflows.rounds.inputs import RefineInputs, read_box_map, read_inputs
+from subalign.workflows.rounds.outputs import write_fsc, write_maps
+from subalign.workflows.rounds.passes import (
     RunExecutor, Subtomograms, accumulate, align_pass, local_search_at, prepare_reference)
-from subalign.workflows.rounds import (
+from subalign.workflows.rounds.loop import (
     HALVES, RoundState, close_round, copy_round_files, load_state, moved_summary, pose_changes,
     round_dir, run_rounds, save_state, starting_state, write_round_set)
-from subalign.workflows.run_report import write_report
-from subalign.workflows.truth import pose_errors
+from subalign.workflows.rounds.report import write_report
+from subalign.workflows.rounds.truth import pose_errors
 
 __all__ = ["AveragePlan", "AverageRun", "prepare_average", "run_average"]
 
@@ -283,7 +283,7 @@ def run_average(config: DictConfig, *, executor=None, window: int | None = None,
     Parameters
     ----------
     config : DictConfig
-        A composed :class:`~subalign.workflows.refine_config.AverageConfig`.
+        A composed :class:`~subalign.workflows.rounds.config.AverageConfig`.
     executor : concurrent.futures.Executor, optional
         Where the alignments run; default: the Dask cluster of ``config.executor``, started
         only when a round has alignments to do.

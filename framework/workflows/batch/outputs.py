@@ -1,4 +1,4 @@
-"""A finished batch's files, made from its store of rows (:data:`~subalign.workflows.worker.FIELDS`).
+"""A finished batch's files, made from its store of rows (:data:`~subalign.workflows.batch.worker.FIELDS`).
 
 Mode ``reference``
     ``aligned.<suffix>`` (or ``output``): the particle set with the new poses and each
@@ -32,8 +32,8 @@ from subalign.io.figures import pyplot, save_figure
 from subalign.io.files import atomic_path
 from subalign.io.formats import write_particles
 from subalign.numerics.geometry import matrix_to_euler_zyz, rotation_distance_deg
-from subalign.workflows.clustering import cluster
-from subalign.workflows.plan import BatchPlan
+from subalign.workflows.batch.clustering import cluster
+from subalign.workflows.batch.plan import BatchPlan
 
 __all__ = ["GROSS_FAILURE_DEG", "write_outputs"]
 

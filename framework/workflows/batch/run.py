@@ -34,9 +34,9 @@ from subalign.execution.arraylog import ArrayLog
 from subalign.execution.cluster import dask_executor
 from subalign.execution.jobs import claim
 from subalign.io.files import write_json
-from subalign.workflows.outputs import write_outputs
-from subalign.workflows.plan import BatchPlan, prepare_batch
-from subalign.workflows.worker import FIELDS, BatchTask, write_context
+from subalign.workflows.batch.outputs import write_outputs
+from subalign.workflows.batch.plan import BatchPlan, prepare_batch
+from subalign.workflows.batch.worker import FIELDS, BatchTask, write_context
 
 __all__ = ["BatchRun", "completed_summary", "run_batch"]
 
@@ -75,7 +75,7 @@ def run_batch(config: DictConfig, *, executor: Executor | None = None, window: i
     Parameters
     ----------
     config : DictConfig
-        A composed :class:`~subalign.workflows.config.BatchConfig`.
+        A composed :class:`~subalign.workflows.batch.config.BatchConfig`.
     executor : concurrent.futures.Executor, optional
         Where the items run; default: the cluster of ``config.executor``
         (:func:`subalign.execution.cluster.dask_executor`), started only if items remain.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from subalign.io.files import atomic_path
 from subalign.workflows.fsc import fsc_figure, read_fsc_table
-from subalign.workflows.rounds import round_dir
+from subalign.workflows.rounds.loop import round_dir
 
 __all__ = ["write_report"]
 

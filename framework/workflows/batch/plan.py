@@ -1,10 +1,10 @@
 """Everything a batch needs, read and checked before anything is written or started.
 
-:func:`prepare_batch` validates a composed :class:`~subalign.workflows.config.BatchConfig`
+:func:`prepare_batch` validates a composed :class:`~subalign.workflows.batch.config.BatchConfig`
 and reads its inputs: the particle set (every subtomogram file is checked to exist, the
 first is read for the box size), the wedges, the reference or the pair list. A bad input
 raises one line naming the file or field, what was found and what was expected. The
-result, :class:`BatchPlan`, holds the workers' :class:`~subalign.workflows.worker.BatchContext`
+result, :class:`BatchPlan`, holds the workers' :class:`~subalign.workflows.batch.worker.BatchContext`
 and the record of the job's identity (``job.json``: every setting but where it runs, and
 each input file's SHA-256).
 """
@@ -34,8 +34,8 @@ from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import check_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
-from subalign.workflows.config import BATCH_MODES, SEARCHES
-from subalign.workflows.worker import BatchContext
+from subalign.workflows.batch.config import BATCH_MODES, SEARCHES
+from subalign.workflows.batch.worker import BatchContext
 
 __all__ = ["BatchPlan", "align_part", "prepare_batch", "read_pair_list"]
 

@@ -18,12 +18,12 @@ import numpy as np
 from subalign.io.figures import slices_figure
 from subalign.io.mrc import write_volume
 from subalign.numerics.geometry import RigidTransform
-from subalign.workflows.clustering import adjusted_rand_index
+from subalign.workflows.batch.clustering import adjusted_rand_index
 from subalign.workflows.fsc import fsc, fsc_figure, resolutions, write_fsc_table
 from subalign.workflows.maps import symmetrize
-from subalign.workflows.passes import Subtomograms, accumulate
-from subalign.workflows.refine_inputs import RefineInputs
-from subalign.workflows.rounds import HALVES
+from subalign.workflows.rounds.passes import Subtomograms, accumulate
+from subalign.workflows.rounds.inputs import RefineInputs
+from subalign.workflows.rounds.loop import HALVES
 
 __all__ = ["ClassMap", "class_maps", "medoid_frames", "truth_agreement", "write_class_maps"]
 

@@ -3,7 +3,7 @@
 A run's directory holds one directory per round, ``round_000`` (the start), ``round_001``,
 ...; a round is finished when its ``round.json`` exists (written last, atomically,
 :func:`save_round_record`). A run killed during a round and started again redoes only what
-the round had not committed (:mod:`subalign.workflows.passes`); every later step is a
+the round had not committed (:mod:`subalign.workflows.rounds.passes`); every later step is a
 function of the round's stores and of files written before, so it gives the same maps as an
 uninterrupted run.
 
@@ -31,8 +31,8 @@ from subalign.io.files import atomic_path, write_json
 from subalign.io.formats import write_particles
 from subalign.numerics.geometry import rotation_distance_deg
 from subalign.workflows.maps import symmetry_rotations
-from subalign.workflows.refine_inputs import RefineInputs
-from subalign.workflows.round_outputs import round_line, write_round_log
+from subalign.workflows.rounds.inputs import RefineInputs
+from subalign.workflows.rounds.outputs import round_line, write_round_log
 
 __all__ = ["HALVES", "MOVED_DEG", "MOVED_VOXELS", "RoundState", "assign_half_sets",
            "close_round", "copy_round_files", "finished_round", "load_state", "moved_summary",

@@ -3,7 +3,7 @@ before anything is written or started.
 
 :func:`read_inputs` checks the settings the two commands share and reads the particle set
 (every subtomogram file must exist and the first is read for the box, as ``subalign batch``
-does: :mod:`subalign.workflows.plan`), the mask and the truth set. A bad input raises one
+does: :mod:`subalign.workflows.batch.plan`), the mask and the truth set. A bad input raises one
 line naming the file or field, what was found and what was expected. Maps (references,
 masks) must be cubes of the particles' box; a voxel size in their header must be the
 particles' pixel size.
@@ -29,8 +29,8 @@ from subalign.numerics.volumes import box_centre, check_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
 from subalign.workflows.maps import parse_symmetry, soft_sphere_mask
-from subalign.workflows.plan import _check_files, _tilts, align_part
-from subalign.workflows.refine_config import ScheduleConfig
+from subalign.workflows.batch.plan import _check_files, _tilts, align_part
+from subalign.workflows.rounds.config import ScheduleConfig
 
 __all__ = ["DEFAULT_MASK_RADIUS", "RefineInputs", "read_box_map", "read_inputs"]
 
@@ -204,8 +204,8 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
     Parameters
     ----------
     config : DictConfig
-        A composed :class:`~subalign.workflows.refine_config.AverageConfig` or
-        :class:`~subalign.workflows.refine_config.ClassifyConfig`.
+        A composed :class:`~subalign.workflows.rounds.config.AverageConfig` or
+        :class:`~subalign.workflows.rounds.config.ClassifyConfig`.
     least : int
         Fewest particles the command accepts.
     inputs : dict

@@ -1,14 +1,14 @@
 """``subalign classify mode=all``: classes from the all-vs-all matrix (the paper's Figure 6).
 
 Every pair of the set is aligned by ``subalign batch mode=all``
-(:func:`~subalign.workflows.batch.run_batch`, into ``output_dir/all_vs_all``, resumable like
+(:func:`~subalign.workflows.batch.run.run_batch`, into ``output_dir/all_vs_all``, resumable like
 any batch), its dissimilarity matrix is clustered by average linkage into ``classes``
-clusters (:func:`~subalign.workflows.clustering.cluster`), and each cluster is averaged in
+clusters (:func:`~subalign.workflows.batch.clustering.cluster`), and each cluster is averaged in
 the frame of its medoid (the member with the least summed dissimilarity to the others,
-:func:`~subalign.workflows.classes.medoid_frames`). Written to ``output_dir``: the particle
+:func:`~subalign.workflows.rounds.classes.medoid_frames`). Written to ``output_dir``: the particle
 set with each particle's class and its pose against its class average (the medoid's box is
 the class frame), the class averages with their half-map FSC and figures
-(:mod:`subalign.workflows.classes`), ``report.md``.
+(:mod:`subalign.workflows.rounds.classes`), ``report.md``.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from subalign.numerics.geometry import RigidTransform
-from subalign.workflows.batch import run_batch
-from subalign.workflows.classes import class_maps, medoid_frames, truth_agreement, write_class_maps
-from subalign.workflows.clustering import cluster
-from subalign.workflows.config import BatchConfig
-from subalign.workflows.passes import RunExecutor, Subtomograms
-from subalign.workflows.round_outputs import write_round_log
-from subalign.workflows.rounds import RoundState, assign_half_sets, write_round_set
-from subalign.workflows.run_report import write_report
+from subalign.workflows.batch.run import run_batch
+from subalign.workflows.rounds.classes import class_maps, medoid_frames, truth_agreement, write_class_maps
+from subalign.workflows.batch.clustering import cluster
+from subalign.workflows.batch.config import BatchConfig
+from subalign.workflows.rounds.passes import RunExecutor, Subtomograms
+from subalign.workflows.rounds.outputs import write_round_log
+from subalign.workflows.rounds.loop import RoundState, assign_half_sets, write_round_set
+from subalign.workflows.rounds.report import write_report
 
 __all__ = ["run_all_vs_all"]
 

@@ -3,21 +3,21 @@
 Mode ``multiref`` (multi-reference refinement). Round 0 makes ``k`` references: the maps
 ``references`` (``start=references``), or the averages of the set's own classes at its own
 poses (``start=classes``), each low-passed to ``initial_lowpass_angstrom`` and masked. Each
-round aligns every particle to every reference (:func:`~subalign.workflows.passes.align_pass`,
+round aligns every particle to every reference (:func:`~subalign.workflows.rounds.passes.align_pass`,
 one store per class: ``k n`` alignments), assigns it to the class whose aligned score is
 lowest (scores are dissimilarities), and averages each class's members at their poses
-against it (:mod:`subalign.workflows.classes`); the next round's reference of a class is
+against it (:mod:`subalign.workflows.rounds.classes`); the next round's reference of a class is
 its average, low-passed to the FSC-0.143 resolution of its half maps (the particles' half
 sets, or random ones written back) and masked. The first ``local.global_rounds`` rounds
 search all of SO(3); later ones search around each particle's pose against that class. The
 run stops after ``rounds`` rounds, or from round 2 on at the first round in which fewer than
 ``min_changes`` of the particles change class.
 
-Mode ``all``: :mod:`subalign.workflows.allvsall`.
+Mode ``all``: :mod:`subalign.workflows.rounds.allvsall`.
 
 Files of ``output_dir``: ``job.json``, ``round_NNN/`` (the particle set with classes and
 poses against the class, ``state.npz``, ``reference_class<c>.mrc`` aligned to, the stores,
-:mod:`subalign.workflows.classes`' maps and figures, ``round.json``), ``rounds.log``,
+:mod:`subalign.workflows.rounds.classes`' maps and figures, ``round.json``), ``rounds.log``,
 ``report.md``, then the last round's particle set and class averages, and ``summary.json``
 (written last).
 """
@@ -36,16 +36,16 @@ from subalign.execution import JobClock, provenance
 from subalign.execution.jobs import claim
 from subalign.io.files import write_json
 from subalign.io.mrc import read_volume, write_volume
-from subalign.workflows.allvsall import run_all_vs_all
-from subalign.workflows.classes import class_maps, truth_agreement, write_class_maps
-from subalign.workflows.passes import (
+from subalign.workflows.rounds.allvsall import run_all_vs_all
+from subalign.workflows.rounds.classes import class_maps, truth_agreement, write_class_maps
+from subalign.workflows.rounds.passes import (
     RunExecutor, Subtomograms, align_pass, local_search_at, prepare_reference)
-from subalign.workflows.refine_config import CLASSIFY_MODES, CLASSIFY_STARTS
-from subalign.workflows.refine_inputs import RefineInputs, read_box_map, read_inputs
-from subalign.workflows.rounds import (
+from subalign.workflows.rounds.config import CLASSIFY_MODES, CLASSIFY_STARTS
+from subalign.workflows.rounds.inputs import RefineInputs, read_box_map, read_inputs
+from subalign.workflows.rounds.loop import (
     RoundState, close_round, copy_round_files, load_state, moved_summary, pose_changes,
     round_dir, run_rounds, save_state, starting_state, write_round_set)
-from subalign.workflows.run_report import write_report
+from subalign.workflows.rounds.report import write_report
 
 __all__ = ["ClassifyPlan", "ClassifyRun", "prepare_classify", "run_classify"]
 
@@ -289,8 +289,8 @@ def run_classify(config: DictConfig, *, executor=None, window: int | None = None
                  inline: bool = False, command: str | None = None) -> ClassifyRun:
     """Run (or resume, or find finished) the classification ``config`` describes.
 
-    ``config`` is a composed :class:`~subalign.workflows.refine_config.ClassifyConfig`; the
-    other parameters are those of :func:`~subalign.workflows.refine.run_average`.
+    ``config`` is a composed :class:`~subalign.workflows.rounds.config.ClassifyConfig`; the
+    other parameters are those of :func:`~subalign.workflows.rounds.average.run_average`.
 
     Returns
     -------

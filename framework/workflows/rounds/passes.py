@@ -2,7 +2,7 @@
 on an executor, averaging them, preparing the next reference.
 
 :func:`align_pass` aligns particles to one reference with the worker task of ``subalign
-batch`` (:class:`~subalign.workflows.worker.BatchTask`, mode ``reference``) through
+batch`` (:class:`~subalign.workflows.batch.worker.BatchTask`, mode ``reference``) through
 :func:`~subalign.execution.map_resumable`: the workers' context (the particles with their
 prior poses, the reference, the align settings, the local search) is written once as
 ``<name>.pkl`` and every result is committed to ``<name>.bin`` as it lands, so a killed
@@ -26,8 +26,8 @@ from subalign.io.subtomograms import SubtomogramReader
 from subalign.numerics.geometry import RigidTransform
 from subalign.workflows.averaging import WedgeAccumulator
 from subalign.workflows.maps import lowpass, symmetrize
-from subalign.workflows.refine_inputs import RefineInputs
-from subalign.workflows.worker import FIELDS, BatchContext, BatchTask, write_context
+from subalign.workflows.rounds.inputs import RefineInputs
+from subalign.workflows.batch.worker import FIELDS, BatchContext, BatchTask, write_context
 
 __all__ = ["RunExecutor", "Subtomograms", "accumulate", "align_pass", "local_search_at",
            "prepare_reference"]
@@ -132,7 +132,7 @@ def prepare_reference(volume: np.ndarray, inputs: RefineInputs, resolution: floa
 
 def local_search_at(inputs: RefineInputs, schedule, resolution: float) -> dict:
     """The local search after a round at ``resolution`` Angstrom
-    (:class:`~subalign.workflows.refine_config.ScheduleConfig`): ``cone_deg``,
+    (:class:`~subalign.workflows.rounds.config.ScheduleConfig`): ``cone_deg``,
     ``spacing_deg``, ``max_shift_voxels``, ``keep`` as the batch worker takes them."""
     step = max(float(np.degrees(resolution / (2 * inputs.radius * inputs.pixel_size))),
                float(schedule.min_step_deg))
@@ -176,7 +176,7 @@ def align_pass(inputs: RefineInputs, run: RunExecutor, *, rows: np.ndarray,
     ndarray of shape (m, len(FIELDS))
         Row ``k``: particle ``rows[k]``'s new pose (rotation row by row, shift in voxels),
         score, confidence, seconds, optimizer steps, candidates
-        (:data:`~subalign.workflows.worker.FIELDS`).
+        (:data:`~subalign.workflows.batch.worker.FIELDS`).
     """
     rows = np.asarray(rows, dtype=np.int64)
     subset = replace(inputs.particles.take(rows), rotations=prior_rotations[rows],

@@ -12,6 +12,7 @@ alignments run (:func:`subalign.numerics.threads.single_blas_thread`).
 """
 
 from importlib import import_module
+from importlib.util import find_spec
 
 from subalign.deprecation import install_module_aliases
 from subalign.plugin.hookspecs import hookimpl
@@ -38,6 +39,8 @@ def __getattr__(name: str):
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if not name.startswith("_") and find_spec(f"subalign.{name}") is not None:
+        return import_module(f"subalign.{name}")  # subalign.numerics, ... as before 0.2
     raise AttributeError(f"module 'subalign' has no attribute {name!r}")
 
 

@@ -85,7 +85,7 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         _warn(f"module {module.__name__}", f"module {MOVED_MODULES[module.__name__]}")
         replacement = import_module(MOVED_MODULES[module.__name__])
         module.__dict__.update({name: value for name, value in vars(replacement).items()
-                                if not name.startswith("__")})
+                                if not name.startswith("__") or name in ("__all__", "__doc__")})
 
 
 def install_module_aliases() -> None:

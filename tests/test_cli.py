@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -296,3 +297,20 @@ def test_experiment_flag_after_an_override_works_like_hydra_flags_first(tmp_path
     args, hydra_argv = hydra_arguments("experiment", ["experiment=table1_2", "-m", "tilt=60,40"])
     assert args.multirun and args.overrides == ["experiment=table1_2", "tilt=60,40"]
     assert hydra_argv == ["-m", "experiment=table1_2", "tilt=60,40"]
+
+
+def test_direct_alignments_in_one_process_keep_their_logs_apart(volumes, monkeypatch, capsys):
+    """A single ``align`` runs without Hydra's job machinery; its log handlers live only
+    while it runs, so a second run in the same process logs once, into its own folder."""
+    monkeypatch.chdir(volumes)
+    root = logging.getLogger()
+    before = list(root.handlers)
+    for name in ("one", "two"):
+        main(["align", "fixed=a.mrc", "moving=b.mrc", f"output_dir={name}", *SMALL])
+    assert root.handlers == before
+    for name in ("one", "two"):
+        log = (volumes / name / "align.log").read_text()
+        assert log.count("refining 12 candidates") == 1, log
+        assert (volumes / name / ".hydra" / "config.yaml").is_file()
+        assert "output_dir=" + name in (volumes / name / ".hydra" / "overrides.yaml").read_text()
+    assert capsys.readouterr().out.count("refining 12 candidates") == 2

@@ -190,7 +190,8 @@ class AlignConfig(AlignSettings):
     fixed, moving : str, optional
         MRC files; both null runs the demo pair of ``demo``.
     output_dir : str, optional
-        Where ``alignment.json`` goes; default Hydra's run directory.
+        Where ``alignment.json`` goes; default a new run directory under ``outputs/``
+        (:mod:`subalign.cli.rundirs`).
     wedge : WedgeConfig
         Tilt range of both volumes.
     fixed_wedge, moving_wedge : WedgeConfig

@@ -193,16 +193,7 @@ def _align(config: Any, plugins: PluginSet, fixed: np.ndarray,
     candidates = [parameterization.to_params(start) for start in search.starts(
         constraint.candidate_rotations(plugins.create("sampler", config.sampler)))]
     plugins.alignment_started(n_candidates=len(candidates), config=config)
-    steps = [0]
-
-    def on_step(*, candidate: int, value: float, record: float, record_params=None,
-                to_full=search.to_full) -> None:
-        steps[0] += 1
-        holder = (None if record_params is None
-                  else to_full(parameterization.to_transform(record_params)))
-        plugins.candidate_step(candidate=candidate, step=steps[0], value=value, record=record,
-                               record_transform=holder)
-
+    on_step = _step_reporter(plugins, parameterization, search.to_full)
     refined = plugins.create("refiner", config.refiner).refine(RefinementProblem(
         search.objective, optimizer, parameterization, candidates, config.seed, on_step))
     if (details := dict(refined.details)).get("stop_reason") == "n_max_iter":
@@ -213,9 +204,10 @@ def _align(config: Any, plugins: PluginSet, fixed: np.ndarray,
     final, polish_steps = search.objective, 0
     if settings.two_stage:
         final = plugins.create("score", score_node).prepare(fixed, moving, *tilts)
-        second = None if second is None else second.prepare(fixed, moving, *tilts)
         starts = distinct_basins(refined.candidates or [(params, value)], parameterization,
                                  config.polish_basins)
+        second = (None if second is None or len(starts) < 2  # only a race asks a second
+                  else second.prepare(fixed, moving, *tilts))  # opinion
         race = polish_race(
             final, second, optimizer, parameterization,
             [parameterization.to_params(search.to_full(parameterization.to_transform(start)))
@@ -237,6 +229,22 @@ def _align(config: Any, plugins: PluginSet, fixed: np.ndarray,
         trace=[float(v) for v in refined.trace],
         details=details,
     )
+
+
+def _step_reporter(plugins: PluginSet, parameterization, to_full):
+    """The refiner's step callback: counts steps and reports each to the observer hooks,
+    the record's parameters as a transform of the full-size volumes (``to_full``, unless a
+    caller passes its own)."""
+    steps = [0]
+
+    def on_step(*, candidate: int, value: float, record: float, record_params=None,
+                to_full=to_full) -> None:
+        steps[0] += 1
+        holder = (None if record_params is None
+                  else to_full(parameterization.to_transform(record_params)))
+        plugins.candidate_step(candidate=candidate, step=steps[0], value=value, record=record,
+                               record_transform=holder)
+    return on_step
 
 
 def _record_keeper(on_step, candidate: int):

@@ -3,9 +3,9 @@
 A single alignment (no ``-m``, no ``hydra.*`` override, no Hydra flag) runs directly:
 the config that :func:`subalign.cli.checks.check_command` composed and checked is used as
 it is, the run directory is made here, and Hydra's job machinery, which composes the
-config twice more, is skipped. The run directory holds what a Hydra job's would:
-``.hydra/config.yaml`` and ``.hydra/overrides.yaml``, the log ``align.log`` and
-``alignment.json``. A sweep (``-m``) runs as a Hydra job (:mod:`subalign.cli.apps`).
+config twice more, is skipped. The run directory holds the records a Hydra job's would
+that subalign's users read: ``.hydra/config.yaml`` and ``.hydra/overrides.yaml`` (not
+Hydra's own ``hydra.yaml``), the log ``align.log`` and ``alignment.json``. A sweep (``-m``) runs as a Hydra job (:mod:`subalign.cli.apps`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,11 @@ def command_line(name: str, overrides: list[str]) -> str:
 
 
 def runs_directly(args: argparse.Namespace) -> bool:
-    """True for a single run that needs nothing of Hydra's job machinery."""
-    return not args.multirun and not any(
+    """True for a single run that needs nothing of Hydra's job machinery: no ``-m``, no
+    ``hydra.*`` override, no other config directory, path or name, no rerun."""
+    hydra_options = (args.config_dir, args.config_path, args.config_name,
+                     getattr(args, "experimental_rerun", None))
+    return not args.multirun and all(option is None for option in hydra_options) and not any(
         o.lstrip("+~").split("=")[0].split(".")[0].split("/")[0] == "hydra"
         for o in args.overrides)
 
@@ -56,24 +60,34 @@ def align_directly(config: DictConfig, overrides: list[str],
     returns the directory."""
     if config.output_dir in (None, ""):
         output_dir = Path("outputs", time.strftime("%Y-%m-%d"),
-                          f"{time.strftime('%H-%M-%S')}_{run_suffix()}")
+                          f"{time.strftime('%H-%M-%S')}_{run_suffix()}").absolute()
     else:
         output_dir = Path(config.output_dir)
     (output_dir / ".hydra").mkdir(parents=True, exist_ok=True)
     OmegaConf.save(config, output_dir / ".hydra" / "config.yaml")
     OmegaConf.save(OmegaConf.create(list(overrides)), output_dir / ".hydra" / "overrides.yaml")
-    _log_to(output_dir / "align.log")
-    run_alignment(config, output_dir, list(overrides), plugins)
+    with _logging_to(output_dir / "align.log"):
+        run_alignment(config, output_dir, list(overrides), plugins)
     return output_dir
 
 
-def _log_to(path: Path) -> None:
-    """INFO and above to stdout and to ``path``, formatted as Hydra's job log."""
+@contextmanager
+def _logging_to(path: Path):
+    """INFO and above to stdout and to ``path``, formatted as Hydra's job log, while the
+    block runs (the handlers are removed and closed after it)."""
     root = logging.getLogger()
+    level, handlers = root.level, [logging.StreamHandler(sys.stdout), logging.FileHandler(path)]
     root.setLevel(logging.INFO)
-    for handler in (logging.StreamHandler(sys.stdout), logging.FileHandler(path)):
+    for handler in handlers:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
 
 
 def _demo_inputs(config: DictConfig):

@@ -40,20 +40,27 @@ class FourierGrid:
     fz, fy, fx : ndarray
         Frequencies in cycles/voxel, broadcastable to ``(N, N, N // 2 + 1)``:
         shapes ``(N, 1, 1)``, ``(1, N, 1)`` and ``(1, 1, N // 2 + 1)``.
-    radius : ndarray of shape (N, N, N // 2 + 1)
-        ``|xi|`` in cycles/voxel (read-only).
     hermitian_weights : ndarray of shape (N, N, N // 2 + 1)
         How many coefficients of the full spectrum each half-spectrum coefficient stands for
         (1 on the ``x = 0`` plane and, for even N, the ``x`` Nyquist plane; 2 elsewhere), so
         ``sum(w * |F|^2)`` over the half spectrum equals the sum over the full spectrum.
+    radius : ndarray of shape (N, N, N // 2 + 1), optional
+        ``|xi|`` in cycles/voxel (read-only); computed from the frequencies when not given
+        (a grid built with the five fields of 0.1 gets it too).
     """
 
     shape: tuple[int, int, int]
     fz: np.ndarray
     fy: np.ndarray
     fx: np.ndarray
-    radius: np.ndarray
     hermitian_weights: np.ndarray
+    radius: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.radius is None:
+            radius = np.sqrt(self.fx**2 + self.fy**2 + self.fz**2)
+            radius.setflags(write=False)
+            object.__setattr__(self, "radius", radius)
 
     @property
     def spectrum_shape(self) -> tuple[int, int, int]:
@@ -98,4 +105,4 @@ def fourier_grid(shape: tuple[int, int, int]) -> FourierGrid:
         weights[..., -1] = 1.0
     for array in (fz, fy, fx, radius, weights):
         array.setflags(write=False)
-    return FourierGrid(tuple(shape), fz, fy, fx, radius, weights)
+    return FourierGrid(tuple(shape), fz, fy, fx, weights, radius)

@@ -98,10 +98,11 @@ class BinnableScore(Score, Protocol):
     """A score that can be searched on binned volumes: a capability the search stage needs.
 
     The global search (:mod:`subalign.search`) runs on volumes binned by
-    ``search_binning``; a score it runs on must say how its settings carry over to the
-    smaller box (frequencies in cycles/voxel scale up, real-space lengths in voxels scale
-    down). A score without it is searched at full size only (``search_binning=1``); asking
-    for more raises a :class:`~subalign.errors.ConfigError` that names the score.
+    ``search_binning``. A score with this capability says itself how its settings carry
+    over to the smaller box (frequencies in cycles/voxel scale up, real-space lengths in
+    voxels scale down). Without it the framework rebuilds the score from its config's
+    ``binned(factor)`` where the config has one (every ``ConstrainedScoreConfig``), and
+    searches any other score at full size, said once in the log.
     """
 
     def binned(self, factor: int) -> Score:

@@ -184,10 +184,28 @@ class Registry:
         ``factor`` with the config's own ``binned(factor)`` (every
         :class:`~subalign.scoring.constrained.ConstrainedScoreConfig` has one); None when
         the config has no ``binned``. The framework's way to search any constrained score
-        on binned volumes, whether or not the plugin itself knows about binning."""
+        on binned volumes, whether or not the plugin itself knows about binning. Only the
+        fields the base config rescales change (band and mask edge); a subclass's own
+        fields in voxels keep their values unless it overrides ``binned``.
+
+        Raises
+        ------
+        PluginError
+            ``binned`` returned something other than the plugin's config class.
+        ConfigError
+            The plugin refuses the rescaled settings.
+        """
         entry, config = self._config(node)
         rescale = getattr(config, "binned", None)
-        return None if not callable(rescale) else entry.plugin_class(rescale(factor))
+        if not callable(rescale):
+            return None
+        rescaled = rescale(factor)
+        if not isinstance(rescaled, entry.config_class):
+            raise PluginError(
+                f"{self.kind}={entry.name} ({entry.origin}): {type(config).__name__}.binned"
+                f"({factor}) returned a {type(rescaled).__name__}, expected a "
+                f"{entry.config_class.__name__}")
+        return entry.plugin_class(rescaled)
 
     def _config(self, node: Mapping[str, Any] | str) -> tuple[PluginEntry, Any]:
         """The entry ``node`` names and a fresh copy of its checked config."""

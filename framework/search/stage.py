@@ -123,14 +123,18 @@ def _search_score(plugins: PluginSet, score_node: Mapping[str, Any],
         return score, 1
     if isinstance(score, BinnableScore):
         return score.binned(factor), factor
-    rebuilt = plugins.create_binned("score", node, factor)
+    try:
+        rebuilt = plugins.create_binned("score", node, factor)
+        why = "has no binned settings (neither binned(factor) nor a ConstrainedScoreConfig)"
+    except ConfigError as exc:  # the plugin refuses its own rescaled settings
+        rebuilt, why = None, f"refuses its binned settings ({exc})"
     if rebuilt is not None:
         return rebuilt, factor
     name = str(score_node["name"])
     if name not in _UNBINNED_SAID:
         _UNBINNED_SAID.add(name)
-        log.info("search_binning=%d: score %r has no binned settings (neither binned(factor) "
-                 "nor a ConstrainedScoreConfig); its search runs at full size", factor, name)
+        log.info("search_binning=%d: score %r %s; its search runs at full size", factor, name,
+                 why)
     return score, 1
 
 

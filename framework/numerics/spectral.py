@@ -20,8 +20,9 @@ with the frequency. With ``W = 4`` the relative error on band-limited volumes is
 ``dV/dq`` comes from the same grid values with the kernel's derivative: it is the exact
 derivative of what is sampled, so LM Jacobians and finite differences of the samples agree.
 
-Two kernels evaluate the sums: a compiled one when the optional ``numba`` is installed
-(``pip install subalign[fast]``), else numpy; they agree to 1e-6 (tested).
+Two kernels evaluate the sums: the compiled one (:mod:`subalign.numerics.spectral_kernels`,
+numba, a core dependency since 0.2; loaded on first use, cached on disk) and, where numba
+cannot be imported, numpy; they agree to 1e-6 (tested).
 """
 
 from __future__ import annotations

@@ -124,16 +124,16 @@ def test_progress_draws_a_bar_with_rate_on_a_terminal(capsys):
 
 # --- the cone constraint ------------------------------------------------------------------
 
+CONE_SAMPLER = {"name": "so3_uniform", "spacing_deg": 10.0}
+
+
 class TestConeConstraint(ConstraintContract):
-    """With the contract's default sampler (the 60-degree grid): the cone about the centre
-    holds the centre alone. (With so3_uniform the candidates are fine, but the contract's
-    round trip, 1e-6 degrees measured through arccos, is at the floor of double precision:
-    12% of so3_uniform's own rotations miss it by 1e-6 degrees.)"""
+    """On a 10-degree so3_uniform set: the centre and its neighbours within 20 degrees. The
+    contract's parameter round trip (1e-6 degrees) holds for all of them since rotation
+    angles are measured with atan2 (with arccos of the trace, 12% missed it by ~1e-6)."""
 
     constraint = {"name": "cone", "centre_zyz_deg": [30.0, 60.0, 90.0], "cone_deg": 20.0}
-
-
-CONE_SAMPLER = {"name": "so3_uniform", "spacing_deg": 10.0}
+    sampler = CONE_SAMPLER
 
 
 def test_cone_candidates_are_the_centre_and_its_neighbours_within_the_cone():

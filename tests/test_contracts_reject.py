@@ -1,8 +1,8 @@
 """Each contract suite rejects a deliberately broken plugin of its kind, naming the fault.
 
-A generated test module registers five broken plugins (one per kind) next to the built-ins
-and runs the five suites on them with pytester; each suite must fail with a message that
-says what is wrong.
+A generated test module registers broken plugins (one per kind, and two more scores: a
+wrong-sign Jacobian and a wrong-sign FFT translation) next to the built-ins and runs the
+suites on them with pytester; each suite must fail with a message that says what is wrong.
 """
 
 import pytest
@@ -38,6 +38,34 @@ class SquareRootObjective(ConstrainedObjective):
 class BrokenScore(ConstrainedScore):
     name = "broken_score"
     objective_class = SquareRootObjective
+
+
+class FlippedJacobianObjective(SquareRootObjective):
+    """A proper sum of squares whose residual derivatives have the wrong sign."""
+
+    value = ConstrainedObjective.value
+
+    def residual_derivative(self, context, spectrum_derivative):
+        return -super().residual_derivative(context, spectrum_derivative)
+
+
+class FlippedJacobianScore(ConstrainedScore):
+    name = "flipped_jacobian"
+    objective_class = FlippedJacobianObjective
+
+
+class FlippedShiftObjective(SquareRootObjective):
+    """A proper sum of squares whose FFT translation search returns the shift, not its undo."""
+
+    value = ConstrainedObjective.value
+
+    def best_translation(self, rotation, max_shift):
+        return -super().best_translation(rotation, max_shift)
+
+
+class FlippedShiftScore(ConstrainedScore):
+    name = "flipped_shift"
+    objective_class = FlippedShiftObjective
 
 
 class UphillOptimizer:
@@ -110,6 +138,8 @@ class Broken:
     @hookimpl
     def subalign_register_scores(self, register):
         register("broken_score", BrokenScore, ConstrainedScoreConfig)
+        register("flipped_jacobian", FlippedJacobianScore, ConstrainedScoreConfig)
+        register("flipped_shift", FlippedShiftScore, ConstrainedScoreConfig)
 
     @hookimpl
     def subalign_register_optimizers(self, register):
@@ -136,6 +166,14 @@ class WithBroken:
 
 class TestScore(WithBroken, ScoreContract):
     score = "broken_score"
+
+
+class TestFlippedJacobian(WithBroken, ScoreContract):
+    score = "flipped_jacobian"
+
+
+class TestFlippedShift(WithBroken, ScoreContract):
+    score = "flipped_shift"
 
 
 class TestOptimizer(WithBroken, OptimizerContract):
@@ -167,6 +205,10 @@ def test_each_suite_rejects_its_broken_plugin_naming_the_fault(suite_run):
     output = suite_run.stdout.str()
     expected = {
         "TestScore::test_value_is_sum_of_squared_residuals": "value() must equal sum(|residuals|^2)",
+        "TestFlippedJacobian::test_jacobian_matches_central_differences[0]":
+            "column 0: relative error",
+        "TestFlippedShift::test_best_translation_recovers_an_integer_shift":
+            "the translation that undoes the moving volume's shift",
         "TestOptimizer::test_steps_never_increase_the_score_and_are_counted": "the score rose",
         "TestSampler::test_rotations_are_proper_and_reproducible": "rotations(): not orthonormal",
         "TestConstraint::test_rotation_jacobian_matches_finite_differences":

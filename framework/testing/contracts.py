@@ -195,8 +195,12 @@ class ScoreContract(_Contract):
         shift = np.array([2.0, -1.0, 3.0])
         moving = shift_volume(pair.fixed, shift)
         objective = self.prepare(plugins, pair.fixed, moving)
-        np.testing.assert_array_equal(objective.best_translation(np.eye(3), None), -shift)
-        np.testing.assert_array_equal(objective.best_translation(np.eye(3), 4.0), -shift)
+        for reach in (None, 4.0):
+            np.testing.assert_array_equal(
+                objective.best_translation(np.eye(3), reach), -shift,
+                err_msg=f"best_translation(identity, {reach}): expected {-shift}, the "
+                        f"translation that undoes the moving volume's shift of {shift} voxels "
+                        "(x, y, z)")
         limited = objective.best_translation(np.eye(3), 3.0)  # |shift| = 3.74 is out of reach
         assert np.linalg.norm(limited) <= 3.0 and not np.array_equal(limited, -shift)
 

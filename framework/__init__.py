@@ -15,6 +15,7 @@ from importlib import import_module
 from importlib.util import find_spec
 
 from subalign.deprecation import install_module_aliases
+from subalign.lazy import lazy_attributes
 from subalign.plugin.hookspecs import hookimpl
 
 install_module_aliases()  # old module names (subalign.fourier, ...) warn, then work
@@ -34,14 +35,15 @@ __all__ = ["AlignmentResult", "RigidTransform", "TiltRange", "align_pair", "comp
            "hookimpl"]
 
 
+_lazy_names = lazy_attributes("subalign", _LAZY)
+
+
 def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    if not name.startswith("_") and find_spec(f"subalign.{name}") is not None:
+    if name not in _LAZY and not name.startswith("_") and find_spec(f"subalign.{name}"):
         return import_module(f"subalign.{name}")  # subalign.numerics, ... as before 0.2
-    raise AttributeError(f"module 'subalign' has no attribute {name!r}")
+    value = _lazy_names(name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

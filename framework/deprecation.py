@@ -20,6 +20,8 @@ import warnings
 from importlib import import_module
 from typing import Callable
 
+from subalign.lazy import lazy_attributes
+
 __all__ = ["MOVED_MODULES", "REMOVED_IN", "install_module_aliases", "moved_names"]
 
 #: The version that removes what is deprecated now.
@@ -55,21 +57,10 @@ def _warn(old: str, new: str) -> None:
 
 
 def moved_names(module: str, moved: dict[str, str]) -> Callable[[str], object]:
-    """A module ``__getattr__`` serving ``moved`` (name -> the module it lives in now).
-
-    Parameters
-    ----------
-    module : str
-        The module's own name, for messages.
-    moved : dict of str to str
-        Each moved name and its new module.
-    """
-    def __getattr__(name: str) -> object:
-        if name not in moved:
-            raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        _warn(f"{module}.{name}", f"{moved[name]}.{name}")
-        return getattr(import_module(moved[name]), name)
-    return __getattr__
+    """A module ``__getattr__`` serving ``moved`` (name -> the module it lives in now), each
+    access warned with the replacement (:func:`subalign.lazy.lazy_attributes`)."""
+    return lazy_attributes(module, moved, on_access=lambda name: _warn(
+        f"{module}.{name}", f"{moved[name]}.{name}"))
 
 
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -21,6 +21,7 @@ PLUGINS = ROOT / "plugins"
 LAYERS = {
     "subalign.errors": 0,
     "subalign.deprecation": 0,
+    "subalign.lazy": 0,
     "subalign.numerics": 1,
     "subalign.io": 2,
     "subalign.execution": 3,

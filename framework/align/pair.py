@@ -71,9 +71,9 @@ class AlignmentResult:
         How much to trust the result, in [0, 1]: the smaller of the *gap* (how clearly the
         found basin beats every other: ``(d_alt - d_win) / d_alt`` with ``d_win`` the score
         of the winning basin and ``d_alt`` that of the best basin more than
-        :data:`~subalign.search.race.DISTINCT_BASIN_DEG` away in rotation, taken under the search score over the
-        refiner's final candidates and under the full score over the polished basins; the
-        larger of the two counts) and the
+        :data:`~subalign.search.race.DISTINCT_BASIN_DEG` away in rotation, taken under the
+        search score over the refiner's final candidates and under the full score over the
+        polished basins; the larger of the two counts) and the
         *support* (``1 - d / d0``: how far the final score is from that of an unrelated
         pair, for scores that know it). None when neither is available. Below
         :data:`LOW_CONFIDENCE` the result is flagged (``docs/benchmarks.md`` measures how

@@ -5,7 +5,8 @@ the config that :func:`subalign.cli.checks.check_command` composed and checked i
 it is, the run directory is made here, and Hydra's job machinery, which composes the
 config twice more, is skipped. The run directory holds the records a Hydra job's would
 that subalign's users read: ``.hydra/config.yaml`` and ``.hydra/overrides.yaml`` (not
-Hydra's own ``hydra.yaml``), the log ``align.log`` and ``alignment.json``. A sweep (``-m``) runs as a Hydra job (:mod:`subalign.cli.apps`).
+Hydra's own ``hydra.yaml``), the log ``align.log`` and ``alignment.json``. A sweep (``-m``)
+runs as a Hydra job (:mod:`subalign.cli.apps`).
 """
 
 from __future__ import annotations
@@ -156,5 +157,6 @@ def _print_result(result, truth, errors: dict | None) -> None:
     print(f"{result.score_name} = {result.score_value:.5g}; {result.lm_steps} LM steps over "
           f"{result.n_candidates} candidates; {result.seconds:.2f} s")
     if result.confidence is not None:
-        print(f"confidence {result.confidence:.3f}" + ("  (low: the result may be wrong)"
-                                                      if result.confidence < LOW_CONFIDENCE else ""))
+        low = result.confidence < LOW_CONFIDENCE
+        print(f"confidence {result.confidence:.3f}"
+              + ("  (low: the result may be wrong)" if low else ""))

@@ -12,7 +12,7 @@ command with the same ``output_dir`` resumes the job; the whole config is checke
 figures.
 """
 
-from importlib import import_module
+from subalign.lazy import lazy_attributes
 
 __all__ = ["ExperimentConfig", "check_job", "check_job_dir", "run_experiment"]
 
@@ -21,10 +21,5 @@ _LAZY = {"ExperimentConfig": "subalign.experiments.config",
          "check_job_dir": "subalign.experiments.jobs",
          "run_experiment": "subalign.experiments.jobs"}
 
-
-def __getattr__(name: str):
-    """The public names, imported on first access (the runners load the simulator,
-    workflows and Dask; ``subalign align`` needs none of them)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_LAZY[name]), name)
+#: Imported on first access: the runners load the simulator, the workflows and Dask.
+__getattr__ = lazy_attributes(__name__, _LAZY)

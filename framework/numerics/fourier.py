@@ -9,9 +9,10 @@ Frequencies are in cycles per voxel, in ``[-0.5, 0.5)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
+
 __all__ = ["FourierGrid", "fourier_grid", "forward", "inverse"]
 
 
@@ -44,9 +45,6 @@ class FourierGrid:
         How many coefficients of the full spectrum each half-spectrum coefficient stands for
         (1 on the ``x = 0`` plane and, for even N, the ``x`` Nyquist plane; 2 elsewhere), so
         ``sum(w * |F|^2)`` over the half spectrum equals the sum over the full spectrum.
-    radius : ndarray of shape (N, N, N // 2 + 1), optional
-        ``|xi|`` in cycles/voxel (read-only); computed from the frequencies when not given
-        (a grid built with the five fields of 0.1 gets it too).
     """
 
     shape: tuple[int, int, int]
@@ -54,13 +52,13 @@ class FourierGrid:
     fy: np.ndarray
     fx: np.ndarray
     hermitian_weights: np.ndarray
-    radius: np.ndarray | None = None
 
-    def __post_init__(self) -> None:
-        if self.radius is None:
-            radius = np.sqrt(self.fx**2 + self.fy**2 + self.fz**2)
-            radius.setflags(write=False)
-            object.__setattr__(self, "radius", radius)
+    @cached_property
+    def radius(self) -> np.ndarray:
+        """``|xi|`` in cycles/voxel, shape (N, N, N // 2 + 1), read-only (computed once)."""
+        radius = np.sqrt(self.fx**2 + self.fy**2 + self.fz**2)
+        radius.setflags(write=False)
+        return radius
 
     @property
     def spectrum_shape(self) -> tuple[int, int, int]:
@@ -98,11 +96,10 @@ def fourier_grid(shape: tuple[int, int, int]) -> FourierGrid:
     fz = np.fft.fftfreq(nz)[:, None, None]
     fy = np.fft.fftfreq(ny)[None, :, None]
     fx = np.fft.rfftfreq(nx)[None, None, :]
-    radius = np.sqrt(fx**2 + fy**2 + fz**2)
     weights = np.full((nz, ny, nx // 2 + 1), 2.0)
     weights[..., 0] = 1.0
     if nx % 2 == 0:
         weights[..., -1] = 1.0
-    for array in (fz, fy, fx, radius, weights):
+    for array in (fz, fy, fx, weights):
         array.setflags(write=False)
-    return FourierGrid(tuple(shape), fz, fy, fx, weights, radius)
+    return FourierGrid(tuple(shape), fz, fy, fx, weights)

@@ -40,18 +40,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from subalign.errors import ConfigError
-from subalign.scoring.finite_difference import finite_difference_jacobian
-from subalign.scoring.rotation_cache import RotationCache
-from subalign.scoring.settings import ConstrainedScoreConfig
 from subalign.deprecation import moved_names
+from subalign.errors import ConfigError
 from subalign.numerics.filters import band_limited
 from subalign.numerics.fourier import forward, fourier_grid, inverse
 from subalign.numerics.geometry import RigidTransform, rotation_vector_to_matrix
+from subalign.numerics.overlap import expected_overlap, overlap_weight
 from subalign.numerics.spectral import SpectrumSampler, on_grid
 from subalign.numerics.volumes import box_centre, prefilter, rotate_volume
-from subalign.numerics.overlap import expected_overlap, overlap_weight
 from subalign.numerics.wedge import TiltRange, measured, wedge_mask
+from subalign.scoring.finite_difference import finite_difference_jacobian
+from subalign.scoring.rotation_cache import RotationCache
+from subalign.scoring.settings import ConstrainedScoreConfig
 
 __all__ = [
     "ConstrainedObjective",

@@ -83,15 +83,18 @@ class ScanResult:
 
 @dataclass
 class _ScanSetup:
-    """What every rotation of one scan is compared with: the band's frequencies ``xi``
-    (n, 3) and Hermitian ``weights`` (n,), the fixed band's values and wedge mask, the
-    moving volume's sampler, and the shifts the correlation volumes range over."""
+    """What every rotation of one scan is compared with, computed once: the band's
+    frequencies ``xi`` (n, 3) and Hermitian ``weights`` (n,), the fixed band's values, power
+    and wedge mask, the moving volume's sampler, and the shifts the correlation volumes
+    range over."""
 
     shape: tuple[int, int, int]
+    spectrum_shape: tuple[int, int, int]
     band: np.ndarray
     xi: np.ndarray
     weights: np.ndarray
     fixed_values: np.ndarray
+    fixed_power: np.ndarray
     fixed_kept: np.ndarray
     moving: SpectrumSampler
     moving_tilt: TiltRange
@@ -114,10 +117,12 @@ class _ScanSetup:
         fixed_values = scipy.fft.rfftn(
             on_grid(band_limited(fixed, max_frequency, mask_edge), SCAN_KERNEL_WIDTH),
             norm="ortho")[band]
+        weights = grid.hermitian_weights[band]
         sz, sy, sx = np.meshgrid(*[np.fft.fftfreq(n, d=1.0 / n) for n in shape], indexing="ij")
         return cls(
-            shape=shape, band=band, xi=xi, weights=grid.hermitian_weights[band],
-            fixed_values=fixed_values,
+            shape=shape, spectrum_shape=grid.spectrum_shape, band=band, xi=xi,
+            weights=weights, fixed_values=fixed_values,
+            fixed_power=weights * np.abs(fixed_values) ** 2,
             fixed_kept=measured(xi[:, 0], xi[:, 2], fixed_tilt, margin=margin, size=shape[0]),
             moving=SpectrumSampler(band_limited(moving, max_frequency, mask_edge),
                                    SCAN_KERNEL_WIDTH, max_frequency),
@@ -144,8 +149,7 @@ class _ScanSetup:
                                                  size=shape[0])
         # Single precision for the correlation volumes: they only rank rotations and pick
         # whole-voxel shifts, and complex64 halves the cost of the batch's inverse FFTs.
-        product = np.zeros((len(batch),) + fourier_grid(shape).spectrum_shape,
-                           dtype=np.complex64)
+        product = np.zeros((len(batch),) + self.spectrum_shape, dtype=np.complex64)
         product[:, self.band] = self.fixed_values[None] * np.conj(values) * masks
         # Correlation over shifts: sum_x f1(x) g1(x - a), in the ortho convention.
         correlation = scipy.fft.irfftn(product, s=shape, axes=(1, 2, 3), norm="ortho")
@@ -153,8 +157,7 @@ class _ScanSetup:
         if self.allowed is not None:
             correlation = np.where(self.allowed[None], correlation, -np.inf)
         best = np.argmax(correlation, axis=1)
-        fixed_power = weights * np.abs(self.fixed_values) ** 2
-        norms = np.sqrt((fixed_power[None] * masks).sum(axis=1)
+        norms = np.sqrt((self.fixed_power[None] * masks).sum(axis=1)
                         * (weights[None] * np.abs(values) ** 2 * masks).sum(axis=1))
         peak = correlation[np.arange(len(batch)), best]
         overlap = (weights[None] * masks).sum(axis=1) / float(weights.sum())

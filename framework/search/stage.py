@@ -16,8 +16,9 @@ with the score's FFT translation search (``fft``).
 
 The contract with scores: none. Searching on binned volumes is the framework's choice; it
 rescales a score's settings itself where it can (:func:`_search_score`) and otherwise
-searches at full size. Search settings are fields of the score's own config. Everything in this module is in the *search* box's voxels until
-:meth:`SearchStage.to_full` scales a transform back.
+searches at full size. Search settings are fields of the score's own config. Everything in
+this module is in the *search* box's voxels until :meth:`SearchStage.to_full` scales a
+transform back.
 """
 
 from __future__ import annotations

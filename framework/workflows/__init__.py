@@ -12,7 +12,7 @@
   (``fsc``), masks, low-pass and symmetry (``maps``).
 """
 
-from importlib import import_module
+from subalign.lazy import lazy_attributes
 
 __all__ = ["BatchConfig", "BatchRun", "adjusted_rand_index", "cluster", "run_batch"]
 
@@ -22,9 +22,5 @@ _LAZY = {"BatchConfig": "subalign.workflows.batch.config",
          "adjusted_rand_index": "subalign.workflows.batch.clustering",
          "cluster": "subalign.workflows.batch.clustering"}
 
-
-def __getattr__(name: str):
-    """The public names, imported on first access (the batch loads pandas and Dask)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_LAZY[name]), name)
+#: Imported on first access: the batch loads pandas and Dask.
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -7,7 +7,7 @@
 importable from here, as they were from the module this package replaces.
 """
 
-from importlib import import_module
+from subalign.lazy import lazy_attributes
 
 __all__ = ["BatchConfig", "BatchRun", "completed_summary", "run_batch"]
 
@@ -16,8 +16,5 @@ _LAZY = {"BatchConfig": "subalign.workflows.batch.config",
          "completed_summary": "subalign.workflows.batch.run",
          "run_batch": "subalign.workflows.batch.run"}
 
-
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_LAZY[name]), name)
+#: Imported on first access: the batch loads pandas and Dask.
+__getattr__ = lazy_attributes(__name__, _LAZY)

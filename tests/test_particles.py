@@ -324,8 +324,9 @@ def test_a_particle_without_a_wedge_is_named_when_one_is_needed():
                                    tomogram=np.array(["A", "B"], dtype=object),
                                    tilt_min=[-60.0, np.nan], tilt_max=[60.0, np.nan])
     assert one_line_error(particles.tilt_ranges) == (
-        "<particles>: row 2: no wedge (tilt range) known for tomogram 'B'; expected one from the "
-        "file, a tomogram table (--tomograms) or a default (--wedge MIN MAX)")
+        "<particles>: row 2, column tomogram: no wedge known for tomogram 'B': it is in no "
+        "tomogram table; expected a tilt range from the file, a tomogram table (--tomograms) or "
+        "a default (--wedge MIN MAX)")
 
 
 def test_centred_coordinates_need_the_tomogram_size():

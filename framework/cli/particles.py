@@ -20,6 +20,7 @@ from pathlib import Path
 from subalign.errors import ConfigError, raise_parser_errors
 from subalign.io.formats import FORMATS, output_format, read_particles, summarize, write_particles
 from subalign.io.mrc import read_volume, write_volume
+from subalign.io.stacks import tilt_geometry
 from subalign.io.subtomograms import EDGE_MODES, SubtomogramReader
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import transform_volume
@@ -40,12 +41,39 @@ def _reading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wedge", type=float, nargs=2, metavar=("MIN", "MAX"),
                         help="tilt range of particles that get none from the file or table")
     parser.add_argument("--tilt-axis", choices=TILT_AXES, help="tilt axis of the wedges given here")
+    parser.add_argument("--project-dir", type=Path,
+                        help="RELION project directory, where an optimisation set's and the "
+                             "tilt-series files' relative names start")
 
 
 def _read(args: argparse.Namespace, path: Path):
     return read_particles(path, args.source_format, pixel_size=args.pixel_size,
                           subtomograms=args.subtomograms, tomograms=args.tomograms,
-                          wedge=args.wedge, tilt_axis=args.tilt_axis)
+                          wedge=args.wedge, tilt_axis=args.tilt_axis, project_dir=args.project_dir)
+
+
+#: Beyond this many degrees off the single-axis plane a particle's tilts are flagged.
+OFF_AXIS_FLAG_DEG = 5.0
+
+
+def _print_tilt_geometry(particles, most: int) -> None:
+    """Per particle: tilt axis, tilt range, visible tilts, distance from single-axis."""
+    geometry = tilt_geometry(particles)
+    if geometry.empty:
+        return
+    flagged = geometry["off_axis_deg"] > OFF_AXIS_FLAG_DEG
+    print(f"tilt geometry ({len(geometry)} particles with per-tilt tables; axis: the least-squares "
+          "tilt axis' angle to y; off-axis: the largest angle of a visible beam to the "
+          f"single-axis plane, flagged (!) beyond {OFF_AXIS_FLAG_DEG:g} deg):")
+    print("   row  tomogram              axis   tilt range        visible  off-axis")
+    for _, row in geometry.head(most).iterrows():
+        mark = " !" if row.off_axis_deg > OFF_AXIS_FLAG_DEG else ""
+        print(f"  {row.row + 1:4d}  {str(row.tomogram)[:20]:20s} {row.axis_deg:5.1f}  "
+              f"{row.tilt_min:6.1f}..{row.tilt_max:5.1f} deg  {row.visible:3d}/{row.tilts:<3d} "
+              f"{row.off_axis_deg:6.1f} deg{mark}")
+    if len(geometry) > most:
+        print(f"  ... {len(geometry) - most} more (--rows N to list more)")
+    print(f"far from single-axis (> {OFF_AXIS_FLAG_DEG:g} deg): {int(flagged.sum())} of {len(geometry)}")
 
 
 def convert_main(argv: list[str]) -> None:
@@ -72,10 +100,13 @@ def show_main(argv: list[str]) -> None:
     """``subalign show PARTICLES [reading options]``."""
     parser = argparse.ArgumentParser(prog="subalign show", description="Summarize a particle set.")
     parser.add_argument("particles", type=Path)
+    parser.add_argument("--rows", type=int, default=50,
+                        help="particles listed in the tilt geometry (default 50)")
     _reading_options(parser)
     raise_parser_errors(parser, "show")
     args = parser.parse_args(argv)
-    summary = summarize(_read(args, args.particles))
+    particles = _read(args, args.particles)
+    summary = summarize(particles)
     pixel = summary["pixel_size"]
 
     def listed(counts: dict, most: int = 8) -> str:
@@ -97,6 +128,7 @@ def show_main(argv: list[str]) -> None:
               "(uniform 0, all alike 1)")
         angstrom = "" if pixel is None else f" ({median * pixel:.3g} A, {largest * pixel:.3g} A)"
         print(f"shifts: median {median:.3g} voxels, largest {largest:.3g} voxels{angstrom}")
+    _print_tilt_geometry(particles, args.rows)
 
 
 def aligned_main(argv: list[str]) -> None:

@@ -26,7 +26,9 @@ import pandas as pd
 from subalign.io.dynamo import read_dynamo, write_dynamo
 from subalign.io.em_motivelist import read_motivelist, write_motivelist
 from subalign.io.particles import ParticleSet, ParticleTableError
-from subalign.io.relion import check_tomogram_frame, read_relion, write_relion4, write_relion5
+from subalign.io.optimisation_set import is_optimisation_set, read_optimisation_set
+from subalign.io.relion import read_relion, write_relion4, write_relion5
+from subalign.io.stacks import assign_stack_wedges
 from subalign.io.stopgap import read_stopgap, write_stopgap
 from subalign.io.tomograms import read_tomogram_table
 from subalign.numerics.geometry import matrix_to_euler_zyz
@@ -87,7 +89,8 @@ def detect_format(path: str | os.PathLike) -> str:
         head = handle.read(1 << 16).decode("utf-8", "replace")
     if "stopgap_motivelist" in head or "_motl_idx" in head:
         return "stopgap"
-    if "_rlnCoordinateX" in head and "_rlnCenteredCoordinateXAngst" not in head:
+    relion5 = ("_rlnCenteredCoordinateXAngst", "_rlnTomoSubTomosAre2DStacks", "_rlnTomoVisibleFrames")
+    if "_rlnCoordinateX" in head and not any(column in head for column in relion5):
         return "relion4"
     return "relion5"
 
@@ -122,12 +125,19 @@ def output_table(output: str | None, to: str | None, particles: ParticleSet,
 def read_particles(path: str | os.PathLike, format: str | None = None, *,
                    pixel_size: float | None = None, subtomograms: str | os.PathLike | None = None,
                    tomograms: str | os.PathLike | None = None, wedge=None,
-                   tilt_axis: str | None = None) -> ParticleSet:
+                   tilt_axis: str | None = None,
+                   project_dir: str | os.PathLike | None = None) -> ParticleSet:
     """Read a particle set and give it its wedges.
+
+    A 2-D stack set's particles take their wedges from their visible tilts
+    (:func:`subalign.io.stacks.assign_stack_wedges`); the others from the file, the tomogram
+    table, then ``wedge``.
 
     Parameters
     ----------
     path : str or path-like
+        A particle table, or a RELION 5 optimisation set (:mod:`subalign.io.optimisation_set`),
+        which also names the tomogram table (unless ``tomograms`` is given).
     format : str, optional
         A name of :data:`FORMATS`; default :func:`detect_format`.
     pixel_size : float, optional
@@ -141,11 +151,18 @@ def read_particles(path: str | os.PathLike, format: str | None = None, *,
         The tilt range of particles that get none from the file or the table.
     tilt_axis : {"y", "x"}, optional
         The tilt axis of the wedges given here.
+    project_dir : str or path-like, optional
+        The RELION project directory, where relative names of an optimisation set and of
+        tilt-series files start.
 
     Returns
     -------
     ParticleSet
     """
+    if format is None and is_optimisation_set(path):
+        found = read_optimisation_set(path, project_dir=project_dir)
+        path, project_dir = found.particles, found.project_dir
+        tomograms = tomograms if tomograms is not None else found.tomograms
     name = _check_name(format) if format is not None else detect_format(path)
     if FORMATS[name].numbered:
         particles = FORMATS[name].read(path, pixel_size=pixel_size, subtomograms=subtomograms)
@@ -155,14 +172,15 @@ def read_particles(path: str | os.PathLike, format: str | None = None, *,
             f"AV3, STOPGAP); a {name} table names each particle's file itself")
     else:
         particles = FORMATS[name].read(path, pixel_size=pixel_size)
-    table = read_tomogram_table(tomograms) if tomograms is not None else None
+    table = (read_tomogram_table(tomograms, project_dir=project_dir) if tomograms is not None
+             else None)
     default = None
     if wedge is not None:
         default = wedge if isinstance(wedge, TiltRange) else TiltRange.parse(wedge, field="wedge")
     if table is not None or default is not None:
         particles = particles.assign_wedges(tomograms=table, default=default, tilt_axis=tilt_axis,
                                             table=str(tomograms))
-    return particles
+    return assign_stack_wedges(particles)
 
 
 def write_particles(particles: ParticleSet, path: str | os.PathLike, format: str | None = None, *,
@@ -178,8 +196,6 @@ def write_particles(particles: ParticleSet, path: str | os.PathLike, format: str
     """
     like = particles.source.format if particles.source is not None else None
     name = _check_name(format) if format is not None else output_format(path, like)
-    if not name.startswith("relion"):
-        check_tomogram_frame(particles, f"writing {FORMATS[name].description}")
     if FORMATS[name].numbered:
         return FORMATS[name].write(particles, path, subtomograms=subtomograms)
     return FORMATS[name].write(particles, path)

@@ -59,6 +59,7 @@ from subalign.io.tables import (  # the table helpers, re-exported for the forma
     require_columns,
     row_error,
 )
+from subalign.io.tiltseries import TiltSeries
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.wedge import TILT_AXES, TiltRange
 
@@ -106,6 +107,11 @@ class Tomogram:
     tilt_axis : {"y", "x"}, optional
     number : int, optional
         Its number in formats that number tomograms (Dynamo, TOM/AV3, STOPGAP).
+    tilt_series : TiltSeries, optional
+        Its tilts: projections, CTF and dose (:mod:`subalign.io.tiltseries`).
+    tilt_series_file : str, optional
+        Where its per-tilt table should be, when it was not found (a RELION 5 tilt-series
+        file); an error names it when the tilts are needed.
     """
 
     name: str
@@ -115,6 +121,8 @@ class Tomogram:
     tilt_range: TiltRange | None = None
     tilt_axis: str | None = None
     number: int | None = None
+    tilt_series: TiltSeries | None = None
+    tilt_series_file: str | None = None
 
     @property
     def centre_angstrom(self) -> np.ndarray | None:
@@ -173,6 +181,13 @@ class ParticleSet:
     base_dir : str
         Directory relative subtomogram and tomogram paths are resolved against first.
     source : SourceTable or None
+    stacks : bool
+        Each particle's ``subtomogram`` file is a 2-D stack of its tilt images
+        (:mod:`subalign.io.stacks`), not a volume.
+    box_rotations : ndarray of shape (n, 3, 3) or None
+        Where a file's subtomograms were extracted in a rotated frame (RELION 5's
+        pseudo-subtomograms): the rotation from the tomogram's frame to each box's, so a
+        box's pose is ``tau_(B t) Lambda_(B R)``. None: every box is in the tomogram's frame.
     """
 
     rotations: np.ndarray
@@ -185,6 +200,8 @@ class ParticleSet:
     tomograms: dict = field(default_factory=dict)
     base_dir: str = "."
     source: SourceTable | None = None
+    stacks: bool = False
+    box_rotations: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.rotations = np.asarray(self.rotations, dtype=float)
@@ -254,7 +271,8 @@ class ParticleSet:
         if self.source is not None:
             source = replace(self.source, table=self.source.table.iloc[rows].reset_index(drop=True))
         return replace(self, rotations=self.rotations[rows], shifts=self.shifts[rows],
-                       fields=self.fields.iloc[rows].reset_index(drop=True), source=source)
+                       fields=self.fields.iloc[rows].reset_index(drop=True), source=source,
+                       box_rotations=None if self.box_rotations is None else self.box_rotations[rows])
 
     def has(self, name: str) -> bool:
         """Whether any particle has a value for field ``name`` (coordinates: all three)."""
@@ -338,13 +356,25 @@ class ParticleSet:
         missing = np.isnan(low) | np.isnan(high)
         if missing.any():
             row = int(np.argmax(missing))
-            raise row_error(self.label, row, None,
-                            f"no wedge (tilt range) known for tomogram "
-                            f"{self.fields['tomogram'].iloc[row]!r}; expected one from the file, "
-                            "a tomogram table (--tomograms) or a default (--wedge MIN MAX)")
+            raise row_error(self.label, row, self.column("tomogram"), self._no_wedge(row))
         cache: dict[tuple[float, float], TiltRange] = {}
         return [cache.setdefault((a, b), TiltRange.parse((a, b), field=f"{self.label}: row {i + 1}: tilt range"))
                 for i, (a, b) in enumerate(zip(low, high))]
+
+    def _no_wedge(self, row: int) -> str:
+        """Why particle ``row`` has no wedge, and what would give it one."""
+        name = self.fields["tomogram"].iloc[row]
+        tomogram = self.tomograms.get(name)
+        fix = "expected a tilt range from the file, a tomogram table (--tomograms) or a default (--wedge MIN MAX)"
+        if tomogram is None:
+            listed = f" (the tomograms known are {_names(self.tomograms)})" if self.tomograms else ""
+            return f"no wedge known for tomogram {name!r}: it is in no tomogram table{listed}; {fix}"
+        if tomogram.tilt_series_file is not None:
+            return (f"no wedge known for tomogram {name!r}: its tilt-series file "
+                    f"{tomogram.tilt_series_file} was not found; expected it in the RELION project "
+                    "directory (give --project-dir, or the optimisation set)")
+        return (f"no wedge known for tomogram {name!r}: its table has no tilt range or per-tilt "
+                f"table for it; {fix}")
 
     def assign_wedges(self, *, tomograms: dict | None = None, default: TiltRange | None = None,
                       tilt_axis: str | None = None, table: str = "tomogram table") -> "ParticleSet":
@@ -367,10 +397,8 @@ class ParticleSet:
         ParticleSet
             A copy with the wedges filled.
 
-        Raises
-        ------
-        ParticleTableError
-            With a table and no default: a particle's tomogram is not in the table.
+        Particles whose tomogram is not in the table, or has no tilt range, keep an unknown
+        wedge (:meth:`tilt_ranges` names the reason when one is needed).
         """
         if tilt_axis is not None and tilt_axis not in TILT_AXES:
             raise ParticleTableError(f"tilt axis: expected one of {', '.join(TILT_AXES)}, found {tilt_axis!r}")
@@ -382,14 +410,10 @@ class ParticleSet:
         if tomograms:
             names = fields["tomogram"].to_numpy()
             for name in pd.unique(names[unknown]):
-                rows = unknown & (names == name)
                 tomogram = tomograms.get(name)
                 if tomogram is None or tomogram.tilt_range is None:
-                    if default is None:
-                        raise row_error(self.label, int(np.argmax(rows)), self.column("tomogram"),
-                                        f"unknown tomogram {name!r}: not in {table} with a tilt "
-                                        f"range (it lists {_names(tomograms)})")
-                    continue
+                    continue  # tilt_ranges() says why, for whoever needs the wedges
+                rows = unknown & (names == name)
                 fields.loc[rows, "tilt_min"] = tomogram.tilt_range.min_deg
                 fields.loc[rows, "tilt_max"] = tomogram.tilt_range.max_deg
                 fields.loc[rows, "tilt_axis"] = tilt_axis or tomogram.tilt_axis or "y"
@@ -442,7 +466,8 @@ def _merge_tomogram(old: Tomogram | None, new: Tomogram) -> Tomogram:
     if old is None:
         return new
     values = {key: getattr(new, key) if getattr(new, key) is not None else getattr(old, key)
-              for key in ("path", "size", "voxel_size", "tilt_range", "tilt_axis", "number")}
+              for key in ("path", "size", "voxel_size", "tilt_range", "tilt_axis", "number",
+                          "tilt_series", "tilt_series_file")}
     return Tomogram(new.name, **values)
 
 

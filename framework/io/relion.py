@@ -20,10 +20,18 @@ Convention (RELION's documentation, *Conventions*; our :mod:`subalign.io.particl
 * ``rlnImageName`` is the subtomogram, ``rlnRandomSubset`` the half set, ``rlnClassNumber``
   the class. RELION has no score column; scores are not written.
 
-Poses in RELION 5 files with ``rlnTomoSubtomogramRot/Tilt/Psi`` are relative to the
-pseudo-subtomogram extracted in that rotated frame: they are valid with those subtomograms
-(3-D, ``rlnImageName``) but not in the tomogram's frame, so :func:`check_tomogram_frame`
-refuses them for cropping and for formats without that frame.
+Composed orientations (RELION 5, ``src/jaz/tomography/particle_set.cpp``,
+``ParticleSet::getMatrix3x3``): with ``rlnTomoSubtomogramRot/Tilt/Psi`` the particle's
+orientation in the tomogram is ``A_subtomogram A_particle``, both RELION matrices of the
+angles above; ``rlnAngle*`` are relative to the pseudo-subtomogram, which RELION extracted in
+the frame ``A_subtomogram``. subalign's pose is the composed one, in the tomogram's frame, so
+every format gets the same rotation; the pseudo-subtomogram's frame is kept
+(:attr:`ParticleSet.box_rotations`: ``A_subtomogram^T``, tomogram -> box) for reading its
+box, and RELION 5 is written relative to it again (lossless).
+
+2-D stacks (``rlnTomoSubTomosAre2DStacks 1`` in ``data_general``): ``rlnImageName`` is each
+particle's stack of tilt images (:mod:`subalign.io.stacks`). WarpTools writes such sets with
+``rlnCoordinateX/Y/Z`` in pixels rather than centred Angstrom; both read as RELION 5.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from subalign.io.particles import (
 from subalign.io.star import loop_block, read_star, write_star
 from subalign.numerics.geometry import euler_zyz_to_matrix, matrix_to_euler_zyz
 
-__all__ = ["check_tomogram_frame", "read_relion", "write_relion4", "write_relion5"]
+__all__ = ["read_relion", "write_relion4", "write_relion5"]
 
 ANGLES = ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
 ORIGINS = ["rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst"]
@@ -105,12 +113,12 @@ def _pixel_size(optics, particles, source, given) -> tuple[float | None, str]:
     return check_pixel_size(np.array([]), given, source, "rlnImagePixelSize"), "rlnImagePixelSize"
 
 
-def _rotations(particles: pd.DataFrame, source: str) -> np.ndarray:
-    """Rotations (n, 3, 3) of the particles from RELION's ZYZ angles (module docstring:
+def _rotations(particles: pd.DataFrame, source: str, columns: list[str]) -> np.ndarray:
+    """Rotations (n, 3, 3) from RELION's ZYZ angles in ``columns`` (module docstring:
     RELION's matrix is the transpose of subalign's pose)."""
-    require_columns(particles, ANGLES, source, "RELION particle poses")
+    require_columns(particles, columns, source, "RELION particle poses")
     angles = np.column_stack([finite_column(particles, c, source, "a finite angle in degrees")
-                              for c in ANGLES])
+                              for c in columns])
     return np.swapaxes(euler_zyz_to_matrix(angles), -1, -2)
 
 
@@ -147,8 +155,8 @@ def _coordinates(particles: pd.DataFrame, optics: pd.DataFrame | None, version: 
         require_columns(particles, CENTRED, source, "RELION 5 coordinates")
         coordinates = np.column_stack([finite_column(particles, c, source, "a coordinate in Angstrom")
                                        for c in CENTRED])
-    elif version == "relion4":
-        require_columns(particles, PIXEL_COORDINATES, source, "RELION 3/4 coordinates")
+    elif "rlnCoordinateX" in particles.columns:
+        require_columns(particles, PIXEL_COORDINATES, source, "RELION pixel coordinates")
         coordinates = np.column_stack([finite_column(particles, c, source, "a coordinate in pixels")
                                        for c in PIXEL_COORDINATES])
         series = _per_particle(optics, particles, "rlnTomoTiltSeriesPixelSize", source)
@@ -170,11 +178,29 @@ def _labels(particles: pd.DataFrame, source: str) -> dict[str, np.ndarray]:
     return labels
 
 
+def _version(particles: pd.DataFrame, general: dict) -> str:
+    """``relion5`` for RELION 5 tables (centred coordinates, 2-D stacks, visible frames),
+    ``relion4`` for RELION 3/4 ones (pixel coordinates only)."""
+    relion5 = ("rlnCenteredCoordinateXAngst" in particles.columns or "rlnTomoSubTomosAre2DStacks" in general
+               or "rlnTomoVisibleFrames" in particles.columns)
+    return "relion4" if "rlnCoordinateX" in particles.columns and not relion5 else "relion5"
+
+
+def _images(particles: pd.DataFrame, optics, source: str) -> tuple[np.ndarray | str, int | None]:
+    """``rlnImageName`` per particle (``""``: none) and the box edge if one for all."""
+    images = ("" if "rlnImageName" not in particles.columns
+              else particles["rlnImageName"].astype(str).to_numpy())
+    sizes = _per_particle(optics, particles, "rlnImageSize", source)
+    return images, (int(sizes[0]) if sizes is not None and len(np.unique(sizes)) == 1 else None)
+
+
 def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> ParticleSet:
     """Read a RELION 5 or RELION 3/4 particle STAR file (module docstring).
 
-    The version is told by the columns: ``rlnCenteredCoordinateXAngst`` is RELION 5,
-    ``rlnCoordinateX`` RELION 3/4; a file with neither reads as RELION 5.
+    The version is told by the columns: ``rlnCenteredCoordinateXAngst``,
+    ``rlnTomoVisibleFrames`` or ``rlnTomoSubTomosAre2DStacks`` is RELION 5 (WarpTools writes
+    RELION 5 2-D stack sets with ``rlnCoordinateX/Y/Z`` in pixels), ``rlnCoordinateX`` alone
+    RELION 3/4; a file with neither reads as RELION 5.
 
     Parameters
     ----------
@@ -197,60 +223,47 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> 
     blocks = read_star(path)
     particles = _particles_block(blocks, source)
     optics = blocks.get("optics") if isinstance(blocks.get("optics"), pd.DataFrame) else None
-    n = len(particles)
-    version = "relion4" if ("rlnCoordinateX" in particles.columns
-                            and "rlnCenteredCoordinateXAngst" not in particles.columns) else "relion5"
-    rotations = _rotations(particles, source)
+    general = blocks.get("general") if isinstance(blocks.get("general"), dict) else {}
+    version = _version(particles, general)
+    box_rotations = _box_rotations(particles, source)
+    rotations = _rotations(particles, source, ANGLES)
+    if box_rotations is not None:
+        rotations = np.swapaxes(box_rotations, -1, -2) @ rotations
     pixel, pixel_column = _pixel_size(optics, particles, source, pixel_size)
     shifts = _shifts(particles, pixel, pixel_column, source)
     coordinates, frame, unit = _coordinates(particles, optics, version, pixel, source)
     tomogram_column = "rlnTomoName" if "rlnTomoName" in particles.columns else (
         "rlnMicrographName" if "rlnMicrographName" in particles.columns else None)
     names = (particles[tomogram_column].astype(str).to_numpy() if tomogram_column
-             else np.full(n, "", dtype=object))
+             else np.full(len(particles), "", dtype=object))
     tomograms = {}
     if tomogram_column == "rlnMicrographName":  # RELION 3: the tomogram's file
         tomograms = {name: Tomogram(name, path=name) for name in pd.unique(names)}
-    general = blocks.get("general") if isinstance(blocks.get("general"), dict) else {}
-    stacks = int(general.get("rlnTomoSubTomosAre2DStacks", 0) or 0) == 1
-    images = ("" if stacks or "rlnImageName" not in particles.columns
-              else particles["rlnImageName"].astype(str).to_numpy())
-    sizes = _per_particle(optics, particles, "rlnImageSize", source)
-    box = int(sizes[0]) if sizes is not None and len(np.unique(sizes)) == 1 else None
-    fields = {
-        "tomogram": names, "subtomogram": images,
-        "x": coordinates[:, 0], "y": coordinates[:, 1], "z": coordinates[:, 2],
-    }
+    images, box = _images(particles, optics, source)
+    fields = {"tomogram": names, "subtomogram": images,
+              "x": coordinates[:, 0], "y": coordinates[:, 1], "z": coordinates[:, 2]}
     fields.update(_labels(particles, source))
     columns = {"tomogram": tomogram_column or "rlnTomoName", "subtomogram": "rlnImageName",
                "half_set": "rlnRandomSubset", "class_number": "rlnClassNumber"}
     return ParticleSet.create(
         rotations, shifts, pixel_size=pixel, **fields, coordinate_frame=frame,
         coordinate_unit=unit, box_size=box, tomograms=tomograms,
-        base_dir=str(Path(path).parent),
+        base_dir=str(Path(path).parent), box_rotations=box_rotations,
+        stacks=int(general.get("rlnTomoSubTomosAre2DStacks", 0) or 0) == 1,
         source=SourceTable(version, source, particles,
                            {k: v for k, v in blocks.items() if v is not particles}, columns))
 
 
-def check_tomogram_frame(particles: ParticleSet, purpose: str) -> None:
-    """Refuse poses that are relative to RELION 5's rotated pseudo-subtomograms.
-
-    Raises
-    ------
-    ParticleTableError
-        The set came from RELION with non-zero ``rlnTomoSubtomogramRot/Tilt/Psi``.
-    """
-    source = particles.source
-    if source is None or not source.format.startswith("relion"):
-        return
-    present = [c for c in SUBTOMOGRAM_ANGLES if c in source.table.columns]
-    for column in present:
-        values = pd.to_numeric(source.table[column], errors="coerce").fillna(0).to_numpy()
-        if np.any(values != 0):
-            row = int(np.argmax(values != 0))
-            raise row_error(source.path, row, column,
-                            f"found {values[row]:g}: the pose is relative to RELION's rotated "
-                            f"pseudo-subtomogram; expected 0 for {purpose}")
+def _box_rotations(particles: pd.DataFrame, source: str) -> np.ndarray | None:
+    """Tomogram -> pseudo-subtomogram rotations (n, 3, 3), ``A_subtomogram^T`` (our ZYZ
+    matrix of the angles), or None where the table has no ``rlnTomoSubtomogramRot/Tilt/Psi``
+    (module docstring)."""
+    if not any(c in particles.columns for c in SUBTOMOGRAM_ANGLES):
+        return None
+    angles = np.column_stack([  # RELION takes an absent angle as 0
+        finite_column(particles, c, source, "a finite angle in degrees") if c in particles.columns
+        else np.zeros(len(particles)) for c in SUBTOMOGRAM_ANGLES])
+    return euler_zyz_to_matrix(angles)
 
 
 def write_relion5(particles: ParticleSet, path: str | os.PathLike) -> Path:
@@ -284,7 +297,8 @@ def _coordinate_unit(particles: ParticleSet, pixel: float) -> float:
     """Unit of ``rlnCoordinateX/Y/Z``: the source's if it was RELION 3/4, else the optics
     tilt-series pixel size, else the particle pixel size."""
     source = particles.source
-    if source is not None and source.format == "relion4" and particles.coordinate_unit is not None:
+    if (source is not None and source.format.startswith("relion") and particles.coordinate_frame == "index0"
+            and particles.coordinate_unit is not None):
         return particles.coordinate_unit
     optics = source.blocks.get("optics") if source is not None else None
     if isinstance(optics, pd.DataFrame) and "rlnTomoTiltSeriesPixelSize" in optics.columns:
@@ -296,7 +310,10 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
     source = particles.source
     same_family = source is not None and source.format.startswith("relion")
     table = source.table.copy() if same_family else pd.DataFrame(index=range(len(particles)))
-    own, other = (CENTRED, PIXEL_COORDINATES) if version == "relion5" else (PIXEL_COORDINATES, CENTRED)
+    pixel_relion5 = (version == "relion5" and "rlnCoordinateX" in table.columns
+                     and "rlnCenteredCoordinateXAngst" not in table.columns)
+    own, other = ((CENTRED, PIXEL_COORDINATES) if version == "relion5" and not pixel_relion5
+                  else (PIXEL_COORDINATES, CENTRED))
     table = table.drop(columns=[c for c in other + PIXEL_ORIGINS if c in table.columns])
     pixel = particles.require_pixel_size("rlnOriginX/Y/ZAngst")
     fields = particles.fields
@@ -312,12 +329,19 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
         if not known.all():
             raise row_error(particles.label, int(np.argmax(~known)), "x/y/z",
                             f"coordinate unknown; expected all particles or none to have one for {version}")
-        frame, unit = ("centre", 1.0) if version == "relion5" else ("index0", _coordinate_unit(particles, pixel))
+        frame, unit = (("centre", 1.0) if own is CENTRED
+                       else ("index0", _coordinate_unit(particles, pixel)))
         for column, values in zip(own, particles.coordinates(frame, unit).T):
             assign_column(table, column, values)
     for column, values in zip(ORIGINS, (-particles.shifts * pixel).T):
         assign_column(table, column, values)
-    for column, values in zip(ANGLES, matrix_to_euler_zyz(np.swapaxes(particles.rotations, -1, -2)).T):
+    rotations = particles.rotations
+    keeps_frame = version == "relion5" and particles.box_rotations is not None
+    if keeps_frame:  # rlnTomoSubtomogram* stay as the source has them
+        rotations = particles.box_rotations @ rotations
+    else:
+        table = table.drop(columns=[c for c in SUBTOMOGRAM_ANGLES if c in table.columns])
+    for column, values in zip(ANGLES, matrix_to_euler_zyz(np.swapaxes(rotations, -1, -2)).T):
         assign_column(table, column, values)
     if particles.has("subtomogram"):
         table["rlnImageName"] = particles.subtomograms_from(path.parent)

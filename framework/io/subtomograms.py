@@ -1,12 +1,17 @@
-"""A particle's subtomogram: read from its own file or cropped from its tomogram.
+"""A particle's subtomogram: read from its own file, made from its 2-D stack, or cropped.
 
-A particle with a ``subtomogram`` file is read from it (MRC; ``.em`` files with ``emfile``).
+A particle with a ``subtomogram`` file is read from it (MRC; ``.em`` files with ``emfile``);
+in a set of 2-D stacks that file is the particle's tilt images, made into a box in its
+tomogram's tilt frame (:mod:`subalign.io.stacks`).
 Otherwise the box is cropped from its tomogram's MRC file, memory-mapped, so only the box
 is read. Cropping convention: the box centre's position ``p`` (voxel index from 0, from the
 particle's coordinates in any frame) is rounded to the voxel ``c = floor(p + 0.5)``, the box
 is ``[c - N // 2, c - N // 2 + N)`` on each axis (its centre voxel ``N // 2`` is ``c``), and
 the remainder goes into the pose: the particle's shift becomes ``t + (p - c)``, so
-:attr:`Subtomogram.pose` always describes the box returned. A box reaching past the
+:attr:`Subtomogram.pose` always describes the box returned. :attr:`Subtomogram.frame` says
+how: the box's pose is ``frame`` composed after the set's pose (the remainder's translation
+for a cropped box, the tilt frame's rotation for a stack, the identity for a file), so a
+pose found for the box is the set's pose ``frame.inverse().compose(found)``. A box reaching past the
 tomogram's faces is an error, or is padded with zeros or with the mean of the part inside
 (``edge``).
 """
@@ -22,7 +27,7 @@ import numpy as np
 from subalign.errors import SubalignError
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet, ParticleTableError, row_error
-from subalign.io.relion import check_tomogram_frame
+from subalign.io.stacks import StackBox, check_stack_shape, reconstruct_stack
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import check_volume
 
@@ -44,11 +49,21 @@ class Subtomogram:
     pose : RigidTransform
         ``tau_t Lambda_R`` of the reference (:mod:`subalign.io.particles`); for a cropped box
         the sub-voxel remainder of the coordinate is in ``t``.
+    frame : RigidTransform
+        ``pose = frame.compose(set pose)`` (module docstring).
+    stack : StackBox, optional
+        For a box made from a 2-D stack: its multiplicity and CTF^2 x dose weight.
     """
 
     index: int
     volume: np.ndarray
     pose: RigidTransform
+    frame: RigidTransform = RigidTransform.identity()
+    stack: StackBox | None = None
+
+    def set_pose(self, found: RigidTransform) -> RigidTransform:
+        """The set's pose of the particle from a pose ``found`` for this box."""
+        return self.frame.inverse().compose(found)
 
 
 class SubtomogramReader:
@@ -71,8 +86,6 @@ class SubtomogramReader:
         self.box_size = box_size if box_size is not None else particles.box_size
         self.edge = edge
         self._tomograms: dict[str, tuple] = {}
-        if (particles.fields["subtomogram"] == "").any():
-            check_tomogram_frame(particles, "cropping from the tomogram")
 
     def __enter__(self) -> "SubtomogramReader":
         return self
@@ -89,9 +102,43 @@ class SubtomogramReader:
     def __call__(self, index: int) -> Subtomogram:
         """The box of particle ``index`` and its pose."""
         name = self.particles.fields["subtomogram"].iloc[index]
+        if name and self.particles.stacks:
+            return self._stack(index, name)
         if name:
-            return Subtomogram(index, self._read(index, name), self.particles.pose(index))
+            rotations = self.particles.box_rotations
+            frame = (RigidTransform.identity() if rotations is None
+                     else RigidTransform(rotations[index], np.zeros(3)))
+            return Subtomogram(index, self._read(index, name),
+                               frame.compose(self.particles.pose(index)), frame)
         return self._crop(index)
+
+    def _stack(self, index: int, name: str) -> Subtomogram:
+        path = self._existing(index, name)
+        try:
+            read = read_map(path)
+        except SubalignError as exc:
+            raise self._error(index, "subtomogram", str(exc)) from None
+        check_stack_shape(self.particles, index, read.data.shape, name)
+        self._check_pixel(index, "subtomogram", float(read.voxel_size[2]), str(path))
+        self._check_box(index, name, read.data.shape[-1], "its images are")
+        box = reconstruct_stack(self.particles, index, read.data, name)
+        frame = RigidTransform(box.frame, np.zeros(3))
+        return Subtomogram(index, box.volume, frame.compose(self.particles.pose(index)), frame, box)
+
+    def _existing(self, index: int, name: str) -> Path:
+        path = self.particles.resolve(name)
+        if not path.is_file():
+            raise self._error(index, "subtomogram",
+                              f"{'stack' if self.particles.stacks else 'subtomogram'} {name} not "
+                              f"found (looked in {self.particles.base_dir} and the working directory)")
+        return path
+
+    def _check_box(self, index: int, name: str, edge: int, what: str) -> None:
+        if self.box_size is None:
+            self.box_size = edge
+        if edge != self.box_size:
+            raise self._error(index, "subtomogram", f"{name}: {what} {edge} voxels wide; expected "
+                                                    f"{self.box_size} like the set's other particles")
 
     def _error(self, index: int, field: str, message: str) -> ParticleTableError:
         return row_error(self.particles.label, index, self.particles.column(field), message)
@@ -103,11 +150,7 @@ class SubtomogramReader:
                                             f"inconsistent with the set's pixel size {pixel:g} Angstrom")
 
     def _read(self, index: int, name: str) -> np.ndarray:
-        path = self.particles.resolve(name)
-        if not path.is_file():
-            raise self._error(index, "subtomogram",
-                              f"subtomogram {name} not found (looked in {self.particles.base_dir} "
-                              "and the working directory)")
+        path = self._existing(index, name)
         voxel = 0.0
         try:
             if path.suffix.lower() == ".em":
@@ -219,6 +262,6 @@ class SubtomogramReader:
             start = inside_low - low
             volume[start[2]:start[2] + part.shape[0], start[1]:start[1] + part.shape[1],
                    start[0]:start[0] + part.shape[2]] = part
-        pose = self.particles.pose(index)
-        return Subtomogram(index, volume, RigidTransform(pose.rotation, pose.translation + position - centre))
+        frame = RigidTransform(np.eye(3), position - centre)
+        return Subtomogram(index, volume, frame.compose(self.particles.pose(index)), frame)
 

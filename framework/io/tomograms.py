@@ -9,15 +9,20 @@ told apart by the file name:
     ``tilt_axis`` (``y`` or ``x``), ``path``, ``size_x``, ``size_y``, ``size_z`` (voxels),
     ``pixel_size`` (Angstrom per voxel of that size) and ``number``.
 ``.star``
-    RELION 5's ``tomograms.star``: ``data_global`` with ``rlnTomoName`` and any of
-    ``rlnTomoTiltSeriesStarFile`` (the tilt range is the smallest and largest
-    ``rlnTomoNominalStageTiltAngle`` in that file), ``rlnTomoSizeX/Y/Z`` with
-    ``rlnTomoTiltSeriesPixelSize`` (the unbinned grid) and ``rlnTomoReconstructedTomogram``.
+    RELION 5's or WarpTools' ``tomograms.star``: ``data_global`` with ``rlnTomoName`` and any
+    of ``rlnTomoSizeX/Y/Z`` with ``rlnTomoTiltSeriesPixelSize`` (the unbinned grid),
+    ``rlnTomoReconstructedTomogram``, the microscope and hand; and each tomogram's tilts
+    (:mod:`subalign.io.tiltseries`): a block ``data_<name>`` in the same file (WarpTools) or
+    the file ``rlnTomoTiltSeriesStarFile`` names (RELION 5; relative to the RELION project
+    directory, else beside the table, else the working directory). The tilt range is that of
+    the tilts' least-squares single-axis frame (:mod:`subalign.numerics.tilt_geometry`), axis
+    ``y`` of that frame.
 ``.em``
     A TOM/AV3 wedge list: one column per tomogram holding (number, min tilt, max tilt); the
     tomogram's name is its number.
 
-Relative file names are looked up beside the table first, then in the working directory.
+Other relative file names are looked up beside the table first, then in the working
+directory.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from subalign.io.particles import (
     row_error,
 )
 from subalign.io.star import loop_block, read_star
+from subalign.io.tiltseries import Optics, TiltSeries, read_tilt_table
 from subalign.numerics.wedge import TILT_AXES, TiltRange
 
 __all__ = ["read_tomogram_table", "tomogram_name", "tomogram_numbers"]
@@ -81,8 +87,12 @@ def tomogram_numbers(particles: ParticleSet) -> tuple[np.ndarray, dict[int, str]
     return np.array([numbering[name] for name in names], dtype=np.int64), files
 
 
-def read_tomogram_table(path: str | os.PathLike) -> dict[str, Tomogram]:
+def read_tomogram_table(path: str | os.PathLike, *,
+                        project_dir: str | os.PathLike | None = None) -> dict[str, Tomogram]:
     """Read a per-tomogram table (module docstring) into tomograms by name.
+
+    ``project_dir``: where RELION 5's relative tilt-series file names start (the RELION
+    project; default: beside the table, then the working directory).
 
     Raises
     ------
@@ -96,7 +106,7 @@ def read_tomogram_table(path: str | os.PathLike) -> dict[str, Tomogram]:
                                  "RELION 5 tomograms.star or a TOM/AV3 wedge list .em)")
     suffix = path.suffix.lower()
     if suffix == ".star":
-        return _relion_tomograms(path)
+        return _relion_tomograms(path, None if project_dir is None else Path(project_dir))
     if suffix == ".em":
         return _wedge_list(path)
     return _csv_tomograms(path)
@@ -151,7 +161,55 @@ def _csv_tomograms(path: Path) -> dict[str, Tomogram]:
     return tomograms
 
 
-def _relion_tomograms(path: Path) -> dict[str, Tomogram]:
+def _global_optics(table: pd.DataFrame, row: int, source: str) -> Optics:
+    """The microscope of ``data_global``'s row ``row`` (defaults where a column is absent)."""
+    def value(column: str, default):
+        if column not in table.columns:
+            return default
+        number = pd.to_numeric(table[column], errors="coerce").iloc[row]
+        if not np.isfinite(number):
+            raise row_error(source, row, column, f"found {table[column].iloc[row]!r}; expected a number")
+        return float(number)
+
+    return Optics(voltage_kv=value("rlnVoltage", 300.0), cs_mm=value("rlnSphericalAberration", 2.7),
+                  amplitude_contrast=value("rlnAmplitudeContrast", 0.1),
+                  pixel_size=value("rlnTomoTiltSeriesPixelSize", None),
+                  hand=value("rlnTomoHand", 1.0),
+                  fractional_dose=value("rlnTomoImportFractionalDose", None))
+
+
+def _find(name: str, places: list[Path]) -> Path | None:
+    """``name`` as is if absolute, else under the first of ``places`` that has it."""
+    if Path(name).is_absolute():
+        return Path(name) if Path(name).is_file() else None
+    return next((place / name for place in places if (place / name).is_file()), None)
+
+
+def _tilt_series(blocks: dict, table: pd.DataFrame, row: int, name: str, path: Path,
+                 places: list[Path], size) -> tuple[TiltSeries | None, str | None]:
+    """A tomogram's tilts: its block in ``tomograms.star`` (WarpTools), else the file
+    ``rlnTomoTiltSeriesStarFile`` names (RELION 5), looked up in ``places``; (None, file)
+    when that file is not found, (None, None) when the table names none."""
+    optics = _global_optics(table, row, str(path))
+    if isinstance(blocks.get(name), pd.DataFrame):
+        return read_tilt_table(blocks[name], name, f"{path} data_{name}", optics, size), None
+    if "rlnTomoTiltSeriesStarFile" not in table.columns:
+        return None, None
+    file = str(table["rlnTomoTiltSeriesStarFile"].iloc[row])
+    found = _find(file, places)
+    if found is None:
+        return None, file
+    series_blocks = read_star(found)
+    tables = [b for b in series_blocks.values() if isinstance(b, pd.DataFrame)]
+    block = series_blocks.get(name) if isinstance(series_blocks.get(name), pd.DataFrame) else (
+        tables[0] if len(tables) == 1 else None)
+    if block is None:
+        raise ParticleTableError(f"{found}: expected a table data_{name} (the tilts of tomogram "
+                                 f"{name!r}), found {', '.join('data_' + k for k in series_blocks)}")
+    return read_tilt_table(block, name, f"{found} data_{name}", optics, size), None
+
+
+def _relion_tomograms(path: Path, project_dir: Path | None) -> dict[str, Tomogram]:
     source = str(path)
     blocks = read_star(path)
     table = loop_block(blocks, "global", source)
@@ -162,36 +220,23 @@ def _relion_tomograms(path: Path) -> dict[str, Tomogram]:
         sizes = np.column_stack([finite_column(table, c, source, "a size in pixels")
                                  for c in size_columns[:3]]).astype(int)
         voxel = finite_column(table, size_columns[3], source, "a pixel size in Angstrom")
+    places = [p for p in (project_dir, path.parent, Path.cwd()) if p is not None]
     tomograms = {}
     for row, name in enumerate(table["rlnTomoName"].astype(str)):
+        size = tuple(int(v) for v in sizes[row]) if has_size else None
+        series, missing = _tilt_series(blocks, table, row, name, path, places, size)
         tilt = None
-        if "rlnTomoTiltSeriesStarFile" in table.columns:
-            series = _beside(str(table["rlnTomoTiltSeriesStarFile"].iloc[row]), path)
-            if not Path(series).is_file():
-                raise row_error(source, row, "rlnTomoTiltSeriesStarFile",
-                                f"tilt series file {series} not found (looked beside {path.name} "
-                                "and in the working directory)")
-            angles = _tilt_angles(Path(series), name)
+        if series is not None:
+            angles = series.frame.angles_deg
             tilt = _tilt(float(angles.min()), float(angles.max()), source, row)
         reconstructed = (_beside(str(table["rlnTomoReconstructedTomogram"].iloc[row]), path)
                          if "rlnTomoReconstructedTomogram" in table.columns else None)
         tomograms[name] = Tomogram(
-            name, path=reconstructed,
-            size=tuple(int(v) for v in sizes[row]) if has_size else None,
-            voxel_size=float(voxel[row]) if has_size else None, tilt_range=tilt)
+            name, path=reconstructed, size=size, voxel_size=float(voxel[row]) if has_size else None,
+            tilt_range=tilt, tilt_axis="y" if tilt is not None else None, tilt_series=series,
+            tilt_series_file=None if missing is None else
+            f"{missing} (looked in {', '.join(str(p) for p in places)})")
     return tomograms
-
-
-def _tilt_angles(path: Path, name: str) -> np.ndarray:
-    """``rlnTomoNominalStageTiltAngle`` of a RELION 5 tilt-series STAR file (block ``name``
-    if present, else its one table)."""
-    blocks = read_star(path)
-    tables = [b for b in blocks.values() if isinstance(b, pd.DataFrame)]
-    table = blocks.get(name) if isinstance(blocks.get(name), pd.DataFrame) else (tables[0] if tables else None)
-    if table is None:
-        raise ParticleTableError(f"{path}: expected a tilt-series table, found no loop block")
-    require_columns(table, ["rlnTomoNominalStageTiltAngle"], str(path), "a RELION 5 tilt series")
-    return finite_column(table, "rlnTomoNominalStageTiltAngle", str(path), "a tilt angle in degrees")
 
 
 def _wedge_list(path: Path) -> dict[str, Tomogram]:

@@ -12,10 +12,11 @@ file system on a cluster).
 Pose composition (mode ``reference``): particle ``i``'s pose ``P`` maps the reference onto
 the particle (:mod:`subalign.io.particles`). Aligning the particle (moving) onto the
 reference (fixed) finds ``T`` with ``T`` applied to the particle matching the reference, so
-``T ~ P^-1`` and the new pose is ``T^-1``. For a box cropped from a tomogram, the box's
-pose carries the sub-voxel remainder of the coordinate, which is taken back out of the shift
-written to the set. Modes ``all`` and ``pairs`` keep ``T`` itself: the transform that maps
-``moving`` onto ``fixed``, as in ``alignment.json``.
+``T ~ P^-1`` and the new pose is ``T^-1`` for the box; the box's frame (the sub-voxel
+remainder of a cropped box, the tilt frame of a box made from a 2-D stack,
+:attr:`subalign.io.subtomograms.Subtomogram.frame`) is taken back out of it for the set.
+Modes ``all`` and ``pairs`` keep ``T`` itself: the transform that maps ``moving``'s box onto
+``fixed``'s, as in ``alignment.json``.
 """
 
 from __future__ import annotations
@@ -131,9 +132,7 @@ class _Worker:
                 config.update(local_search(box.pose.inverse(), context.local))
             result = align_pair(config, context.reference, box.volume)
             found = result.transform.inverse()
-            remainder = box.pose.translation - context.particles.shifts[item]
-            return row_of(item, RigidTransform(found.rotation, found.translation - remainder),
-                          result)
+            return row_of(item, box.set_pose(found), result)
         fixed, moving = (int(k) for k in context.pairs[item])
         result = align_pair(self.settings(fixed, moving), self.subtomogram(fixed).volume,
                             self.subtomogram(moving).volume)

@@ -90,9 +90,10 @@ def run_all_vs_all(plan, run: RunExecutor, command: str | None) -> tuple[dict, i
     with Subtomograms(inputs) as volumes:
         for medoid, members in medoid_frames(labels, dissimilarity, onto).values():
             for row, transform in members:
-                volumes(row)  # reads the box, and its remainder if cropped
-                pose = transform.inverse()  # the class average (medoid frame) onto the box
-                rotations[row], shifts[row] = pose.rotation, pose.translation - volumes.remainders[row]
+                volumes(row)  # reads the box, and its frame
+                box_pose = transform.inverse()  # the class average (medoid frame) onto the box
+                pose = volumes.frames[row].inverse().compose(box_pose)
+                rotations[row], shifts[row] = pose.rotation, pose.translation
         state = RoundState(rotations, shifts, halves, labels.astype(np.int64),
                            np.full(n, np.nan), np.full(n, np.nan))
         maps = class_maps(inputs, volumes, state.class_number, plan.classes, halves,

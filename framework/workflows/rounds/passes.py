@@ -77,21 +77,20 @@ class RunExecutor:
 class Subtomograms:
     """The set's subtomograms, read once and kept for every round (a context manager).
 
-    ``remainders[i]`` is what a box cropped from a tomogram adds to particle ``i``'s shift
-    (:mod:`subalign.io.subtomograms`; zeros for particles with their own file).
+    ``frames[i]`` is particle ``i``'s box frame (:attr:`subalign.io.subtomograms.Subtomogram.frame`):
+    the box's pose is ``frames[i]`` composed after the set's pose (identity until read).
     """
 
     def __init__(self, inputs: RefineInputs) -> None:
         self.reader = SubtomogramReader(inputs.particles, box_size=inputs.box, edge=inputs.edge)
-        self.shifts = inputs.particles.shifts
         self._volumes: dict[int, np.ndarray] = {}
-        self.remainders = np.zeros_like(self.shifts)
+        self.frames = [RigidTransform.identity()] * len(inputs.particles)
 
     def __call__(self, row: int) -> np.ndarray:
         if row not in self._volumes:
             box = self.reader(row)
             self._volumes[row] = box.volume
-            self.remainders[row] = box.pose.translation - self.shifts[row]
+            self.frames[row] = box.frame
         return self._volumes[row]
 
     def __enter__(self) -> "Subtomograms":
@@ -118,7 +117,7 @@ def accumulate(inputs: RefineInputs, volumes: Subtomograms, rows, rotations: np.
     total = WedgeAccumulator(inputs.box)
     for row in rows:
         volume = volumes(row)
-        pose = RigidTransform(rotations[row], shifts[row] + volumes.remainders[row])
+        pose = volumes.frames[row].compose(RigidTransform(rotations[row], shifts[row]))
         total.add(volume, pose.inverse(), inputs.tilt(row))
     return total
 

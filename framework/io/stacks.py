@@ -1,0 +1,194 @@
+"""2-D particle stacks (RELION 5, WarpTools): a particle's tilt images made into a box.
+
+A set with ``rlnTomoSubTomosAre2DStacks 1`` names per particle an MRC stack
+(``rlnImageName``) of ``N x N`` images at the set's pixel size, centred on the particle
+(:mod:`subalign.io.relion`). Its tomogram's per-tilt table (:mod:`subalign.io.tiltseries`)
+gives each slice its projection and CTF; ``rlnTomoVisibleFrames`` (``[1,0,1,...]``, one
+flag per tilt in table order; absent: all visible) says which tilts hold the particle.
+
+Slices. A stack holds one slice per visible tilt, in table order (RELION), or one per tilt
+with blank slices where the particle is not visible (older WarpTools); which one is told
+by counting, and any other count is an error naming the stack.
+
+The box (:func:`reconstruct_stack`) is made by Fourier insertion of every visible slice as a
+central section (:mod:`subalign.numerics.insertion`), in the tomogram's *tilt frame*
+(:mod:`subalign.numerics.tilt_geometry`): there the tilt axis is ``y``, so the particle's
+wedge is the tilt range of its visible tilts about ``y``, the model every score uses until
+they take per-particle weights. The box's frame is ``Q``: a pose ``tau_t Lambda_R`` of the
+set (tomogram frame) is ``tau_(Q t) Lambda_(Q R)`` for the box. The images of RELION 5 and
+WarpTools stacks are CTF-premultiplied (``rlnCtfDataAreCtfPremultiplied``); they are
+inserted as they are. Beside the box come the multiplicity and the weight
+``sum CTF^2 x dose`` of the inserted sections (CTF from the tilt's defocus, scale and the
+tomogram's microscope; dose weights from each tilt's pre-exposure,
+:mod:`subalign.numerics.ctf`). The particle's depth is not added to the tilt's defocus.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from subalign.io.particles import ParticleSet, ParticleTableError, row_error
+from subalign.io.tiltseries import TiltSeries
+from subalign.numerics.ctf import ctf_2d, dose_weight_2d
+from subalign.numerics.insertion import insert_sections, reconstruct
+
+__all__ = ["StackBox", "assign_stack_wedges", "check_stack_shape", "reconstruct_stack", "tilt_geometry",
+           "tilt_series_of", "visible_frames"]
+
+VISIBLE = "rlnTomoVisibleFrames"
+
+
+@dataclass(frozen=True)
+class StackBox:
+    """A particle's box made from its stack (module docstring).
+
+    Attributes
+    ----------
+    volume : ndarray of shape (N, N, N)
+        float32 ``[z, y, x]`` in the tilt frame.
+    frame : ndarray of shape (3, 3)
+        ``Q``: tomogram ``(x, y, z)`` -> box coordinates.
+    multiplicity, weight : ndarray of shape (N, N, N)
+        On the full DFT grid, ``numpy.fft`` order.
+    """
+
+    volume: np.ndarray
+    frame: np.ndarray
+    multiplicity: np.ndarray
+    weight: np.ndarray
+
+
+def tilt_series_of(particles: ParticleSet, index: int) -> TiltSeries:
+    """The per-tilt table of particle ``index``'s tomogram, or an error saying why none."""
+    name = particles.fields["tomogram"].iloc[index]
+    tomogram = particles.tomograms.get(name)
+    if tomogram is not None and tomogram.tilt_series is not None:
+        return tomogram.tilt_series
+    if tomogram is None:
+        why = "is in no tomogram table (give --tomograms tomograms.star, or the optimisation set)"
+    elif tomogram.tilt_series_file is not None:
+        why = f"has its tilts in {tomogram.tilt_series_file}, which was not found (give --project-dir)"
+    else:
+        why = "has no per-tilt table in its tomogram table"
+    raise row_error(particles.label, index, particles.column("tomogram"),
+                    f"tomogram {name!r} {why}; a 2-D stack needs each tilt's projection")
+
+
+def visible_frames(particles: ParticleSet, index: int, tilts: int) -> np.ndarray:
+    """Which of the ``tilts`` tilts show particle ``index``, bool shape (tilts,)."""
+    table = particles.source.table if particles.source is not None else None
+    if table is None or VISIBLE not in table.columns:
+        return np.ones(tilts, dtype=bool)
+    text = str(table[VISIBLE].iloc[index])
+    try:
+        flags = np.asarray(json.loads(text), dtype=float)
+    except (ValueError, TypeError):
+        flags = np.array([])
+    if flags.shape != (tilts,) or not np.all(np.isin(flags, (0, 1))):
+        raise row_error(particles.label, index, VISIBLE,
+                        f"found {text[:60]!r}; expected {tilts} flags 0 or 1, one per tilt of the "
+                        "tomogram's tilt table")
+    return flags.astype(bool)
+
+
+def _slices(particles: ParticleSet, index: int, stack: np.ndarray, visible: np.ndarray,
+            name: str) -> np.ndarray:
+    """The visible tilts' images, shape (v, N, N), chosen by counting (module docstring)."""
+    count = len(stack)
+    if count == len(visible):
+        return stack[visible]
+    if count == int(visible.sum()):
+        return stack
+    raise row_error(particles.label, index, "rlnImageName",
+                    f"stack {name} holds {count} images; expected {len(visible)} (one per tilt "
+                    f"of the tomogram) or {int(visible.sum())} (one per visible tilt)")
+
+
+def reconstruct_stack(particles: ParticleSet, index: int, stack: np.ndarray, name: str) -> StackBox:
+    """The box of particle ``index`` from its stack (module docstring).
+
+    Parameters
+    ----------
+    particles : ParticleSet
+        A 2-D stack set whose tomograms have their tilts.
+    index : int
+    stack : ndarray of shape (k, N, N)
+        The stack as read, ``[slice, y, x]``.
+    name : str
+        The stack's file, for messages.
+
+    Returns
+    -------
+    StackBox
+    """
+    series = tilt_series_of(particles, index)
+    visible = visible_frames(particles, index, len(series))
+    images = _slices(particles, index, np.asarray(stack, dtype=np.float32), visible, name)
+    if not visible.any():
+        raise row_error(particles.label, index, VISIBLE, "no tilt is visible; expected at least one")
+    frame = series.frame.rotation
+    rotations = series.rotations[visible] @ frame.T  # rows in box coordinates
+    size = images.shape[-1]
+    pixel = particles.require_pixel_size("the CTF of a 2-D stack")
+    optics = series.optics
+    ctf = ctf_2d(size, pixel, series.defocus_u[visible], series.defocus_v[visible],
+                 series.defocus_angle[visible], voltage_kv=optics.voltage_kv, cs_mm=optics.cs_mm,
+                 amplitude_contrast=optics.amplitude_contrast, scale=series.ctf_scale[visible])
+    dose = dose_weight_2d(size, pixel, series.pre_exposure[visible])
+    sections = insert_sections(images, rotations, ctf**2 * dose)
+    return StackBox(reconstruct(sections), frame, sections.multiplicity, sections.weight)
+
+
+def check_stack_shape(particles: ParticleSet, index: int, shape: tuple, name: str) -> None:
+    """Refuse a stack that is not ``(k, N, N)`` images."""
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise ParticleTableError(f"{particles.label}: row {index + 1}: rlnImageName: stack {name} "
+                                 f"holds an array of shape {shape}; expected (tilts, N, N) images")
+
+
+def tilt_geometry(particles: ParticleSet) -> pd.DataFrame:
+    """Per particle whose tomogram has its tilts: the tilt geometry of its visible tilts.
+
+    Returns
+    -------
+    DataFrame
+        One row per such particle (``row``, counted from 0): ``tomogram``, ``axis_deg`` (the
+        fitted tilt axis' angle to the tomogram's ``y``), ``tilt_min``, ``tilt_max`` (degrees
+        about that axis), ``visible`` (tilts), ``tilts`` (of the tomogram) and ``off_axis_deg``
+        (the largest angle of a visible beam to the single-axis plane).
+    """
+    rows = []
+    for index, name in enumerate(particles.fields["tomogram"]):
+        tomogram = particles.tomograms.get(name)
+        if tomogram is None or tomogram.tilt_series is None:
+            continue
+        frame = tomogram.tilt_series.frame
+        visible = visible_frames(particles, index, len(tomogram.tilt_series))
+        angles = frame.angles_deg[visible] if visible.any() else np.array([np.nan])
+        rows.append({"row": index, "tomogram": name, "axis_deg": frame.axis_angle_deg(),
+                     "tilt_min": float(angles.min()), "tilt_max": float(angles.max()),
+                     "visible": int(visible.sum()), "tilts": len(visible),
+                     "off_axis_deg": float(frame.off_axis_deg[visible].max()) if visible.any() else np.nan})
+    return pd.DataFrame(rows, columns=["row", "tomogram", "axis_deg", "tilt_min", "tilt_max",
+                                       "visible", "tilts", "off_axis_deg"])
+
+
+def assign_stack_wedges(particles: ParticleSet) -> ParticleSet:
+    """A 2-D stack set with each particle's wedge from its visible tilts in its tomogram's
+    tilt frame (axis ``y``; module docstring); particles whose tomogram has no tilts keep
+    theirs. Sets of volumes are returned as they are."""
+    if not particles.stacks:
+        return particles
+    geometry = tilt_geometry(particles)
+    if geometry.empty:
+        return particles
+    fields = particles.fields.copy()
+    rows = geometry["row"].to_numpy()
+    fields.loc[rows, "tilt_min"] = geometry["tilt_min"].to_numpy()
+    fields.loc[rows, "tilt_max"] = geometry["tilt_max"].to_numpy()
+    fields.loc[rows, "tilt_axis"] = "y"
+    return replace(particles, fields=fields)

@@ -1,0 +1,39 @@
+"""The compiled (numba) trilinear spreading of :func:`subalign.numerics.insertion.insert_sections`.
+
+Imported on first use only, so importing subalign loads no numba; module-level so that
+numba's on-disk cache serves every later process (as :mod:`subalign.numerics.spectral_kernels`).
+"""
+
+import numba
+import numpy as np
+
+__all__ = ["spread"]
+
+
+@numba.njit(cache=True)
+def spread(points, values, extra, size, data, multiplicity, weight):  # pragma: no cover
+    """Add each value at its ``(x, y, z)`` point to the eight nearest grid coefficients.
+
+    ``points`` (k, 3) in cycles per box, ``values`` (k,) complex, ``extra`` (k,) real
+    weights (empty: none); ``data`` (complex), ``multiplicity`` and ``weight`` are flat
+    ``[z, y, x]`` grids of ``size**3`` in ``numpy.fft`` order, added to in place.
+    """
+    with_extra = extra.shape[0] > 0
+    for i in range(points.shape[0]):
+        x, y, z = points[i, 0], points[i, 1], points[i, 2]
+        x0, y0, z0 = np.floor(x), np.floor(y), np.floor(z)
+        fx, fy, fz = x - x0, y - y0, z - z0
+        ix, iy, iz = int(x0), int(y0), int(z0)
+        for dz in range(2):
+            wz = fz if dz else 1.0 - fz
+            kz = (iz + dz) % size
+            for dy in range(2):
+                wy = fy if dy else 1.0 - fy
+                ky = (iy + dy) % size
+                for dx in range(2):
+                    share = wz * wy * (fx if dx else 1.0 - fx)
+                    flat = (kz * size + ky) * size + (ix + dx) % size
+                    data[flat] += share * values[i]
+                    multiplicity[flat] += share
+                    if with_extra:
+                        weight[flat] += share * extra[i]

@@ -16,10 +16,12 @@ from subalign.numerics.fourier import forward, fourier_grid, inverse
 from subalign.numerics.geometry import RigidTransform
 
 __all__ = [
+    "FLIP_AXES",
     "bin_volume",
     "box_centre",
     "check_finite",
     "check_volume",
+    "flip_volume",
     "particle_centre",
     "prefilter",
     "rotate_volume",
@@ -262,3 +264,23 @@ def transform_volume(
     if np.any(transform.translation):
         return shift_volume(rotated, transform.translation)
     return rotated
+
+
+#: Axes a map can be mirrored along, by their ``(x, y, z)`` name.
+FLIP_AXES = ("x", "y", "z")
+
+
+def flip_volume(volume: np.ndarray, axis: str) -> np.ndarray:
+    """Mirror a ``[z, y, x]`` volume along ``axis`` (``"x"``, ``"y"`` or ``"z"``) about its
+    centre voxel ``N // 2``: voxel ``i`` goes to ``2 (N // 2) - i`` (cyclically), so the
+    centre stays put. Mirroring changes a map's hand; it is its own inverse.
+
+    Returns
+    -------
+    ndarray of the same shape
+    """
+    if axis not in FLIP_AXES:
+        raise ValueError(f"flip axis: expected one of {', '.join(FLIP_AXES)}, found {axis!r}")
+    array_axis = 2 - FLIP_AXES.index(axis)
+    size = volume.shape[array_axis]
+    return np.roll(np.flip(volume, array_axis), 1 - size % 2, axis=array_axis)

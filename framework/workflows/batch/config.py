@@ -62,7 +62,11 @@ class BatchConfig(AlignSettings):
     format : str, optional
         Its format (default: from the suffix and columns).
     tomograms : str, optional
-        A tomogram table (tilt ranges, tomogram files, sizes).
+        A tomogram table (tilt ranges, tomogram files, sizes, per-tilt tables); an
+        optimisation set as ``particles`` names its own.
+    project_dir : str, optional
+        The RELION project directory, where an optimisation set's and tilt-series files'
+        relative names start (default: found from the optimisation set's folder).
     subtomograms : str, optional
         Dynamo's particle folder, or AV3's and STOPGAP's file prefix.
     pixel_size : float, optional
@@ -78,6 +82,13 @@ class BatchConfig(AlignSettings):
         MRC map (mode ``reference``), in the particles' voxel size and box.
     reference_wedge : WedgeConfig
         The reference's tilt range; null: nothing missing.
+    reference_flip : {"x", "y", "z"}, optional
+        Mirror the reference along this axis about its centre voxel before use (a map in the
+        other hand than the particles).
+    hand_check : int
+        Mode ``reference``, for a set with poses: score both hands of the reference on this
+        many particles first and refuse a reference the particles' poses fit better
+        mirrored (:mod:`subalign.workflows.hand`); 0 skips it.
     search : {"global", "local"}
         Mode ``reference``: over all of SO(3), or around each particle's pose (``local``).
     local : LocalSearchConfig
@@ -103,6 +114,7 @@ class BatchConfig(AlignSettings):
     particles: Optional[str] = None
     format: Optional[str] = None
     tomograms: Optional[str] = None
+    project_dir: Optional[str] = None
     subtomograms: Optional[str] = None
     pixel_size: Optional[float] = None
     particle_wedge: WedgeConfig = field(default_factory=WedgeConfig)
@@ -111,6 +123,8 @@ class BatchConfig(AlignSettings):
     mode: str = "reference"
     reference: Optional[str] = None
     reference_wedge: WedgeConfig = field(default_factory=WedgeConfig)
+    reference_flip: Optional[str] = None
+    hand_check: int = 8
     search: str = "global"
     local: LocalSearchConfig = field(default_factory=LocalSearchConfig)
     pair_list: Optional[str] = None

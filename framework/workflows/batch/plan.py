@@ -36,12 +36,13 @@ from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
 from subalign.workflows.batch.config import BATCH_MODES, SEARCHES
 from subalign.workflows.batch.worker import BatchContext
+from subalign.workflows.hand import check_hand, reference_hand
 
 __all__ = ["BatchPlan", "align_part", "prepare_batch", "read_pair_list"]
 
 #: ``align`` fields a batch sets itself (inputs, wedges per particle) or does not use.
 #: Settings that say where and how a batch runs, not what it computes.
-_NOT_IDENTITY = ("executor", "output_dir", "histogram")
+_NOT_IDENTITY = ("executor", "output_dir", "histogram", "hand_check")
 
 
 @dataclass
@@ -116,7 +117,7 @@ def _read_set(config: DictConfig) -> ParticleSet:
     wedge = config.particle_wedge.tilt_range_deg
     particles = read_particles(
         config.particles, config.format, pixel_size=config.pixel_size,
-        subtomograms=config.subtomograms, tomograms=config.tomograms,
+        subtomograms=config.subtomograms, tomograms=config.tomograms, project_dir=config.project_dir,
         wedge=None if wedge is None else TiltRange.parse(wedge, field="particle_wedge.tilt_range_deg"))
     least = 1 if config.mode != "all" else 2
     if len(particles) < least:
@@ -161,7 +162,7 @@ def _reference(config: DictConfig, particles: ParticleSet, box: int) -> np.ndarr
     if voxel > 0 and pixel is not None and abs(voxel - pixel) > 1e-3 * pixel:
         raise VolumeError(f"{config.reference}: voxel size {voxel:g} Angstrom; expected the "
                           f"particles' pixel size {pixel:g} Angstrom")
-    return volume
+    return reference_hand(volume, config.reference_flip)
 
 
 def read_pair_list(path: str | os.PathLike, particles: ParticleSet) -> tuple[np.ndarray, list | None]:
@@ -239,6 +240,8 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     reference, reference_tilt, pairs, truths = None, [-90.0, 90.0], np.zeros((0, 2), int), None
     if config.mode == "reference":
         reference = _reference(config, particles, box)
+        check_number(config.hand_check, "hand_check", at_least=0, integer=True)
+        check_hand(particles, tilts, reference, align, count=int(config.hand_check))
         if config.reference_wedge.tilt_range_deg is not None:
             tilt = TiltRange.parse(config.reference_wedge.tilt_range_deg,
                                    field="reference_wedge.tilt_range_deg")

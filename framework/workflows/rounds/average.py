@@ -49,6 +49,7 @@ from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import shift_volume
 from subalign.workflows.maps import centre_map, symmetrize
 from subalign.workflows.rounds.config import AVERAGE_STARTS
+from subalign.workflows.hand import check_hand, reference_hand
 from subalign.workflows.rounds.inputs import RefineInputs, read_box_map, read_inputs
 from subalign.workflows.rounds.outputs import write_fsc, write_maps
 from subalign.workflows.rounds.passes import (
@@ -111,7 +112,10 @@ def prepare_average(config: DictConfig) -> AveragePlan:
                      at_most=len(inputs.particles) - 1, integer=True)
     reference = None
     if start == "reference":
-        reference = read_box_map(config.reference, "reference", inputs.box, inputs.pixel_size)
+        reference = reference_hand(read_box_map(config.reference, "reference", inputs.box,
+                                                inputs.pixel_size), config.reference_flip)
+        check_number(config.hand_check, "hand_check", at_least=0, integer=True)
+        check_hand(inputs.particles, inputs.tilts, reference, inputs.align, count=int(config.hand_check))
     inputs.record["start"] = start
     global_rounds = config.local.global_rounds
     if global_rounds is None:

@@ -95,7 +95,7 @@ class RefineRunConfig(AlignSettings):
     ----------
     particles : str, optional
         The particle set, any format of :mod:`subalign.io.formats`.
-    format, tomograms, subtomograms, pixel_size, particle_wedge, box_size, edge
+    format, tomograms, project_dir, subtomograms, pixel_size, particle_wedge, box_size, edge
         How to read it, as for ``subalign batch``.
     truth : str, optional
         A particle set of the same particles with their true poses and classes (simulated
@@ -129,6 +129,7 @@ class RefineRunConfig(AlignSettings):
     particles: Optional[str] = None
     format: Optional[str] = None
     tomograms: Optional[str] = None
+    project_dir: Optional[str] = None
     subtomograms: Optional[str] = None
     pixel_size: Optional[float] = None
     particle_wedge: WedgeConfig = field(default_factory=WedgeConfig)
@@ -157,6 +158,11 @@ class AverageConfig(RefineRunConfig):
     reference : str, optional
         Starting map (MRC, the particles' box and pixel size), low-passed to
         ``initial_lowpass_angstrom``.
+    reference_flip : {"x", "y", "z"}, optional
+        Mirror the reference along this axis about its centre voxel first.
+    hand_check : int
+        For a set with poses: score both hands of the reference on this many particles and
+        refuse one the poses fit better mirrored (:mod:`subalign.workflows.hand`); 0 skips.
     start : {"reference", "particle", "poses"}, optional
         Where round 1's references come from (:data:`AVERAGE_STARTS`); null: ``reference``
         if one is given, else ``particle``.
@@ -167,6 +173,8 @@ class AverageConfig(RefineRunConfig):
     """
 
     reference: Optional[str] = None
+    reference_flip: Optional[str] = None
+    hand_check: int = 8
     start: Optional[str] = None
     start_particle: int = 0
     min_improvement: float = 0.01

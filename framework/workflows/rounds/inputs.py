@@ -41,7 +41,8 @@ DEFAULT_MASK_RADIUS = 0.4
 DEFAULT_MASK_EDGE = 3.0
 #: Settings that say where and how a run goes, or when it stops: not its identity (a rerun
 #: with more rounds continues a finished run).
-NOT_IDENTITY = ("executor", "output_dir", "figures", "rounds", "min_improvement", "min_changes")
+NOT_IDENTITY = ("executor", "output_dir", "figures", "rounds", "min_improvement", "min_changes",
+                "hand_check")
 #: ``align`` fields a refinement does not take from the config (wedges come per particle).
 
 
@@ -163,7 +164,7 @@ def _read_set(config: DictConfig, path: str, field: str) -> ParticleSet:
     wedge = config.particle_wedge.tilt_range_deg
     return read_particles(
         path, config.format, pixel_size=config.pixel_size, subtomograms=config.subtomograms,
-        tomograms=config.tomograms,
+        tomograms=config.tomograms, project_dir=config.project_dir,
         wedge=None if wedge is None else TiltRange.parse(wedge, field="particle_wedge.tilt_range_deg"))
 
 

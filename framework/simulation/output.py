@@ -41,6 +41,7 @@ from subalign.io.files import file_record, matches_record, write_json
 from subalign.io.mrc import write_volume
 from subalign.io.star import write_star
 from subalign.simulation.particle_tables import write_truth_tables
+from subalign.simulation.stacks import write_relion5_stacks
 from subalign.simulation.simulate import (
     check_fits,
     check_simulation,
@@ -202,6 +203,8 @@ def write_simulation(config: DictConfig, output_dir: str | Path, *,
             log.info("particle %d/%d (%.1f s)", index + 1, int(config.n), time.perf_counter() - start)
     seconds = clock.tick()
     _write_tables(config, output_dir, particles, poses, pairs, voxel_angstrom)
+    if config.stacks:
+        log.info("wrote the RELION 5 2-D stack set %s", write_relion5_stacks(config, output_dir, density))
     density_file = None if config.density.source == "phantom" else config.density.path
     final = {"status": "complete",
              **provenance(record, {"density.path": density_file}, command=command),

@@ -45,6 +45,7 @@ from subalign.errors import ConfigError, check_number
 from subalign.numerics.geometry import RigidTransform
 from subalign.simulation.imaging import (
     CTFParameters,
+    TiltSeriesGeometry,
     ctf,
     filter_images,
     mtf,
@@ -65,7 +66,9 @@ __all__ = [
     "SimulateConfig",
     "SimulatedParticle",
     "Subtomogram",
+    "TiltSeriesMeasurement",
     "load_density",
+    "measure_tilt_series",
     "particle_rng",
     "random_pose",
     "simulate_pair",
@@ -147,6 +150,11 @@ class SimulateConfig:
     figure : bool
         Also write ``figure2b.png``: central slices of particle 0 at SNR inf, 1, 0.5, 0.1
         and tilt +-60, +-40 (needs matplotlib).
+    stacks : bool
+        Also write the particles as a RELION 5 2-D stack set under ``relion5_stacks/``
+        (:mod:`subalign.simulation.stacks`).
+    stack_axis_deg : float
+        In the stack set, the tilt axis' angle from the tomogram's ``y`` about ``z``.
     density : DensityConfig
     imaging : ImagingConfig
     """
@@ -159,6 +167,8 @@ class SimulateConfig:
     max_translation_voxels: float = 2.0
     pairs: str = "consecutive"
     figure: bool = False
+    stacks: bool = False
+    stack_axis_deg: float = 85.0
     density: DensityConfig = field(default_factory=DensityConfig)
     imaging: ImagingConfig = field(default_factory=ImagingConfig)
 
@@ -399,6 +409,43 @@ def simulate_subtomogram(
     -------
     Subtomogram
     """
+    measured = measure_tilt_series(density, pose, imaging, rng, voxel_size_nm=voxel_size_nm)
+    return measured.subtomogram
+
+
+@dataclass(frozen=True)
+class TiltSeriesMeasurement:
+    """What a particle's tilt series measured, before reconstruction.
+
+    Attributes
+    ----------
+    geometry : TiltSeriesGeometry
+    images : ndarray of shape (T, N, W)
+        The noise-free projections ``[tilt, y, u]`` (before CTF and MTF).
+    noise : ndarray of shape (T, N, W) or None
+        The projection noise, scaled to the target SNR of the reconstruction.
+    transfer : ndarray of shape (N, W) or None
+        CTF x MTF on the image ``fft2`` layout.
+    subtomogram : Subtomogram
+        Their weighted backprojection.
+    """
+
+    geometry: TiltSeriesGeometry
+    images: np.ndarray
+    noise: np.ndarray | None
+    transfer: np.ndarray | None
+    subtomogram: Subtomogram
+
+    def measured_images(self) -> np.ndarray:
+        """The images the microscope recorded: ``transfer`` applied to signal plus noise,
+        shape (T, N, W)."""
+        total = self.images if self.noise is None else self.images + self.noise
+        return total if self.transfer is None else filter_images(total, self.transfer)
+
+
+def measure_tilt_series(density: np.ndarray, pose: RigidTransform, imaging: DictConfig,
+                        rng: np.random.Generator, *, voxel_size_nm: float = 1.0) -> TiltSeriesMeasurement:
+    """:func:`simulate_subtomogram` with its tilt images kept (same parameters)."""
     angles = check_imaging(imaging)
     geometry = tilt_series_geometry(density.shape[0], tuple(angles))
     images = geometry.project(transform_volume(density, pose))
@@ -410,10 +457,12 @@ def simulate_subtomogram(
     signal = reconstruct(images)
     snr = float(imaging.snr)
     if np.isinf(snr):
-        return Subtomogram(signal, None)
-    noise = reconstruct(rng.standard_normal(images.shape))
-    noise *= np.sqrt(signal.var() / (snr * noise.var()))
-    return Subtomogram(signal, noise)
+        return TiltSeriesMeasurement(geometry, images, None, transfer, Subtomogram(signal, None))
+    noise_images = rng.standard_normal(images.shape)
+    noise = reconstruct(noise_images)
+    scale = np.sqrt(signal.var() / (snr * noise.var()))
+    return TiltSeriesMeasurement(geometry, images, noise_images * scale, transfer,
+                                 Subtomogram(signal, noise * scale))
 
 
 def particle_rng(config: DictConfig, index: int) -> np.random.Generator:

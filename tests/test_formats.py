@@ -460,7 +460,7 @@ def test_absent_pixel_size_is_an_error_where_angstrom_need_it(tmp_path):
         "(give --pixel-size or a file that states it)")
 
 
-def test_inconsistent_pixel_sizes_are_errors(tmp_path):
+def test_optics_groups_of_different_pixel_sizes_convert_and_refuse_one_line(tmp_path):
     def two_groups(blocks):
         optics = blocks["optics"]
         blocks["optics"].loc[1] = optics.loc[0]
@@ -468,9 +468,14 @@ def test_inconsistent_pixel_sizes_are_errors(tmp_path):
         blocks["particles"]["rlnOpticsGroup"] = 1 + np.arange(N) % 2
 
     path = relion_file(tmp_path, two_groups)
-    assert one_line_error(lambda: read_particles(path)) == (
-        f"{path}: column rlnImagePixelSize: inconsistent pixel sizes 2.7, 5.4 Angstrom; "
-        "expected one pixel size for the set")
+    particles = read_particles(path)  # shown and converted, each origin with its group's size
+    np.testing.assert_allclose(particles.pixel_sizes, np.where(np.arange(N) % 2, 5.4, 2.7))
+    assert one_line_error(lambda: particles.require_pixel_size("alignment")) == (
+        f"{path}: pixel sizes 2.7 A (optics group 1: 20 particles), 5.4 A (optics group 2: 20 "
+        "particles); expected one pixel size for alignment (take one optics group)")
+    again = starfile.read(write_particles(particles, tmp_path / "again.star"), always_dict=True)
+    before = starfile.read(path, always_dict=True)
+    pd.testing.assert_frame_equal(again["particles"], before["particles"])
     good = relion_file(tmp_path, lambda b: None)
     assert one_line_error(lambda: read_particles(good, pixel_size=3.0)) == (
         f"{good}: column rlnImagePixelSize: pixel size 2.7 Angstrom is inconsistent with the "

@@ -115,7 +115,9 @@ def show_main(argv: list[str]) -> None:
         return text + (f", ... ({len(items) - most} more)" if len(items) > most else "")
 
     print(f"{summary['count']} particles in {summary['source']}")
-    print(f"pixel size: {'unknown' if pixel is None else f'{pixel:g} A'}; box: "
+    pixel_text = ("unknown" if pixel is None else f"{pixel:g} A") if particles.pixel_sizes is None \
+        else particles.pixel_size_groups()
+    print(f"pixel size: {pixel_text}; box: "
           f"{summary['box_size'] or 'unknown'}")
     print(f"tomograms ({len(summary['tomograms'])}): {listed(summary['tomograms'])}")
     print(f"wedges: {listed(summary['wedges'])}")

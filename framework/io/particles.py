@@ -184,6 +184,9 @@ class ParticleSet:
     stacks : bool
         Each particle's ``subtomogram`` file is a 2-D stack of its tilt images
         (:mod:`subalign.io.stacks`), not a volume.
+    pixel_sizes : ndarray of shape (n,) or None
+        Each particle's pixel size when the set mixes optics groups of different pixel sizes
+        (then :attr:`pixel_size` is None and :meth:`require_pixel_size` names the groups).
     box_rotations : ndarray of shape (n, 3, 3) or None
         Where a file's subtomograms were extracted in a rotated frame (RELION 5's
         pseudo-subtomograms): the rotation from the tomogram's frame to each box's, so a
@@ -202,6 +205,7 @@ class ParticleSet:
     source: SourceTable | None = None
     stacks: bool = False
     box_rotations: np.ndarray | None = None
+    pixel_sizes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.rotations = np.asarray(self.rotations, dtype=float)
@@ -258,11 +262,26 @@ class ParticleSet:
 
     def require_pixel_size(self, purpose: str) -> float:
         """The pixel size, or an error saying it is absent and what needed it."""
+        if self.pixel_size is None and self.pixel_sizes is not None:
+            raise ParticleTableError(f"{self.label}: {self.pixel_size_groups()}; expected one pixel "
+                                     f"size for {purpose} (take one optics group)")
         if self.pixel_size is None:
             raise ParticleTableError(
                 f"{self.label}: pixel size absent; expected one for {purpose} (give --pixel-size "
                 "or a file that states it)")
         return self.pixel_size
+
+    def pixel_size_groups(self) -> str:
+        """``"pixel sizes 2.446 A (optics group 1: 2 particles), ..."``, for messages."""
+        groups = (self.source.table["rlnOpticsGroup"].to_numpy()
+                  if self.source is not None and "rlnOpticsGroup" in self.source.table.columns
+                  else np.zeros(len(self), dtype=int))
+        parts = []
+        for value in np.unique(self.pixel_sizes):
+            rows = self.pixel_sizes == value
+            names = ", ".join(str(g) for g in pd.unique(groups[rows]))
+            parts.append(f"{value:g} A (optics group {names}: {int(rows.sum())} particles)")
+        return "pixel sizes " + ", ".join(parts)
 
     def take(self, indices) -> "ParticleSet":
         """The particles at ``indices`` (any numpy index), in that order, as a new set."""
@@ -272,7 +291,8 @@ class ParticleSet:
             source = replace(self.source, table=self.source.table.iloc[rows].reset_index(drop=True))
         return replace(self, rotations=self.rotations[rows], shifts=self.shifts[rows],
                        fields=self.fields.iloc[rows].reset_index(drop=True), source=source,
-                       box_rotations=None if self.box_rotations is None else self.box_rotations[rows])
+                       box_rotations=None if self.box_rotations is None else self.box_rotations[rows],
+                       pixel_sizes=None if self.pixel_sizes is None else self.pixel_sizes[rows])
 
     def has(self, name: str) -> bool:
         """Whether any particle has a value for field ``name`` (coordinates: all three)."""

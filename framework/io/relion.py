@@ -29,6 +29,11 @@ every format gets the same rotation; the pseudo-subtomogram's frame is kept
 (:attr:`ParticleSet.box_rotations`: ``A_subtomogram^T``, tomogram -> box) for reading its
 box, and RELION 5 is written relative to it again (lossless).
 
+Optics groups of different pixel sizes (RELION 3.1+): each particle's origins are converted
+with its group's ``rlnImagePixelSize`` (:attr:`ParticleSet.pixel_sizes`); such a set is
+shown and written as RELION again, and refused in one line naming the groups wherever one
+pixel size is needed (alignment, averaging, other formats' Angstrom columns).
+
 2-D stacks (``rlnTomoSubTomosAre2DStacks 1`` in ``data_general``): ``rlnImageName`` is each
 particle's stack of tilt images (:mod:`subalign.io.stacks`). WarpTools writes such sets with
 ``rlnCoordinateX/Y/Z`` in pixels rather than centred Angstrom; both read as RELION 5.
@@ -94,10 +99,22 @@ def _per_particle(optics: pd.DataFrame | None, particles: pd.DataFrame, column: 
     return np.array([by_group[g] for g in groups])
 
 
+def _group_pixels(optics, particles, source, given) -> np.ndarray | None:
+    """Each particle's pixel size when the optics groups state different ones (module
+    docstring), else None."""
+    image = _per_particle(optics, particles, "rlnImagePixelSize", source)
+    if given is not None or image is None or optics is None or len(optics) < 2:
+        return None
+    stated = np.unique(image[np.isfinite(image) & (image > 0)])
+    return image if stated.size > 1 and np.ptp(stated) > 1e-4 * stated.max() else None
+
+
 def _pixel_size(optics, particles, source, given) -> tuple[float | None, str]:
     """The set's pixel size and the column it came from (module docstring)."""
     image = _per_particle(optics, particles, "rlnImagePixelSize", source)
     if image is not None:
+        if _group_pixels(optics, particles, source, given) is not None:
+            return None, "rlnImagePixelSize"
         return check_pixel_size(image, given, source, "rlnImagePixelSize"), "rlnImagePixelSize"
     series = _per_particle(optics, particles, "rlnTomoTiltSeriesPixelSize", source)
     if series is not None:
@@ -122,10 +139,10 @@ def _rotations(particles: pd.DataFrame, source: str, columns: list[str]) -> np.n
     return np.swapaxes(euler_zyz_to_matrix(angles), -1, -2)
 
 
-def _shifts(particles: pd.DataFrame, pixel: float | None, pixel_column: str,
-            source: str) -> np.ndarray:
+def _shifts(particles: pd.DataFrame, pixel, pixel_column: str, source: str) -> np.ndarray:
     """Shifts (n, 3) in voxels, ``(x, y, z)``: minus RELION's origins (Angstrom, or pixels
-    in RELION 3.0); zeros without origin columns."""
+    in RELION 3.0); zeros without origin columns. ``pixel``: one size, or one per particle
+    (n,)."""
     n = len(particles)
     shifts = np.zeros((n, 3))
     origin_columns = [c for c in ORIGINS + PIXEL_ORIGINS if c in particles.columns]
@@ -136,7 +153,7 @@ def _shifts(particles: pd.DataFrame, pixel: float | None, pixel_column: str,
                 f"{source}: pixel size absent; expected {pixel_column} in data_optics to convert "
                 "rlnOriginX/Y/ZAngst to voxels (or give --pixel-size)")
         shifts = -np.column_stack([finite_column(particles, c, source, "a finite shift in Angstrom")
-                                   for c in ORIGINS]) / pixel
+                                   for c in ORIGINS]) / np.reshape(pixel, (-1, 1))
     elif origin_columns:
         require_columns(particles, PIXEL_ORIGINS, source, "RELION 3.0 origins in pixels")
         shifts = -np.column_stack([finite_column(particles, c, source, "a finite shift in pixels")
@@ -230,7 +247,8 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> 
     if box_rotations is not None:
         rotations = np.swapaxes(box_rotations, -1, -2) @ rotations
     pixel, pixel_column = _pixel_size(optics, particles, source, pixel_size)
-    shifts = _shifts(particles, pixel, pixel_column, source)
+    pixels = _group_pixels(optics, particles, source, pixel_size)
+    shifts = _shifts(particles, pixel if pixels is None else pixels, pixel_column, source)
     coordinates, frame, unit = _coordinates(particles, optics, version, pixel, source)
     tomogram_column = "rlnTomoName" if "rlnTomoName" in particles.columns else (
         "rlnMicrographName" if "rlnMicrographName" in particles.columns else None)
@@ -248,7 +266,7 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> 
     return ParticleSet.create(
         rotations, shifts, pixel_size=pixel, **fields, coordinate_frame=frame,
         coordinate_unit=unit, box_size=box, tomograms=tomograms,
-        base_dir=str(Path(path).parent), box_rotations=box_rotations,
+        base_dir=str(Path(path).parent), box_rotations=box_rotations, pixel_sizes=pixels,
         stacks=int(general.get("rlnTomoSubTomosAre2DStacks", 0) or 0) == 1,
         source=SourceTable(version, source, particles,
                            {k: v for k, v in blocks.items() if v is not particles}, columns))
@@ -315,7 +333,8 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
     own, other = ((CENTRED, PIXEL_COORDINATES) if version == "relion5" and not pixel_relion5
                   else (PIXEL_COORDINATES, CENTRED))
     table = table.drop(columns=[c for c in other + PIXEL_ORIGINS if c in table.columns])
-    pixel = particles.require_pixel_size("rlnOriginX/Y/ZAngst")
+    pixel = (particles.pixel_sizes[:, None] if particles.pixel_sizes is not None and same_family
+             else particles.require_pixel_size("rlnOriginX/Y/ZAngst"))
     fields = particles.fields
     if particles.has("tomogram"):
         if version == "relion5" or "rlnTomoName" in table.columns:
@@ -330,7 +349,7 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
             raise row_error(particles.label, int(np.argmax(~known)), "x/y/z",
                             f"coordinate unknown; expected all particles or none to have one for {version}")
         frame, unit = (("centre", 1.0) if own is CENTRED
-                       else ("index0", _coordinate_unit(particles, pixel)))
+                       else ("index0", _coordinate_unit(particles, pixel if np.ndim(pixel) == 0 else None)))
         for column, values in zip(own, particles.coordinates(frame, unit).T):
             assign_column(table, column, values)
     for column, values in zip(ORIGINS, (-particles.shifts * pixel).T):
@@ -351,7 +370,8 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
         assign_column(table, "rlnClassNumber", fields["class_number"].to_numpy())
     blocks = {name: block for name, block in (source.blocks.items() if same_family else [])
               if name not in ("optics",)}
-    optics = _optics(particles, pixel, table)
+    optics = (source.blocks["optics"] if particles.pixel_sizes is not None
+              else _optics(particles, pixel, table))
     ordered = {**({"general": blocks.pop("general")} if "general" in blocks else {}),
                "optics": optics, **blocks, "particles": table}
     return write_star(path, ordered)

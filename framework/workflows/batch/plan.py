@@ -119,11 +119,29 @@ def _read_set(config: DictConfig) -> ParticleSet:
         config.particles, config.format, pixel_size=config.pixel_size,
         subtomograms=config.subtomograms, tomograms=config.tomograms, project_dir=config.project_dir,
         wedge=None if wedge is None else TiltRange.parse(wedge, field="particle_wedge.tilt_range_deg"))
+    check_alignable(particles)
     least = 1 if config.mode != "all" else 2
     if len(particles) < least:
         raise ConfigError(f"{config.particles}: expected at least {least} particles for mode "
                           f"{config.mode}, found {len(particles)}")
     return particles
+
+
+def check_alignable(particles: ParticleSet) -> None:
+    """Refuse, in one line, sets whose boxes the alignment cannot model yet: several pixel
+    sizes, and 3-D boxes extracted in rotated frames (RELION 5 pseudo-subtomograms with
+    ``rlnTomoSubtomogramRot/Tilt/Psi``: their wedge is not one about ``y``)."""
+    if particles.pixel_sizes is not None:
+        particles.require_pixel_size("alignment")
+    turned = particles.box_rotations
+    if turned is not None and not particles.stacks:
+        moved = np.abs(turned - np.eye(3)).reshape(len(particles), -1).max(axis=1) > 1e-9
+        if moved.any():
+            row = int(np.argmax(moved))
+            raise row_error(particles.label, row, "rlnTomoSubtomogramRot/Tilt/Psi",
+                            "the subtomogram was extracted in a rotated frame, where its wedge is "
+                            "not one about y; expected 2-D stacks or subtomograms in the tomogram's "
+                            "frame for alignment (show and convert take it)")
 
 
 def _tilts(particles: ParticleSet) -> np.ndarray:

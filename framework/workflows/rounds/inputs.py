@@ -29,7 +29,7 @@ from subalign.numerics.volumes import box_centre, check_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
 from subalign.workflows.maps import parse_symmetry, soft_sphere_mask
-from subalign.workflows.batch.plan import _check_files, _tilts, align_part
+from subalign.workflows.batch.plan import _check_files, _tilts, align_part, check_alignable
 from subalign.workflows.rounds.config import ScheduleConfig
 
 __all__ = ["DEFAULT_MASK_RADIUS", "RefineInputs", "read_box_map", "read_inputs"]
@@ -233,6 +233,7 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
     for kind in ("score", "optimizer", "sampler", "constraint", "refiner"):
         plugins.create(kind, align[kind])
     particles = _read_set(config, config.particles, "particles")
+    check_alignable(particles)
     if len(particles) < least:
         raise ConfigError(f"{config.particles}: expected at least {least} particles, found "
                           f"{len(particles)}")

@@ -336,3 +336,48 @@ def test_flipping_twice_is_the_identity_and_the_centre_stays(density):
     point[16, 10, 16] = 1.0  # (x, y, z) = (16, 10, 16)
     assert np.argwhere(flip_volume(point, "y") == 1.0).tolist() == [[16, 22, 16]]
     assert np.argwhere(flip_volume(point, "z") == 1.0).tolist() == [[16, 10, 16]]
+
+
+# ---------------------------------------------------------------- weight volumes (rlnCtfImage)
+
+
+@pytest.fixture
+def wedge_weight():
+    """A +-50 degree wedge's weights on the half spectrum, and the same as a centred cube."""
+    from subalign.numerics.wedge import wedge_mask
+
+    half = wedge_mask((32,) * 3, TiltRange(-50, 50)).astype(float)
+    full = np.zeros((32,) * 3)
+    full[:, :, :17] = half
+    full[:, :, 17:] = half[(-np.arange(32)) % 32][:, (-np.arange(32)) % 32][:, :, 15:0:-1]
+    return half, np.fft.fftshift(full)
+
+
+@pytest.mark.parametrize("layout", ["cube", "half", "half+multiplicity", "float16 half"])
+def test_weight_volumes_of_every_layout_give_the_same_half_spectrum(tmp_path, wedge_weight, layout):
+    import mrcfile
+
+    from subalign.io.weights import read_weight_volume
+
+    half, cube = wedge_weight
+    data = {"cube": cube, "half": half, "half+multiplicity": np.concatenate([half, 3 * half]),
+            "float16 half": half}[layout]
+    with mrcfile.new(tmp_path / "w.mrc") as mrc:
+        mrc.set_data(data.astype(np.float16 if layout.startswith("float16") else np.float32))
+    read = read_weight_volume(tmp_path / "w.mrc", 32)
+    np.testing.assert_array_equal(read.weight, half)
+    if layout == "half+multiplicity":
+        np.testing.assert_array_equal(read.multiplicity, 3 * half)
+
+
+def test_a_weight_volume_of_the_wrong_layout_is_named(tmp_path):
+    import mrcfile
+
+    from subalign.io.weights import read_weight_volume
+
+    with mrcfile.new(tmp_path / "w.mrc") as mrc:
+        mrc.set_data(np.ones((32, 32, 32), np.float32))
+    assert one_line_error(lambda: read_weight_volume(tmp_path / "w.mrc", 24)) == (
+        f"{tmp_path / 'w.mrc'}: weight volume of (nx, ny, nz) = (32, 32, 32); expected for a box "
+        "of 24: (24, 24, 24) centred, (13, 24, 24) FFTW half or (13, 24, 48) half with "
+        "multiplicity")

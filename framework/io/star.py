@@ -20,7 +20,7 @@ from subalign.io.particles import ParticleTableError
 __all__ = ["NAME_COLUMNS", "loop_block", "read_star", "write_star"]
 
 #: Columns read as text whatever they look like.
-NAME_COLUMNS = ["rlnTomoName", "rlnMicrographName", "rlnImageName", "rlnOpticsGroupName",
+NAME_COLUMNS = ["rlnTomoName", "rlnMicrographName", "rlnImageName", "rlnCtfImage", "rlnOpticsGroupName",
                 "rlnTomoParticleName", "rlnTomoTiltSeriesStarFile", "rlnTomoReconstructedTomogram",
                 "halfset"]
 

@@ -28,6 +28,7 @@ from subalign.errors import SubalignError
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet, ParticleTableError, row_error
 from subalign.io.stacks import StackBox, check_stack_shape, reconstruct_stack
+from subalign.io.weights import WeightVolume, read_weight_volume
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import check_volume
 
@@ -53,6 +54,9 @@ class Subtomogram:
         ``pose = frame.compose(set pose)`` (module docstring).
     stack : StackBox, optional
         For a box made from a 2-D stack: its multiplicity and CTF^2 x dose weight.
+    weight : WeightVolume, optional
+        For a 3-D box whose table names a weight volume (``rlnCtfImage``,
+        :mod:`subalign.io.weights`).
     """
 
     index: int
@@ -60,6 +64,7 @@ class Subtomogram:
     pose: RigidTransform
     frame: RigidTransform = RigidTransform.identity()
     stack: StackBox | None = None
+    weight: WeightVolume | None = None
 
     def set_pose(self, found: RigidTransform) -> RigidTransform:
         """The set's pose of the particle from a pose ``found`` for this box."""
@@ -108,8 +113,9 @@ class SubtomogramReader:
             rotations = self.particles.box_rotations
             frame = (RigidTransform.identity() if rotations is None
                      else RigidTransform(rotations[index], np.zeros(3)))
-            return Subtomogram(index, self._read(index, name),
-                               frame.compose(self.particles.pose(index)), frame)
+            volume = self._read(index, name)
+            return Subtomogram(index, volume, frame.compose(self.particles.pose(index)), frame,
+                               weight=self._weight(index))
         return self._crop(index)
 
     def _stack(self, index: int, name: str) -> Subtomogram:
@@ -124,6 +130,24 @@ class SubtomogramReader:
         box = reconstruct_stack(self.particles, index, read.data, name)
         frame = RigidTransform(box.frame, np.zeros(3))
         return Subtomogram(index, box.volume, frame.compose(self.particles.pose(index)), frame, box)
+
+    def _weight(self, index: int) -> WeightVolume | None:
+        """The particle's ``rlnCtfImage``, if its table names one."""
+        table = self.particles.source.table if self.particles.source is not None else None
+        if table is None or "rlnCtfImage" not in table.columns:
+            return None
+        name = str(table["rlnCtfImage"].iloc[index])
+        if name in ("", "nan", "None"):
+            return None
+        path = self.particles.resolve(name)
+        if not path.is_file():
+            raise row_error(self.particles.label, index, "rlnCtfImage",
+                            f"weight volume {name} not found (looked in {self.particles.base_dir} "
+                            "and the working directory)")
+        try:
+            return read_weight_volume(path, self.box_size)
+        except ParticleTableError as exc:
+            raise row_error(self.particles.label, index, "rlnCtfImage", str(exc)) from None
 
     def _existing(self, index: int, name: str) -> Path:
         path = self.particles.resolve(name)

@@ -34,13 +34,13 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from subalign.errors import ConfigError
-from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform, matrix_to_euler_zyz
+from subalign.numerics.geometry import TRANSFORM_CONVENTION
 from subalign.execution import JobClock, RowLog, provenance
 from subalign.execution.jobs import first_difference
 from subalign.io.files import file_record, matches_record, write_json
 from subalign.io.mrc import write_volume
 from subalign.io.star import write_star
-from subalign.simulation.particle_tables import write_truth_tables
+from subalign.simulation.particle_tables import relion_pose_columns, write_truth_tables
 from subalign.simulation.stacks import write_relion5_stacks
 from subalign.simulation.simulate import (
     check_fits,
@@ -74,17 +74,6 @@ def pair_indices(n: int, kind: str) -> list[tuple[int, int]]:
     if kind == "consecutive":
         return [(i, i + 1) for i in range(0, n - 1, 2)]
     return list(combinations(range(n), 2))
-
-
-def relion_pose_columns(pose: RigidTransform, voxel_size_angstrom: float) -> dict[str, float]:
-    """RELION columns of a pose (see ``POSE_CONVENTION``)."""
-    rot, tilt, psi = matrix_to_euler_zyz(pose.rotation.T)
-    origin = -pose.translation * voxel_size_angstrom
-    return {
-        "rlnAngleRot": float(rot), "rlnAngleTilt": float(tilt), "rlnAnglePsi": float(psi),
-        "rlnOriginXAngst": float(origin[0]), "rlnOriginYAngst": float(origin[1]),
-        "rlnOriginZAngst": float(origin[2]),
-    }
 
 
 def _particle_file(index: int) -> str:

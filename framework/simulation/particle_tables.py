@@ -22,9 +22,21 @@ from omegaconf import DictConfig
 from subalign.io.files import atomic_path
 from subalign.io.formats import write_particles
 from subalign.io.particles import ParticleSet
-from subalign.numerics.geometry import RigidTransform
+from subalign.numerics.geometry import RigidTransform, matrix_to_euler_zyz
 
-__all__ = ["write_truth_tables"]
+__all__ = ["relion_pose_columns", "write_truth_tables"]
+
+
+def relion_pose_columns(pose: RigidTransform, voxel_size_angstrom: float) -> dict[str, float]:
+    """RELION columns of a pose (RELION's angles of ``R^T``; origin ``-t`` in Angstrom;
+    :mod:`subalign.io.relion`)."""
+    rot, tilt, psi = matrix_to_euler_zyz(pose.rotation.T)
+    origin = -pose.translation * voxel_size_angstrom
+    return {
+        "rlnAngleRot": float(rot), "rlnAngleTilt": float(tilt), "rlnAnglePsi": float(psi),
+        "rlnOriginXAngst": float(origin[0]), "rlnOriginYAngst": float(origin[1]),
+        "rlnOriginZAngst": float(origin[2]),
+    }
 
 
 def write_truth_tables(config: DictConfig, output_dir: str | Path, files: list[str],

@@ -415,20 +415,10 @@ def simulate_subtomogram(
 
 @dataclass(frozen=True)
 class TiltSeriesMeasurement:
-    """What a particle's tilt series measured, before reconstruction.
-
-    Attributes
-    ----------
-    geometry : TiltSeriesGeometry
-    images : ndarray of shape (T, N, W)
-        The noise-free projections ``[tilt, y, u]`` (before CTF and MTF).
-    noise : ndarray of shape (T, N, W) or None
-        The projection noise, scaled to the target SNR of the reconstruction.
-    transfer : ndarray of shape (N, W) or None
-        CTF x MTF on the image ``fft2`` layout.
-    subtomogram : Subtomogram
-        Their weighted backprojection.
-    """
+    """What a particle's tilt series measured: its ``geometry``; the noise-free projections
+    ``images`` and the projection ``noise`` scaled to the target SNR (None at ``snr=inf``),
+    both ``[tilt, y, u]`` of shape (T, N, W), before the ``transfer`` (CTF x MTF on the image
+    ``fft2`` layout, or None); and the ``subtomogram`` backprojected from them."""
 
     geometry: TiltSeriesGeometry
     images: np.ndarray

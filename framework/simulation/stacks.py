@@ -37,6 +37,7 @@ from subalign.io.star import write_star
 from subalign.io.tiltseries import nominal_projections
 from subalign.numerics.geometry import RigidTransform
 from subalign.simulation.imaging import CTFParameters, ctf, filter_images
+from subalign.simulation.particle_tables import relion_pose_columns
 from subalign.simulation.simulate import (
     check_imaging,
     measure_tilt_series,
@@ -118,8 +119,6 @@ def write_relion5_stacks(config: DictConfig, output_dir: str | Path, density: np
     Path
         The optimisation set.
     """
-    from subalign.simulation.output import relion_pose_columns
-
     folder = Path(output_dir) / "relion5_stacks"
     (folder / "stacks").mkdir(parents=True, exist_ok=True)
     size = int(config.size)

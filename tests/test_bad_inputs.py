@@ -28,6 +28,7 @@ from pathlib import Path
 import mrcfile
 import numpy as np
 import pytest
+import starfile
 
 from omegaconf import OmegaConf
 
@@ -106,8 +107,40 @@ def _other_job(root: Path) -> None:
     write_json(root / "job" / "job.json", record)
 
 
+def _stacks(root: Path, edit=None) -> None:
+    """A simulated RELION 5 stack set of 2 particles in ``relion5_stacks/`` and its density
+    as ``ref32.mrc``; ``edit(folder)`` then breaks it."""
+    from subalign.simulation.simulate import load_density, simulation_config
+    from subalign.simulation.stacks import write_relion5_stacks
+
+    config = simulation_config({"n": 2})
+    density = load_density(config)
+    write_relion5_stacks(config, root, density)
+    write_volume(root / "ref32.mrc", density, voxel_size=10.0)
+    if edit is not None:
+        edit(root / "relion5_stacks")
+
+
+def _no_tilt_table(folder: Path) -> None:
+    blocks = starfile.read(folder / "tomograms.star", always_dict=True)
+    starfile.write({"global": blocks["global"]}, folder / "tomograms.star", overwrite=True)
+
+
+def _bad_matrix(folder: Path) -> None:
+    blocks = starfile.read(folder / "tomograms.star", always_dict=True)
+    blocks["sim"].loc[2, "rlnTomoProjX"] = "[1.5,0,0,0]"
+    starfile.write(blocks, folder / "tomograms.star", overwrite=True)
+
+
 #: Input files by name: each makes its file (or directory) in the scratch directory.
 INPUTS = {
+    "stacks": _stacks,
+    "stacks without tilts": lambda root: _stacks(root, _no_tilt_table),
+    "stacks, one missing": lambda root: _stacks(
+        root, lambda folder: (folder / "stacks" / "particle_000002.mrcs").unlink()),
+    "stacks, a bad matrix": lambda root: _stacks(root, _bad_matrix),
+    "lost_optimisation_set.star": lambda root: (root / "lost_optimisation_set.star").write_text(
+        "data_\n\n_rlnTomoParticlesFile nowhere.star\n_rlnTomoTomogramsFile tomograms.star\n"),
     "pair": _pair,
     "box20.mrc": lambda root: _mrc(root / "box20.mrc",
                                    np.random.default_rng(3).normal(size=(20, 20, 20))),
@@ -442,6 +475,29 @@ CATALOGUE = [
          ("show", "relion.star", "--subtomograms", "particles"),
          "relion.star: subtomograms=particles applies to the numbered formats (Dynamo, AV3, "
          "STOPGAP); a relion5 table names each particle's file itself", ("relion.star",)),
+    Case("an optimisation set naming a missing table", ("show", "lost_optimisation_set.star"),
+         "lost_optimisation_set.star: rlnTomoParticlesFile: nowhere.star not found (looked in *; "
+         "give --project-dir)", ("lost_optimisation_set.star",)),
+    Case("a projection matrix that is not a rotation",
+         ("show", "relion5_stacks/optimisation_set.star"),
+         "*tomograms.star data_sim: row 3, column rlnTomoProjX/Y/Z: projection matrix "
+         "[[1.5, 0.0, 0.0], *] is not a rotation; expected orthonormal rows (within 1e-3)",
+         ("stacks, a bad matrix",)),
+    Case("a reference mirrored along an unknown axis",
+         ("batch", "particles=relion5_stacks/optimisation_set.star", "reference=ref32.mrc",
+          "reference_flip=w", "output_dir=out"),
+         "reference_flip: expected one of x, y, z or null, found 'w'", ("stacks",)),
+    Case("a 2-D stack set whose tomogram has no per-tilt table",
+         ("batch", "particles=relion5_stacks/optimisation_set.star", "reference=ref32.mrc",
+          "output_dir=out"),
+         "*particles.star: row 1, column rlnTomoName: no wedge known for tomogram 'sim': its "
+         "table has no tilt range or per-tilt table for it; expected a tilt range from the "
+         "file, a tomogram table (--tomograms) or a default (--wedge MIN MAX)",
+         ("stacks without tilts",)),
+    Case("a missing stack", ("average", "particles=relion5_stacks/optimisation_set.star",
+                             "reference=ref32.mrc", "output_dir=out"),
+         "*particles.star: row 2, column rlnImageName: stack stacks/particle_000002.mrcs not "
+         "found (looked in *relion5_stacks and the working directory)", ("stacks, one missing",)),
     Case("no output named", ("aligned",), "aligned: expected output, found none"),
     Case("neither a particle nor an alignment", ("aligned", "out.mrc"),
          "aligned: expected either --particles SET --index I or --alignment alignment.json "

@@ -161,8 +161,8 @@ def _check_files(particles: ParticleSet, box_size: int | None, edge: str) -> int
     for row, name in enumerate(names):
         if name and not particles.resolve(name).is_file():
             raise row_error(particles.label, row, particles.column("subtomogram"),
-                            f"subtomogram {name} not found (looked in {particles.base_dir} and "
-                            "the working directory)")
+                            f"{'stack' if particles.stacks else 'subtomogram'} {name} not found "
+                            f"(looked in {particles.base_dir} and the working directory)")
     with SubtomogramReader(particles, box_size=box_size, edge=edge) as reader:
         return int(reader(0).volume.shape[0])
 

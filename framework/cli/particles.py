@@ -20,7 +20,7 @@ from pathlib import Path
 from subalign.errors import ConfigError, raise_parser_errors
 from subalign.io.formats import FORMATS, output_format, read_particles, summarize, write_particles
 from subalign.io.mrc import read_volume, write_volume
-from subalign.io.stacks import tilt_geometry
+from subalign.io.stacks import OFF_AXIS_LIMIT_DEG as OFF_AXIS_FLAG_DEG, tilt_geometry
 from subalign.io.subtomograms import EDGE_MODES, SubtomogramReader
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import transform_volume
@@ -50,10 +50,6 @@ def _read(args: argparse.Namespace, path: Path):
     return read_particles(path, args.source_format, pixel_size=args.pixel_size,
                           subtomograms=args.subtomograms, tomograms=args.tomograms,
                           wedge=args.wedge, tilt_axis=args.tilt_axis, project_dir=args.project_dir)
-
-
-#: Beyond this many degrees off the single-axis plane a particle's tilts are flagged.
-OFF_AXIS_FLAG_DEG = 5.0
 
 
 def _print_tilt_geometry(particles, most: int) -> None:

@@ -14,7 +14,9 @@ Convention (RELION's documentation, *Conventions*; our :mod:`subalign.io.particl
   The tomogram is ``rlnTomoName``; the optics block holds ``rlnImagePixelSize``.
 * RELION 3/4: ``rlnCoordinateX/Y/Z`` is the box centre in pixels counted from 0 at the first
   voxel (our ``"index0"`` frame), in units of the optics ``rlnTomoTiltSeriesPixelSize``
-  (RELION 4: unbinned tilt-series pixels) or else of the particle pixel size; the tomogram
+  (RELION 4: unbinned tilt-series pixels) or else of the particle pixel size. WarpTools'
+  RELION 5 sets give them in particle pixels (``rlnImagePixelSize``; WarpTools
+  ``TiltSeries.ReconstructParticleSeries.cs``: the position divided by the binned pixel size); the tomogram
   is ``rlnTomoName`` or else ``rlnMicrographName``. RELION 3.0 files without an optics block
   give the pixel size as ``rlnDetectorPixelSize * 1e4 / rlnMagnification``.
 * ``rlnImageName`` is the subtomogram, ``rlnRandomSubset`` the half set, ``rlnClassNumber``
@@ -179,7 +181,7 @@ def _coordinates(particles: pd.DataFrame, optics: pd.DataFrame | None, version: 
         series = _per_particle(optics, particles, "rlnTomoTiltSeriesPixelSize", source)
         frame = "index0"
         unit = (check_pixel_size(series, None, source, "rlnTomoTiltSeriesPixelSize")
-                if series is not None else pixel)
+                if series is not None and version == "relion4" else pixel)
     return coordinates, frame, unit
 
 

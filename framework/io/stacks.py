@@ -37,7 +37,7 @@ from subalign.numerics.ctf import ctf_2d, dose_weight_2d
 from subalign.numerics.insertion import insert_sections, reconstruct
 
 __all__ = ["StackBox", "assign_stack_wedges", "check_stack_shape", "reconstruct_stack", "tilt_geometry",
-           "tilt_series_of", "visible_frames"]
+           "tilt_series_of", "visible_frames", "OFF_AXIS_LIMIT_DEG", "off_axis_summary"]
 
 VISIBLE = "rlnTomoVisibleFrames"
 
@@ -192,3 +192,21 @@ def assign_stack_wedges(particles: ParticleSet) -> ParticleSet:
     fields.loc[rows, "tilt_max"] = geometry["tilt_max"].to_numpy()
     fields.loc[rows, "tilt_axis"] = "y"
     return replace(particles, fields=fields)
+
+
+#: Beyond this many degrees off the single-axis plane a particle's tilts are flagged: its
+#: wedge about ``y`` is then only approximate.
+OFF_AXIS_LIMIT_DEG = 5.0
+
+
+def off_axis_summary(particles: ParticleSet) -> str | None:
+    """One line on the particles whose visible tilts lie beyond :data:`OFF_AXIS_LIMIT_DEG`
+    off a single-axis series (None if none do)."""
+    geometry = tilt_geometry(particles)
+    flagged = geometry[geometry["off_axis_deg"] > OFF_AXIS_LIMIT_DEG]
+    if flagged.empty:
+        return None
+    names = ", ".join(str(n) for n in pd.unique(flagged["tomogram"])[:4])
+    return (f"{len(flagged)} of {len(particles)} particles have visible tilts up to "
+            f"{flagged['off_axis_deg'].max():.1f} deg off a single-axis series (tomograms {names}): "
+            "their wedge about the fitted axis is approximate")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from subalign.io.files import check_output_dir, sha256_of
 from subalign.io.formats import FORMATS, output_table, read_particles
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet, row_error
+from subalign.io.stacks import off_axis_summary
 from subalign.io.subtomograms import SubtomogramReader
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import check_volume
@@ -42,6 +44,8 @@ __all__ = ["BatchPlan", "align_part", "prepare_batch", "read_pair_list"]
 
 #: ``align`` fields a batch sets itself (inputs, wedges per particle) or does not use.
 #: Settings that say where and how a batch runs, not what it computes.
+logger = logging.getLogger(__name__)
+
 _NOT_IDENTITY = ("executor", "output_dir", "histogram", "hand_check")
 
 
@@ -130,7 +134,11 @@ def _read_set(config: DictConfig) -> ParticleSet:
 def check_alignable(particles: ParticleSet) -> None:
     """Refuse, in one line, sets whose boxes the alignment cannot model yet: several pixel
     sizes, and 3-D boxes extracted in rotated frames (RELION 5 pseudo-subtomograms with
-    ``rlnTomoSubtomogramRot/Tilt/Psi``: their wedge is not one about ``y``)."""
+    ``rlnTomoSubtomogramRot/Tilt/Psi``: their wedge is not one about ``y``). Warn about 2-D
+    stacks far from a single-axis series."""
+    approximate = off_axis_summary(particles)
+    if approximate is not None:
+        logger.warning(approximate)
     if particles.pixel_sizes is not None:
         particles.require_pixel_size("alignment")
     turned = particles.box_rotations

@@ -32,7 +32,7 @@ import numpy as np
 
 from subalign.io.formats import read_particles
 from subalign.io.mrc import read_map, write_volume
-from subalign.io.stacks import reconstruct_stack
+from subalign.io.stacks import read_stack, reconstruct_stack
 from subalign.io.subtomograms import SubtomogramReader
 from subalign.numerics.geometry import rotation_distance_deg
 from subalign.numerics.threads import single_blas_thread
@@ -51,7 +51,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "empia
 
 def box_cost(particles, runs: int) -> float:
     """Median milliseconds to make one box from its stack in memory."""
-    stacks = [read_map(particles.resolve(name)).data for name in particles.fields["subtomogram"]]
+    stacks = [read_stack(particles.resolve(name))[0] for name in particles.fields["subtomogram"]]
     reconstruct_stack(particles, 0, stacks[0], "warm-up")
     rounds = []
     with single_blas_thread():

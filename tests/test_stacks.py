@@ -381,3 +381,60 @@ def test_a_weight_volume_of_the_wrong_layout_is_named(tmp_path):
         f"{tmp_path / 'w.mrc'}: weight volume of (nx, ny, nz) = (32, 32, 32); expected for a box "
         "of 24: (24, 24, 24) centred, (13, 24, 24) FFTW half or (13, 24, 48) half with "
         "multiplicity")
+
+
+def test_origins_of_pseudo_subtomograms_are_turned_into_the_tomograms_frame(tmp_path):
+    """RELION places the particle at its coordinate minus ``A_subtomogram origin``
+    (particle_set.cpp), so subalign's shift is ``-A_subtomogram origin / pixel``; Dynamo gets
+    that shift, RELION 5 gets the origin back."""
+    source = DATA / "relion5_tutorial" / "R5_tutorial_run_data.star"
+    table = starfile.read(source, always_dict=True)["particles"]
+    turn = relion_matrix(table[["rlnTomoSubtomogramRot", "rlnTomoSubtomogramTilt",
+                                "rlnTomoSubtomogramPsi"]].to_numpy())
+    origins = table[["rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst"]].to_numpy()
+    expected = -np.einsum("nij,nj->ni", turn, origins) / 1.35
+    particles = read_particles(source, tomograms=DATA / "relion5_tutorial" / "R5_tutorial_run_tomograms.star")
+    assert np.abs(origins).max() > 1.0  # the test has something to turn
+    np.testing.assert_allclose(particles.shifts, expected, atol=1e-9)
+    back = read_particles(write_particles(particles, tmp_path / "out.tbl"))
+    np.testing.assert_allclose(back.shifts, expected, atol=1e-4)
+    again = starfile.read(write_particles(particles, tmp_path / "again.star"), always_dict=True)
+    columns = ["rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst"]
+    np.testing.assert_allclose(again["particles"][columns].to_numpy(), origins, atol=1e-9)
+
+
+def test_relion4_converted_to_relion5_is_relion5(tmp_path):
+    from subalign.io.formats import detect_format
+
+    (tmp_path / "in.star").write_text(
+        "data_optics\n\nloop_\n_rlnOpticsGroup #1\n_rlnImagePixelSize #2\n_rlnTomoTiltSeriesPixelSize #3\n"
+        "1 10.0 10.0\n\ndata_particles\n\nloop_\n_rlnTomoName #1\n_rlnCoordinateX #2\n_rlnCoordinateY #3\n"
+        "_rlnCoordinateZ #4\n_rlnAngleRot #5\n_rlnAngleTilt #6\n_rlnAnglePsi #7\n_rlnOpticsGroup #8\n"
+        "TS 100 200 50 10 20 30 1\n")
+    (tmp_path / "tomograms.csv").write_text("tomogram,size_x,size_y,size_z,pixel_size\nTS,400,400,100,10\n")
+    particles = read_particles(tmp_path / "in.star", tomograms=tmp_path / "tomograms.csv")
+    written = write_particles(particles, tmp_path / "out.star", "relion5")
+    assert detect_format(written) == "relion5"
+    table = starfile.read(written, always_dict=True)["particles"]
+    assert "rlnCoordinateX" not in table.columns
+    np.testing.assert_allclose(table[["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst",
+                                      "rlnCenteredCoordinateZAngst"]].to_numpy(), [[-1000.0, 0.0, 0.0]])
+
+
+def test_a_particle_seen_in_one_tilt_has_a_one_image_stack(stack_copy):
+    import mrcfile
+
+    blocks = starfile.read(stack_copy / "particles.star", always_dict=True)
+    flags = ["0"] * 121
+    flags[60] = "1"
+    blocks["particles"].loc[0, "rlnTomoVisibleFrames"] = "[" + ",".join(flags) + "]"
+    starfile.write(blocks, stack_copy / "particles.star", overwrite=True)
+    path = stack_copy / "stacks" / "particle_000001.mrcs"
+    with mrcfile.open(path) as mrc:
+        zero_tilt = np.array(mrc.data[60])
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(zero_tilt)  # MRC stores one image as 2-D
+        mrc.voxel_size = 10.0
+    box = read_box(stack_copy)
+    assert box.volume.shape == (32, 32, 32)
+    assert read_particles(stack_copy / "optimisation_set.star").tilt_ranges()[0].max_deg == pytest.approx(0.0, abs=1e-9)

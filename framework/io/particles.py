@@ -289,10 +289,15 @@ class ParticleSet:
         source = None
         if self.source is not None:
             source = replace(self.source, table=self.source.table.iloc[rows].reset_index(drop=True))
+        pixel_size, pixel_sizes = self.pixel_size, None
+        if self.pixel_sizes is not None:
+            pixel_sizes = self.pixel_sizes[rows]
+            if len(pixel_sizes) and np.ptp(pixel_sizes) <= 1e-4 * pixel_sizes.max():
+                pixel_size, pixel_sizes = float(pixel_sizes[0]), None  # one optics group left
         return replace(self, rotations=self.rotations[rows], shifts=self.shifts[rows],
                        fields=self.fields.iloc[rows].reset_index(drop=True), source=source,
                        box_rotations=None if self.box_rotations is None else self.box_rotations[rows],
-                       pixel_sizes=None if self.pixel_sizes is None else self.pixel_sizes[rows])
+                       pixel_size=pixel_size, pixel_sizes=pixel_sizes)
 
     def has(self, name: str) -> bool:
         """Whether any particle has a value for field ``name`` (coordinates: all three)."""

@@ -25,8 +25,9 @@ Convention (RELION's documentation, *Conventions*; our :mod:`subalign.io.particl
 Composed orientations (RELION 5, ``src/jaz/tomography/particle_set.cpp``,
 ``ParticleSet::getMatrix3x3``): with ``rlnTomoSubtomogramRot/Tilt/Psi`` the particle's
 orientation in the tomogram is ``A_subtomogram A_particle``, both RELION matrices of the
-angles above; ``rlnAngle*`` are relative to the pseudo-subtomogram, which RELION extracted in
-the frame ``A_subtomogram``. subalign's pose is the composed one, in the tomogram's frame, so
+angles above; ``rlnAngle*`` and ``rlnOrigin*Angst`` are relative to the pseudo-subtomogram,
+which RELION extracted in the frame ``A_subtomogram`` (the particle sits at the coordinate
+minus ``A_subtomogram origin``, ``particle_set.cpp``). subalign's pose is the composed one, in the tomogram's frame, so
 every format gets the same rotation; the pseudo-subtomogram's frame is kept
 (:attr:`ParticleSet.box_rotations`: ``A_subtomogram^T``, tomogram -> box) for reading its
 box, and RELION 5 is written relative to it again (lossless).
@@ -251,6 +252,8 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> 
     pixel, pixel_column = _pixel_size(optics, particles, source, pixel_size)
     pixels = _group_pixels(optics, particles, source, pixel_size)
     shifts = _shifts(particles, pixel if pixels is None else pixels, pixel_column, source)
+    if box_rotations is not None:  # origins are in the pseudo-subtomogram's frame
+        shifts = np.einsum("nji,nj->ni", box_rotations, shifts)
     coordinates, frame, unit = _coordinates(particles, optics, version, pixel, source)
     tomogram_column = "rlnTomoName" if "rlnTomoName" in particles.columns else (
         "rlnMicrographName" if "rlnMicrographName" in particles.columns else None)
@@ -330,7 +333,8 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
     source = particles.source
     same_family = source is not None and source.format.startswith("relion")
     table = source.table.copy() if same_family else pd.DataFrame(index=range(len(particles)))
-    pixel_relion5 = (version == "relion5" and "rlnCoordinateX" in table.columns
+    pixel_relion5 = (version == "relion5" and same_family and source.format == "relion5"
+                     and "rlnCoordinateX" in table.columns
                      and "rlnCenteredCoordinateXAngst" not in table.columns)
     own, other = ((CENTRED, PIXEL_COORDINATES) if version == "relion5" and not pixel_relion5
                   else (PIXEL_COORDINATES, CENTRED))
@@ -354,15 +358,16 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
                        else ("index0", _coordinate_unit(particles, pixel if np.ndim(pixel) == 0 else None)))
         for column, values in zip(own, particles.coordinates(frame, unit).T):
             assign_column(table, column, values)
-    for column, values in zip(ORIGINS, (-particles.shifts * pixel).T):
-        assign_column(table, column, values)
-    rotations = particles.rotations
+    rotations, shifts = particles.rotations, particles.shifts
     keeps_frame = version == "relion5" and particles.box_rotations is not None
     if keeps_frame:  # rlnTomoSubtomogram* stay as the source has them
         rotations = particles.box_rotations @ rotations
+        shifts = np.einsum("nij,nj->ni", particles.box_rotations, shifts)
     else:
         table = table.drop(columns=[c for c in SUBTOMOGRAM_ANGLES if c in table.columns])
     for column, values in zip(ANGLES, matrix_to_euler_zyz(np.swapaxes(rotations, -1, -2)).T):
+        assign_column(table, column, values)
+    for column, values in zip(ORIGINS, (-shifts * pixel).T):
         assign_column(table, column, values)
     if particles.has("subtomogram"):
         table["rlnImageName"] = particles.subtomograms_from(path.parent)

@@ -36,8 +36,8 @@ from subalign.io.tiltseries import TiltSeries
 from subalign.numerics.ctf import ctf_2d, dose_weight_2d
 from subalign.numerics.insertion import insert_sections, reconstruct
 
-__all__ = ["StackBox", "assign_stack_wedges", "check_stack_shape", "reconstruct_stack", "tilt_geometry",
-           "tilt_series_of", "visible_frames", "OFF_AXIS_LIMIT_DEG", "off_axis_summary"]
+__all__ = ["StackBox", "assign_stack_wedges", "reconstruct_stack", "tilt_geometry",
+           "tilt_series_of", "visible_frames", "OFF_AXIS_LIMIT_DEG", "off_axis_summary", "read_stack"]
 
 VISIBLE = "rlnTomoVisibleFrames"
 
@@ -143,11 +143,36 @@ def reconstruct_stack(particles: ParticleSet, index: int, stack: np.ndarray, nam
     return StackBox(reconstruct(sections), frame, sections.multiplicity, sections.weight)
 
 
-def check_stack_shape(particles: ParticleSet, index: int, shape: tuple, name: str) -> None:
-    """Refuse a stack that is not ``(k, N, N)`` images."""
-    if len(shape) != 3 or shape[1] != shape[2]:
-        raise ParticleTableError(f"{particles.label}: row {index + 1}: rlnImageName: stack {name} "
-                                 f"holds an array of shape {shape}; expected (tilts, N, N) images")
+def read_stack(path) -> tuple[np.ndarray, float]:
+    """A stack's images ``(k, N, N)`` float32 (a one-image file, which MRC stores as 2-D,
+    gives ``k = 1``) and its pixel size in Angstrom (0: not stated).
+
+    Raises
+    ------
+    ParticleTableError
+        Unreadable, not square images, or non-finite values.
+    """
+    import warnings
+
+    import mrcfile
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with mrcfile.open(path, permissive=True) as mrc:
+                data = None if mrc.data is None else np.array(mrc.data, dtype=np.float32)
+                voxel = float(mrc.voxel_size.x)
+    except Exception as exc:  # mrcfile raises ValueError, OSError, EOFError, ...
+        raise ParticleTableError(f"{path}: expected a readable MRC stack, found: {exc}") from None
+    if data is not None and data.ndim == 2:
+        data = data[None]
+    if data is None or data.ndim != 3 or data.shape[1] != data.shape[2]:
+        found = "no data" if data is None else f"an array of shape {data.shape}"
+        raise ParticleTableError(f"{path}: expected a stack of square images (tilts, N, N), found {found}")
+    if not np.all(np.isfinite(data)):
+        raise ParticleTableError(f"{path}: expected finite values, found "
+                                 f"{int((~np.isfinite(data)).sum())} non-finite pixel(s)")
+    return data, voxel
 
 
 def tilt_geometry(particles: ParticleSet) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import numpy as np
 from subalign.errors import SubalignError
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet, ParticleTableError, row_error
-from subalign.io.stacks import StackBox, check_stack_shape, reconstruct_stack
+from subalign.io.stacks import StackBox, read_stack, reconstruct_stack
 from subalign.io.weights import WeightVolume, read_weight_volume
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import check_volume
@@ -82,14 +82,20 @@ class SubtomogramReader:
         needs one.
     edge : {"error", "zero", "mean"}
         What to do with a box that reaches past the tomogram's faces.
+    weights : bool
+        Also read each 3-D box's weight volume (``rlnCtfImage``, :mod:`subalign.io.weights`)
+        where the table names one; off by default, so a set whose weight files are elsewhere
+        or unreadable still reads as before.
     """
 
-    def __init__(self, particles: ParticleSet, *, box_size: int | None = None, edge: str = "error"):
+    def __init__(self, particles: ParticleSet, *, box_size: int | None = None, edge: str = "error",
+                 weights: bool = False):
         if edge not in EDGE_MODES:
             raise ParticleTableError(f"edge: expected one of {', '.join(EDGE_MODES)}, found {edge!r}")
         self.particles = particles
         self.box_size = box_size if box_size is not None else particles.box_size
         self.edge = edge
+        self.weights = weights
         self._tomograms: dict[str, tuple] = {}
 
     def __enter__(self) -> "SubtomogramReader":
@@ -121,20 +127,19 @@ class SubtomogramReader:
     def _stack(self, index: int, name: str) -> Subtomogram:
         path = self._existing(index, name)
         try:
-            read = read_map(path)
-        except SubalignError as exc:
+            images, voxel = read_stack(path)
+        except ParticleTableError as exc:
             raise self._error(index, "subtomogram", str(exc)) from None
-        check_stack_shape(self.particles, index, read.data.shape, name)
-        self._check_pixel(index, "subtomogram", float(read.voxel_size[2]), str(path))
-        self._check_box(index, name, read.data.shape[-1], "its images are")
-        box = reconstruct_stack(self.particles, index, read.data, name)
+        self._check_pixel(index, "subtomogram", voxel, str(path))
+        self._check_box(index, name, images.shape[-1], "its images are")
+        box = reconstruct_stack(self.particles, index, images, name)
         frame = RigidTransform(box.frame, np.zeros(3))
         return Subtomogram(index, box.volume, frame.compose(self.particles.pose(index)), frame, box)
 
     def _weight(self, index: int) -> WeightVolume | None:
         """The particle's ``rlnCtfImage``, if its table names one."""
         table = self.particles.source.table if self.particles.source is not None else None
-        if table is None or "rlnCtfImage" not in table.columns:
+        if not self.weights or table is None or "rlnCtfImage" not in table.columns:
             return None
         name = str(table["rlnCtfImage"].iloc[index])
         if name in ("", "nan", "None"):

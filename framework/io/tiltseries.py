@@ -183,6 +183,9 @@ def read_tilt_table(table: pd.DataFrame, name: str, source: str, optics: Optics,
         No projection matrices and no RELION 5 angles; a malformed or non-orthonormal
         matrix; non-finite CTF values (naming the row and column).
     """
+    if len(table) == 0:
+        raise ParticleTableError(f"{source}: tomogram {name!r}: found no tilts; expected one row "
+                                 "per tilt")
     if all(c in table.columns for c in MATRIX_COLUMNS):
         projections = np.stack([
             np.stack([_matrix(table[c].iloc[row], source, row, c) for c in MATRIX_COLUMNS])

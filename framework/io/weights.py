@@ -65,7 +65,8 @@ def read_weight_volume(path: str | Path, box: int) -> WeightVolume:
     ------
     ParticleTableError
         The file is missing or unreadable, its shape is none of the three layouts for
-        ``box``, or it holds negative or non-finite values.
+        ``box``, or it holds non-finite values. Negative values are kept as they are
+        (WarpTools' float16 CTF volumes hold small ones).
     """
     try:
         data = read_map(path).data  # [z, y, x], float64
@@ -84,7 +85,4 @@ def read_weight_volume(path: str | Path, box: int) -> WeightVolume:
             f"{path}: weight volume of (nx, ny, nz) = ({nx}, {ny}, {nz}); expected for a box of "
             f"{box}: ({box}, {box}, {box}) centred, ({half}, {box}, {box}) FFTW half or "
             f"({half}, {box}, {2 * box}) half with multiplicity")
-    if np.any(result.weight < 0):
-        raise ParticleTableError(f"{path}: weight volume holds negative values (smallest "
-                                 f"{result.weight.min():g}); expected CTF^2 weights >= 0")
     return result

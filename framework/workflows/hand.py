@@ -74,7 +74,8 @@ def _has_priors(particles: ParticleSet) -> bool:
 
 
 def check_hand(particles: ParticleSet, tilts: np.ndarray, reference: np.ndarray, align: dict,
-               *, count: int, reference_field: str = "reference") -> HandCheck | None:
+               *, count: int, reference_field: str = "reference", box_size: int | None = None,
+               edge: str = "error") -> HandCheck | None:
     """Score both hands of ``reference`` on ``count`` particles (module docstring).
 
     Parameters
@@ -89,6 +90,8 @@ def check_hand(particles: ParticleSet, tilts: np.ndarray, reference: np.ndarray,
         Particles to score (0: no check).
     reference_field : str
         The setting that names the reference, for the message.
+    box_size, edge
+        How boxes are cropped from tomograms, as for :class:`SubtomogramReader`.
 
     Returns
     -------
@@ -115,7 +118,7 @@ def check_hand(particles: ParticleSet, tilts: np.ndarray, reference: np.ndarray,
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # a local search's low-confidence warnings mean nothing here
     try:
-        with SubtomogramReader(particles) as reader:
+        with SubtomogramReader(particles, box_size=box_size, edge=edge) as reader:
             for k, row in enumerate(rows):
                 box = reader(int(row))
                 config = {**align, "fixed_wedge": {"tilt_range_deg": [-90.0, 90.0]},

@@ -267,7 +267,6 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     if config.mode == "reference":
         reference = _reference(config, particles, box)
         check_number(config.hand_check, "hand_check", at_least=0, integer=True)
-        check_hand(particles, tilts, reference, align, count=int(config.hand_check))
         if config.reference_wedge.tilt_range_deg is not None:
             tilt = TiltRange.parse(config.reference_wedge.tilt_range_deg,
                                    field="reference_wedge.tilt_range_deg")
@@ -287,6 +286,9 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     if config.histogram:
         pyplot()
     output_dir = check_output_dir(config.output_dir)
+    if reference is not None:  # the costliest check last
+        check_hand(particles, tilts, reference, align, count=int(config.hand_check),
+                   box_size=box, edge=config.edge)
     output, fmt = None, None
     if config.mode == "reference" or config.classes is not None:
         output, fmt = output_table(config.output, config.to, particles, "aligned")

@@ -115,7 +115,8 @@ def prepare_average(config: DictConfig) -> AveragePlan:
         reference = reference_hand(read_box_map(config.reference, "reference", inputs.box,
                                                 inputs.pixel_size), config.reference_flip)
         check_number(config.hand_check, "hand_check", at_least=0, integer=True)
-        check_hand(inputs.particles, inputs.tilts, reference, inputs.align, count=int(config.hand_check))
+        check_hand(inputs.particles, inputs.tilts, reference, inputs.align, count=int(config.hand_check),
+                   box_size=inputs.box, edge=inputs.edge)
     inputs.record["start"] = start
     global_rounds = config.local.global_rounds
     if global_rounds is None:

@@ -273,9 +273,8 @@ class ParticleSet:
 
     def pixel_size_groups(self) -> str:
         """``"pixel sizes 2.446 A (optics group 1: 2 particles), ..."``, for messages."""
-        groups = (self.source.table["rlnOpticsGroup"].to_numpy()
-                  if self.source is not None and "rlnOpticsGroup" in self.source.table.columns
-                  else np.zeros(len(self), dtype=int))
+        table = self.source.table if self.source is not None else pd.DataFrame()
+        groups = table["rlnOpticsGroup"].to_numpy() if "rlnOpticsGroup" in table else np.zeros(len(self), int)
         parts = []
         for value in np.unique(self.pixel_sizes):
             rows = self.pixel_sizes == value

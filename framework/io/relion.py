@@ -255,13 +255,7 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> 
     if box_rotations is not None:  # origins are in the pseudo-subtomogram's frame
         shifts = np.einsum("nji,nj->ni", box_rotations, shifts)
     coordinates, frame, unit = _coordinates(particles, optics, version, pixel, source)
-    tomogram_column = "rlnTomoName" if "rlnTomoName" in particles.columns else (
-        "rlnMicrographName" if "rlnMicrographName" in particles.columns else None)
-    names = (particles[tomogram_column].astype(str).to_numpy() if tomogram_column
-             else np.full(len(particles), "", dtype=object))
-    tomograms = {}
-    if tomogram_column == "rlnMicrographName":  # RELION 3: the tomogram's file
-        tomograms = {name: Tomogram(name, path=name) for name in pd.unique(names)}
+    tomogram_column, names, tomograms = _tomogram_names(particles)
     images, box = _images(particles, optics, source)
     fields = {"tomogram": names, "subtomogram": images,
               "x": coordinates[:, 0], "y": coordinates[:, 1], "z": coordinates[:, 2]}
@@ -275,6 +269,18 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> 
         stacks=int(general.get("rlnTomoSubTomosAre2DStacks", 0) or 0) == 1,
         source=SourceTable(version, source, particles,
                            {k: v for k, v in blocks.items() if v is not particles}, columns))
+
+
+def _tomogram_names(particles: pd.DataFrame) -> tuple[str | None, np.ndarray, dict]:
+    """The tomogram column (``rlnTomoName``, else RELION 3's ``rlnMicrographName``, the
+    tomogram's file), each particle's tomogram name, and the tomograms a RELION 3 file names."""
+    column = "rlnTomoName" if "rlnTomoName" in particles.columns else (
+        "rlnMicrographName" if "rlnMicrographName" in particles.columns else None)
+    names = (particles[column].astype(str).to_numpy() if column
+             else np.full(len(particles), "", dtype=object))
+    tomograms = ({name: Tomogram(name, path=name) for name in pd.unique(names)}
+                 if column == "rlnMicrographName" else {})
+    return column, names, tomograms
 
 
 def _box_rotations(particles: pd.DataFrame, source: str) -> np.ndarray | None:

@@ -69,6 +69,30 @@ def reference_hand(volume: np.ndarray, flip: str | None, field: str = "reference
     return flip_volume(volume, flip)
 
 
+def _scores(particles: ParticleSet, rows: np.ndarray, tilts: np.ndarray, maps: tuple, align: dict,
+            *, box_size: int | None, edge: str) -> np.ndarray:
+    """Each map's score (after a local search around the particle's pose) for each of
+    ``rows``, shape (len(maps), len(rows))."""
+    from subalign.workflows.batch.worker import local_search
+
+    scores = np.zeros((len(maps), len(rows)))
+    quiet = logging.getLogger("subalign")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # a local search's low-confidence warnings mean nothing here
+    try:
+        with SubtomogramReader(particles, box_size=box_size, edge=edge) as reader:
+            for k, row in enumerate(rows):
+                box = reader(int(row))
+                config = {**align, "fixed_wedge": {"tilt_range_deg": [-90.0, 90.0]},
+                          "moving_wedge": {"tilt_range_deg": [float(a) for a in tilts[row]]},
+                          **local_search(box.pose.inverse(), LOCAL)}
+                for side, volume in enumerate(maps):
+                    scores[side, k] = align_pair(config, volume, box.volume).score_value
+    finally:
+        quiet.setLevel(level)
+    return scores
+
+
 def _has_priors(particles: ParticleSet) -> bool:
     return bool(np.ptp(particles.rotations.reshape(len(particles), -1), axis=0).max() > 1e-6)
 
@@ -103,8 +127,6 @@ def check_hand(particles: ParticleSet, tilts: np.ndarray, reference: np.ndarray,
     ConfigError
         The mirror wins: the reference is in the other hand.
     """
-    from subalign.workflows.batch.worker import local_search
-
     if count <= 0 or not _has_priors(particles):
         if count > 0:
             logger.info("hand check skipped: the set's poses are all equal (no prior to score at)")
@@ -112,22 +134,8 @@ def check_hand(particles: ParticleSet, tilts: np.ndarray, reference: np.ndarray,
     rows = np.unique(np.linspace(0, len(particles) - 1, min(count, len(particles))).round().astype(int))
     logger.info("hand check: scoring %d particles against the reference and its mirror "
                 "(hand_check=0 skips this)", len(rows))
-    mirrored_map = flip_volume(reference, "z")
-    scores = np.zeros((2, len(rows)))
-    quiet = logging.getLogger("subalign")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # a local search's low-confidence warnings mean nothing here
-    try:
-        with SubtomogramReader(particles, box_size=box_size, edge=edge) as reader:
-            for k, row in enumerate(rows):
-                box = reader(int(row))
-                config = {**align, "fixed_wedge": {"tilt_range_deg": [-90.0, 90.0]},
-                          "moving_wedge": {"tilt_range_deg": [float(a) for a in tilts[row]]},
-                          **local_search(box.pose.inverse(), LOCAL)}
-                for side, volume in enumerate((reference, mirrored_map)):
-                    scores[side, k] = align_pair(config, volume, box.volume).score_value
-    finally:
-        quiet.setLevel(level)
+    scores = _scores(particles, rows, tilts, (reference, flip_volume(reference, "z")), align,
+                     box_size=box_size, edge=edge)
     check = HandCheck(rows, scores[0], scores[1])
     if check.mirror_wins:
         raise ConfigError(f"{reference_field}: in the other hand than the particles' poses: "

@@ -139,6 +139,13 @@ INPUTS = {
     "stacks, one missing": lambda root: _stacks(
         root, lambda folder: (folder / "stacks" / "particle_000002.mrcs").unlink()),
     "stacks, a bad matrix": lambda root: _stacks(root, _bad_matrix),
+    "halves.star": lambda root: (root / "halves.star").write_text(
+        "data_particles\n\nloop_\n_rlnAngleRot #1\n_rlnAngleTilt #2\n_rlnAnglePsi #3\n"
+        "_rlnImageName #4\n_rlnRandomSubset #5\n10 20 30 p1.mrc 1\n0 0 0 p2.mrc 2\n"
+        "5 5 5 p1.mrc 2\n"),
+    "bad_halves.star": lambda root: (root / "bad_halves.star").write_text(
+        "data_particles\n\nloop_\n_rlnAngleRot #1\n_rlnAngleTilt #2\n_rlnAnglePsi #3\n"
+        "_rlnImageName #4\n_rlnRandomSubset #5\n10 20 30 p1.mrc 1\n0 0 0 p2.mrc 3\n"),
     "lost_optimisation_set.star": lambda root: (root / "lost_optimisation_set.star").write_text(
         "data_\n\n_rlnTomoParticlesFile nowhere.star\n_rlnTomoTomogramsFile tomograms.star\n"),
     "pair": _pair,
@@ -328,6 +335,15 @@ CATALOGUE = [
          "around), found 100"),
     Case("negative shift", ("simulate", "max_translation_voxels=-1"),
          "max_translation_voxels: expected a number >= 0, found -1.0"),
+    Case("a blob of width 0", ("simulate", "density.blobs=[{centre:[0,0,0],sigma:0,amplitude:1}]"),
+         "density.blobs[0].sigma: expected a positive fraction of the box, found 0"),
+    Case("a blob of amplitude 0", ("simulate", "density.blobs=[{centre:[0,0,0],sigma:0.1,amplitude:0}]"),
+         "density.blobs[0].amplitude: expected a non-zero finite value, found 0"),
+    Case("a blob outside the box", ("simulate", "density.blobs=[{centre:[0,0,0.7],sigma:0.1,amplitude:1}]"),
+         "density.blobs[0].centre: expected offsets inside the box (|c| < 0.5 of its edge), found "
+         "[0.0, 0.0, 0.7]"),
+    Case("two tilts", ("simulate", "imaging.tilt_step_deg=100"),
+         "imaging.tilt_step_deg: 100 degrees over [-60, 60] gives 2 tilt(s); expected at least 3"),
     Case("seed not a number", ("simulate", "seed=abc"), "seed: expected an integer, found 'abc'"),
     Case("negative seed", ("simulate", "seed=-5"), "seed: expected an integer >= 0, found -5"),
     Case("SNR 0", ("simulate", "imaging.snr=0"),
@@ -498,6 +514,18 @@ CATALOGUE = [
                              "reference=ref32.mrc", "output_dir=out"),
          "*particles.star: row 2, column rlnImageName: stack stacks/particle_000002.mrcs not "
          "found (looked in *relion5_stacks and the working directory)", ("stacks, one missing",)),
+    Case("a scheduler that does not answer",
+         ("batch", "particles=none.star", "output_dir=out", "executor.address=tcp://127.0.0.1:9"),
+         "executor.address: no Dask scheduler answers at tcp://127.0.0.1:9 (*); expected a "
+         "running scheduler, or no address for a local cluster"),
+    Case("a particle in both half sets", ("average", "particles=halves.star", "output_dir=out"),
+         "halves.star: row 3, column rlnRandomSubset: the particle of row 1 again (same file), "
+         "in the other half set; expected each particle in one half (shared particles make the "
+         "half maps agree beyond the true resolution)", ("halves.star",)),
+    Case("a half set that is neither 1 nor 2", ("classify", "particles=bad_halves.star",
+                                                "output_dir=out", "mode=all", "classes=2"),
+         "bad_halves.star: row 2, column rlnRandomSubset: found 3; expected 1 or 2 for every "
+         "particle (or no half sets at all, for a random split)", ("bad_halves.star",)),
     Case("no output named", ("aligned",), "aligned: expected output, found none"),
     Case("neither a particle nor an alignment", ("aligned", "out.mrc"),
          "aligned: expected either --particles SET --index I or --alignment alignment.json "

@@ -314,3 +314,41 @@ def test_direct_alignments_in_one_process_keep_their_logs_apart(volumes, monkeyp
         assert (volumes / name / ".hydra" / "config.yaml").is_file()
         assert "output_dir=" + name in (volumes / name / ".hydra" / "overrides.yaml").read_text()
     assert capsys.readouterr().out.count("refining 12 candidates") == 2
+
+
+def test_output_to_a_closed_pipe_ends_quietly(tmp_path):
+    """``subalign show set.star | head -1``: no traceback, exit 0."""
+    table = tmp_path / "set.star"
+    table.write_text("data_particles\n\nloop_\n_rlnAngleRot #1\n_rlnAngleTilt #2\n_rlnAnglePsi #3\n"
+                     + "".join(f"{k} 20 30\n" for k in range(50)))
+    subalign = Path(sys.executable).parent / "subalign"
+    done = subprocess.run(f"'{subalign}' show '{table}' | head -c 1", shell=True, capture_output=True,
+                          text=True, executable="/bin/bash", timeout=120)
+    assert done.stdout == "5"
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_slurm_without_sbatch_is_one_line(tmp_path, monkeypatch):
+    pytest.importorskip("dask_jobqueue")
+    from subalign.errors import ConfigError
+    from subalign.execution.cluster import check_executor
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch anywhere
+    config = compose_config("batch", ["executor.kind=slurm"]).executor
+    with pytest.raises(ConfigError, match="executor.kind: slurm submits jobs with sbatch, found no "
+                                          "sbatch on PATH; expected a SLURM login node"):
+        check_executor(config)
+    (tmp_path / "sbatch").write_text("#!/bin/sh\n")
+    (tmp_path / "sbatch").chmod(0o755)
+    check_executor(config)  # a login node: accepted
+
+
+def test_figures_are_skipped_in_one_line_without_matplotlib(monkeypatch, caplog):
+    from subalign.io.figures import figures_available
+
+    assert figures_available("figures")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as on a core install
+    with caplog.at_level(logging.WARNING):
+        assert not figures_available("figures")
+    assert caplog.messages == ["figures skipped: PNG figures need matplotlib (pip install "
+                               "'subalign[plots]'); figures=false silences this"]

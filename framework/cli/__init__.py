@@ -4,10 +4,12 @@ The console script, not ``import subalign``, sets the process's thread defaults:
 libraries on one thread (``OPENBLAS/MKL/BLIS_NUM_THREADS``, ``VECLIB_MAXIMUM_THREADS``),
 unless the user set them. They must be set before numpy loads, so this module imports
 nothing heavy until :func:`main` runs; alignments limit BLAS threads themselves as well
-(:func:`subalign.numerics.threads.single_blas_thread`).
+(:func:`subalign.numerics.threads.single_blas_thread`). Output to a closed pipe
+(``subalign show set.star | head``) ends the command quietly, with exit code 0.
 """
 
 import os
+import sys
 
 __all__ = ["main"]
 
@@ -22,4 +24,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(name, value)
     from subalign.cli.dispatch import main as run
 
-    run(argv)
+    try:
+        run(argv)
+    except BrokenPipeError:  # the reader went away: nothing more to say, to anyone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, List, Optional
@@ -125,8 +126,39 @@ def check_executor(config: Any) -> None:
     check_number(config.tasks_per_worker, "executor.tasks_per_worker", at_least=1, integer=True)
     check_number(config.slurm.cores, "executor.slurm.cores", at_least=1, integer=True)
     _distributed()
-    if config.kind == "slurm" and config.address is None:
+    if config.address is not None:
+        _check_reachable(str(config.address))
+    elif config.kind == "slurm":
         _jobqueue()
+        if shutil.which("sbatch") is None:
+            raise ConfigError("executor.kind: slurm submits jobs with sbatch, found no sbatch on "
+                              "PATH; expected a SLURM login node (or executor.kind=local)")
+
+
+#: Seconds to wait for a scheduler at ``executor.address`` to answer.
+CONNECT_TIMEOUT = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse, within :data:`CONNECT_TIMEOUT`, a ``tcp://host:port`` where nothing listens."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if not address.startswith("tcp://"):
+        return
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        raise ConfigError(f"executor.address: expected tcp://host:port, found {address!r}")
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise ConfigError(f"executor.address: no Dask scheduler answers at {address} "
+                          f"({exc.strerror or exc}); expected a running scheduler, or no address "
+                          "for a local cluster") from None
 
 
 def _distributed():

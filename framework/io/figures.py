@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,8 @@ import numpy as np
 from subalign.errors import MissingExtraError
 from subalign.io.files import atomic_path
 
-__all__ = ["SLICE_PLANES", "central_slices", "pyplot", "save_figure", "slices_figure"]
+__all__ = ["SLICE_PLANES", "central_slices", "figures_available", "pyplot", "save_figure",
+           "slices_figure"]
 
 SLICE_PLANES = ("xy", "xz", "yz")
 
@@ -26,6 +28,20 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def figures_available(setting: str) -> bool:
+    """Whether matplotlib is installed; if not, one log line says the PNG figures are
+    skipped, how to get them, and which setting (``figures``, ``histogram``) silences it.
+    A command's results never depend on it: figures only show them."""
+    try:
+        pyplot()
+    except MissingExtraError:
+        logging.getLogger(__name__).warning(
+            "figures skipped: PNG figures need matplotlib (pip install 'subalign[plots]'); "
+            "%s=false silences this", setting)
+        return False
+    return True
 
 
 def save_figure(figure, path: str | Path) -> Path:

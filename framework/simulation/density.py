@@ -32,6 +32,7 @@ __all__ = [
     "MAX_MASS_OUTSIDE",
     "PAPER_PHANTOM",
     "GaussianBlob",
+    "check_blobs",
     "density_from_map",
     "density_from_structure",
     "phantom",
@@ -69,6 +70,22 @@ class GaussianBlob:
     centre: tuple[float, float, float]
     sigma: float
     amplitude: float
+
+
+def check_blobs(blobs: tuple[GaussianBlob, ...]) -> tuple[GaussianBlob, ...]:
+    """``blobs`` if each images as something: positive sigma, non-zero amplitude, centre
+    inside the box; else a :class:`~subalign.errors.ConfigError` naming ``density.blobs[k]``."""
+    for k, blob in enumerate(blobs):
+        if not (np.isfinite(blob.sigma) and blob.sigma > 0):
+            raise ConfigError(f"density.blobs[{k}].sigma: expected a positive fraction of the box, "
+                              f"found {blob.sigma:g}")
+        if not (np.isfinite(blob.amplitude) and blob.amplitude != 0):
+            raise ConfigError(f"density.blobs[{k}].amplitude: expected a non-zero finite value, "
+                              f"found {blob.amplitude:g}")
+        if not all(np.isfinite(c) and abs(c) < 0.5 for c in blob.centre):
+            raise ConfigError(f"density.blobs[{k}].centre: expected offsets inside the box "
+                              f"(|c| < 0.5 of its edge), found {list(blob.centre)}")
+    return blobs
 
 
 # At N = 32 (1 nm voxels) the sigmas are 2.0, 1.3, 1.6 and 1.0 voxels: FWHM 2.4-4.7 nm, the

@@ -37,6 +37,7 @@ from scipy.spatial.transform import Rotation
 from subalign.simulation.density import (
     MAX_MASS_OUTSIDE,
     GaussianBlob,
+    check_blobs,
     density_from_map,
     density_from_structure,
     phantom,
@@ -150,11 +151,9 @@ class SimulateConfig:
     figure : bool
         Also write ``figure2b.png``: central slices of particle 0 at SNR inf, 1, 0.5, 0.1
         and tilt +-60, +-40 (needs matplotlib).
-    stacks : bool
-        Also write the particles as a RELION 5 2-D stack set under ``relion5_stacks/``
-        (:mod:`subalign.simulation.stacks`).
-    stack_axis_deg : float
-        In the stack set, the tilt axis' angle from the tomogram's ``y`` about ``z``.
+    stacks, stack_axis_deg : bool, float
+        Also write a RELION 5 2-D stack set, its tilt axis turned this far from the
+        tomogram's ``y`` (``relion5_stacks/``, :mod:`subalign.simulation.stacks`).
     density : DensityConfig
     imaging : ImagingConfig
     """
@@ -225,7 +224,7 @@ class SimulatedParticle:
 
 def _blobs(config) -> tuple:
     try:
-        return tuple(
+        blobs = tuple(
             GaussianBlob(tuple(float(c) for c in b["centre"]), float(b["sigma"]),
                          float(b["amplitude"]))
             for b in config
@@ -235,6 +234,7 @@ def _blobs(config) -> tuple:
             "density.blobs: expected a list of {centre: [x, y, z], sigma: s, amplitude: a}, "
             f"found an entry missing or mistyping {exc}"
         ) from None
+    return check_blobs(blobs)
 
 
 def load_density(config: DictConfig) -> np.ndarray:
@@ -297,7 +297,11 @@ def check_imaging(imaging: DictConfig, prefix: str = "") -> np.ndarray:
             raise ConfigError(f"{field}{exc}") from None
     tilt = TiltRange.parse(imaging.tilt_range_deg, field=f"{field}tilt_range_deg")
     step = check_number(imaging.tilt_step_deg, f"{field}tilt_step_deg", above=0, at_most=180)
-    return tilt_angles(tilt.min_deg, tilt.max_deg, float(step))
+    angles = tilt_angles(tilt.min_deg, tilt.max_deg, float(step))
+    if len(angles) < 3:
+        raise ConfigError(f"{field}tilt_step_deg: {float(step):g} degrees over [{tilt.min_deg:g}, "
+                          f"{tilt.max_deg:g}] gives {len(angles)} tilt(s); expected at least 3")
+    return angles
 
 
 #: Smallest box ``simulate`` makes (a smaller one holds no particle ``align`` accepts).
@@ -427,8 +431,7 @@ class TiltSeriesMeasurement:
     subtomogram: Subtomogram
 
     def measured_images(self) -> np.ndarray:
-        """The images the microscope recorded: ``transfer`` applied to signal plus noise,
-        shape (T, N, W)."""
+        """The recorded images (T, N, W): ``transfer`` applied to signal plus noise."""
         total = self.images if self.noise is None else self.images + self.noise
         return total if self.transfer is None else filter_images(total, self.transfer)
 

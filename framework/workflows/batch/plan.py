@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from subalign.align.config import AlignSettings, align_settings
 from subalign.errors import ConfigError, VolumeError, check_number
 from subalign.execution.cluster import check_executor
-from subalign.io.figures import pyplot
+from subalign.io.figures import figures_available
 from subalign.io.files import check_output_dir, sha256_of
 from subalign.io.formats import FORMATS, output_table, read_particles
 from subalign.io.mrc import read_map
@@ -283,8 +283,8 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
             raise ConfigError(f"classes: expected null for mode {config.mode} (clustering needs "
                               f"mode all), found {config.classes}")
         check_number(config.classes, "classes", at_least=1, at_most=len(particles), integer=True)
-    if config.histogram:
-        pyplot()
+    if config.histogram and not figures_available("histogram"):
+        config.histogram = False
     output_dir = check_output_dir(config.output_dir)
     if reference is not None:  # the costliest check last
         check_hand(particles, tilts, reference, align, count=int(config.hand_check),

@@ -20,11 +20,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from subalign.errors import ConfigError, VolumeError, check_number
 from subalign.execution.cluster import check_executor
-from subalign.io.figures import pyplot
+from subalign.io.figures import figures_available
 from subalign.io.files import check_output_dir, sha256_of
 from subalign.io.formats import FORMATS, output_table, read_particles
 from subalign.io.mrc import read_map
-from subalign.io.particles import ParticleSet
+from subalign.io.particles import ParticleSet, row_error
 from subalign.numerics.volumes import box_centre, check_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
@@ -168,6 +168,41 @@ def _read_set(config: DictConfig, path: str, field: str) -> ParticleSet:
         wedge=None if wedge is None else TiltRange.parse(wedge, field="particle_wedge.tilt_range_deg"))
 
 
+def check_half_sets(particles: ParticleSet) -> None:
+    """A gold standard that cannot be fooled: half-set labels are 1 or 2 for every particle
+    (or absent, for a random split), and no particle, by file or by position in its
+    tomogram, is in both halves.
+
+    Raises
+    ------
+    ParticleTableError
+        Naming the first bad row, or both rows of a particle in both halves.
+    """
+    halves = particles.fields["half_set"].to_numpy()
+    column = particles.column("half_set")
+    if np.any(halves != 0):
+        bad = ~np.isin(halves, (1, 2))
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise row_error(particles.label, row, column,
+                            f"found {halves[row]}; expected 1 or 2 for every particle (or no "
+                            "half sets at all, for a random split)")
+    names = [str(particles.resolve(n).resolve()) if n else "" for n in particles.fields["subtomogram"]]
+    xyz = particles.fields[["x", "y", "z"]].to_numpy(dtype=float)
+    places = np.array([f"{t} {x:.3f} {y:.3f} {z:.3f}" for t, (x, y, z)
+                       in zip(particles.fields["tomogram"], xyz)])
+    known = ~np.isnan(xyz).any(axis=1)
+    for keys, use, what in ((np.array(names), np.array(names) != "", "file"), (places, known, "position")):
+        first: dict = {}
+        for row in np.flatnonzero(use):
+            other = first.setdefault(keys[row], row)
+            if other != row and halves[other] != halves[row]:
+                raise row_error(particles.label, row, column,
+                                f"the particle of row {other + 1} again (same {what}), in the other "
+                                "half set; expected each particle in one half (shared particles "
+                                "make the half maps agree beyond the true resolution)")
+
+
 def _mask(config: DictConfig, box: int, pixel: float) -> tuple[np.ndarray, float]:
     """The mask and the particle radius it implies (voxels)."""
     if config.mask.file not in (None, ""):
@@ -234,6 +269,7 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
         plugins.create(kind, align[kind])
     particles = _read_set(config, config.particles, "particles")
     check_alignable(particles)
+    check_half_sets(particles)
     if len(particles) < least:
         raise ConfigError(f"{config.particles}: expected at least {least} particles, found "
                           f"{len(particles)}")
@@ -247,8 +283,8 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
         if len(truth) != len(particles):
             raise ConfigError(f"{config.truth}: expected the {len(particles)} particles of "
                               f"{config.particles} in the same order, found {len(truth)}")
-    if config.figures:
-        pyplot()
+    if config.figures and not figures_available("figures"):
+        config.figures = False
     output_dir = check_output_dir(config.output_dir)
     output, fmt = output_table(config.output, config.to, particles, "particles")
     return RefineInputs(particles=particles, tilts=tilts, box=box, edge=str(config.edge), pixel_size=float(pixel),

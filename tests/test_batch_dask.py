@@ -205,3 +205,29 @@ def test_sigkill_at_random_moments_then_rerun_aligns_every_pair_exactly_once(sim
     assert summary["parts"] >= 2 and summary["duplicates"] == 0
     uninterrupted = _in_process(sim16, tmp_path / "whole", "mode=all", *heavier)
     np.testing.assert_array_equal(stored(out, 28), uninterrupted)
+
+
+@pytest.mark.slow
+def test_two_identical_batches_at_once_align_each_pair_once(sim16, tmp_path):
+    """The second of two identical commands on one output_dir is refused in one line naming
+    the first (it holds the folder's run lock); the first aligns each of the 28 pairs once."""
+    out = tmp_path / "both"
+    args = _args(sim16, out, "mode=all", "executor.workers=2", "sampler.spacing_deg=30",
+                 "scan.keep=4", "refiner.n_max_iter=20")
+    first = subprocess.Popen([str(SUBALIGN), "batch", *args], env=_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock = out / ".subalign.lock"
+    deadline = time.monotonic() + 120
+    while not (lock.is_file() and lock.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = subprocess.run([str(SUBALIGN), "batch", *args], env=_env(), capture_output=True,
+                            text=True, timeout=300)
+    assert first.wait(timeout=600) == 0
+    assert second.returncode == 2
+    assert second.stderr.splitlines() == [
+        f"subalign: error: {out}: another batch is running in it (pid {first.pid} on "
+        f"{socket.gethostname()} since {second.stderr.split(' since ')[1].split(')')[0]}); expected "
+        "one run per output_dir (rerun when it has finished: it resumes, or choose another "
+        "output_dir)"]
+    indices = record_indices(out)
+    assert sorted(indices.tolist()) == list(range(28))  # each pair once

@@ -283,3 +283,27 @@ def test_a_run_claims_only_unfinished_directories_of_the_same_composed_command(t
     made = [p.parent for p in tmp_path.glob("outputs/*/*/simulation.json")]
     assert len(made) == 1 and made[0] != stale
     assert not (stale / "simulation.json").exists()
+
+
+def test_one_run_per_folder_and_no_stale_lock_after_a_kill(tmp_path):
+    """A process holding a folder's run lock refuses a second run in one line naming it; once
+    it is killed (SIGKILL: no cleanup), the folder can be run again."""
+    from subalign.errors import ConfigError
+    from subalign.execution.jobs import LOCK_FILE, run_lock
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from subalign.execution.jobs import run_lock\n"
+        f"with run_lock({str(tmp_path)!r}, what='batch'):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(ConfigError) as info:
+        with run_lock(tmp_path, what="batch"):
+            pass
+    assert str(info.value).startswith(f"{tmp_path}: another batch is running in it (pid {holder.pid} on ")
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    with run_lock(tmp_path, what="batch") as path:  # the kernel released it with the process
+        assert path == tmp_path / LOCK_FILE
+        assert f"pid {os.getpid()} on" in path.read_text()

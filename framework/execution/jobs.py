@@ -1,20 +1,33 @@
-"""A job directory's claim: the settings its results were made with.
+"""A job directory's claim: the settings its results were made with, and who runs in it.
 
 A job writes the record of its settings to ``job.json`` before its first result. A rerun
 with the same settings resumes the job; a rerun with other settings is refused, naming the
 first setting that differs, because its results would be mixed with the earlier ones.
+
+One run at a time (:func:`run_lock`): a running job holds an exclusive ``flock`` on
+``<output_dir>/.subalign.lock``, which names it (process, machine, start). A second run
+in the same directory is refused in one line naming the first, instead of doing the work
+twice. The operating system releases the lock when the process ends, however it ends, so a
+killed run never leaves a stale lock. POSIX ``flock``; on a network file system shared by
+several machines it holds only where the file system supports it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from subalign.errors import ConfigError
 from subalign.io.files import write_json
 
-__all__ = ["check_claim", "claim", "first_difference"]
+__all__ = ["LOCK_FILE", "check_claim", "claim", "first_difference", "run_lock"]
+
+LOCK_FILE = ".subalign.lock"
 
 _ABSENT = object()
 
@@ -111,3 +124,36 @@ def claim(path: str | Path, record: dict, *, what: str = "job") -> bool:
     if not resumed:
         write_json(path, record)
     return resumed
+
+
+@contextmanager
+def run_lock(output_dir: str | Path, *, what: str = "job") -> Iterator[Path]:
+    """Hold ``output_dir``'s run lock while the block runs (module docstring).
+
+    Raises
+    ------
+    ConfigError
+        Another run holds it: ``"<dir>: another <what> is running in it (pid ... on ...
+        since ...); ..."``.
+    """
+    import fcntl
+
+    path = Path(output_dir) / LOCK_FILE
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "a process"
+            raise ConfigError(f"{output_dir}: another {what} is running in it ({holder}); expected "
+                              "one run per output_dir (rerun when it has finished: it resumes, "
+                              "or choose another output_dir)") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        yield path
+    finally:
+        handle.close()  # closing releases the lock

@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from subalign.execution import JobClock, map_resumable, provenance
 from subalign.execution.arraylog import ArrayLog
 from subalign.execution.cluster import dask_executor
-from subalign.execution.jobs import claim
+from subalign.execution.jobs import claim, run_lock
 from subalign.io.files import write_json
 from subalign.workflows.batch.outputs import write_outputs
 from subalign.workflows.batch.plan import BatchPlan, prepare_batch
@@ -92,12 +92,19 @@ def run_batch(config: DictConfig, *, executor: Executor | None = None, window: i
     """
     plan = prepare_batch(config)
     output_dir = plan.output_dir
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(output_dir, what="batch"):
+        return _run_claimed(plan, config, executor, window, command)
+
+
+def _run_claimed(plan: BatchPlan, config: DictConfig, executor, window, command) -> BatchRun:
+    """The batch in its claimed, locked directory: align what is missing, write the outputs."""
+    output_dir = plan.output_dir
     done = completed_summary(output_dir, plan.record)
     if done is not None:
         log.info("%s: already complete in %s (%d items); nothing to do", _label(plan),
                  output_dir, done["count"])
         return BatchRun(done, 0)
-    output_dir.mkdir(parents=True, exist_ok=True)
     resumed = claim(output_dir / "job.json", plan.record, what="batch")
     task = BatchTask(str((output_dir / "context.pkl").resolve()),
                      write_context(plan.context, output_dir / "context.pkl"))

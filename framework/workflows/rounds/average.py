@@ -42,7 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from subalign.errors import ConfigError, check_number
 from subalign.execution import JobClock, provenance
-from subalign.execution.jobs import claim
+from subalign.execution.jobs import claim, run_lock
 from subalign.io.files import write_json
 from subalign.io.mrc import read_volume, write_volume
 from subalign.numerics.geometry import RigidTransform
@@ -307,6 +307,16 @@ def run_average(config: DictConfig, *, executor=None, window: int | None = None,
     inputs = plan.inputs
     output_dir = inputs.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(output_dir, what="refinement"):
+        return _average_locked(plan, config, executor=executor, window=window, inline=inline,
+                               command=command)
+
+
+def _average_locked(plan: AveragePlan, config: DictConfig, *, executor, window, inline,
+                    command) -> AverageRun:
+    """:func:`run_average` in its locked output directory."""
+    inputs = plan.inputs
+    output_dir = inputs.output_dir
     if claim(output_dir / "job.json", inputs.record, what="refinement"):
         log.info("average: resuming in %s", output_dir)
     with Subtomograms(inputs) as volumes, RunExecutor(config.executor, executor=executor,

@@ -33,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from subalign.errors import ConfigError, check_number
 from subalign.execution import JobClock, provenance
-from subalign.execution.jobs import claim
+from subalign.execution.jobs import claim, run_lock
 from subalign.io.files import write_json
 from subalign.io.mrc import read_volume, write_volume
 from subalign.workflows.rounds.allvsall import run_all_vs_all
@@ -299,6 +299,15 @@ def run_classify(config: DictConfig, *, executor=None, window: int | None = None
     plan = prepare_classify(config)
     output_dir = plan.inputs.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(output_dir, what="classification"):
+        return _classify_locked(plan, config, executor=executor, window=window, inline=inline,
+                                command=command)
+
+
+def _classify_locked(plan: ClassifyPlan, config: DictConfig, *, executor, window, inline,
+                     command) -> ClassifyRun:
+    """:func:`run_classify` in its locked output directory."""
+    output_dir = plan.inputs.output_dir
     if claim(output_dir / "job.json", plan.inputs.record, what="classification"):
         log.info("classify: resuming in %s", output_dir)
     with RunExecutor(config.executor, executor=executor, window=window, inline=inline) as run:

@@ -132,6 +132,16 @@ def _bad_matrix(folder: Path) -> None:
     starfile.write(blocks, folder / "tomograms.star", overwrite=True)
 
 
+def _wrong_box_set(root: Path) -> None:
+    """``set3.star``: three particles of 16^3 but row 3's file is 12^3 (with a.mrc, b.mrc)."""
+    rng = np.random.default_rng(8)
+    for k, size in enumerate((16, 16, 12)):
+        _mrc(root / f"v{k}.mrc", rng.normal(size=(size,) * 3))
+    (root / "set3.star").write_text(
+        "data_particles\n\nloop_\n_rlnAngleRot #1\n_rlnAngleTilt #2\n_rlnAnglePsi #3\n"
+        "_rlnImageName #4\n" + "".join(f"0 0 0 v{k}.mrc\n" for k in range(3)))
+
+
 #: Input files by name: each makes its file (or directory) in the scratch directory.
 INPUTS = {
     "stacks": _stacks,
@@ -139,6 +149,7 @@ INPUTS = {
     "stacks, one missing": lambda root: _stacks(
         root, lambda folder: (folder / "stacks" / "particle_000002.mrcs").unlink()),
     "stacks, a bad matrix": lambda root: _stacks(root, _bad_matrix),
+    "wrong_box_set": _wrong_box_set,
     "halves.star": lambda root: (root / "halves.star").write_text(
         "data_particles\n\nloop_\n_rlnAngleRot #1\n_rlnAngleTilt #2\n_rlnAnglePsi #3\n"
         "_rlnImageName #4\n_rlnRandomSubset #5\n10 20 30 p1.mrc 1\n0 0 0 p2.mrc 2\n"
@@ -514,6 +525,11 @@ CATALOGUE = [
                              "reference=ref32.mrc", "output_dir=out"),
          "*particles.star: row 2, column rlnImageName: stack stacks/particle_000002.mrcs not "
          "found (looked in *relion5_stacks and the working directory)", ("stacks, one missing",)),
+    Case("a subtomogram of another size after the first row",
+         ("batch", "particles=set3.star", "reference=a.mrc", "particle_wedge.tilt_range_deg=[-60,60]",
+          "output_dir=out"),
+         "set3.star: row 3, column rlnImageName: v2.mrc holds a (z, y, x) = (12, 12, 12) volume; "
+         "expected (16, 16, 16) like the set's other subtomograms", ("pair", "wrong_box_set")),
     Case("a scheduler that does not answer",
          ("batch", "particles=none.star", "output_dir=out", "executor.address=tcp://127.0.0.1:9"),
          "executor.address: no Dask scheduler answers at tcp://127.0.0.1:9 (*); expected a "

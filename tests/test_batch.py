@@ -289,3 +289,28 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(extra, message, sim24, 
     err = capsys.readouterr().err
     assert err == f"subalign: error: {message.format(star=star)}\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_data_fault_found_in_a_worker_is_one_line_naming_the_particle(tmp_path, caplog):
+    """A particle whose file reads but holds no contrast (an all-zero box, row 3) stops the
+    batch with the particle's row and file, after the rows committed before it; nothing is
+    logged as a traceback."""
+    from subalign.errors import SubalignError
+    from subalign.io.mrc import write_volume
+
+    sim = simulate(tmp_path / "sim", "n=4", "size=16", "imaging.snr=inf", "seed=2",
+                   "max_translation_voxels=1")
+    write_volume(sim / "subtomograms" / "particle_000002.mrc", np.zeros((16,) * 3), voxel_size=10.0)
+    config = compose_config("batch", [f"particles={sim / 'particles.star'}",
+                                      f"tomograms={sim / 'wedges.csv'}",
+                                      f"reference={sim / 'reference.mrc'}", "hand_check=0",
+                                      f"output_dir={tmp_path / 'out'}", "sampler.spacing_deg=60"])
+    with caplog.at_level(logging.DEBUG), ThreadPoolExecutor(1) as executor:
+        with pytest.raises(SubalignError) as info:
+            run_batch(config, executor=executor, window=1)
+    assert str(info.value) == (
+        f"{sim / 'particles.star'}: row 3, column rlnImageName: {sim / 'subtomograms'}/"
+        "particle_000002.mrc: expected a volume with contrast, found a constant volume (every "
+        "voxel 0): nothing to align")
+    assert "Traceback" not in caplog.text
+    assert sorted(ArrayLog(tmp_path / "out" / "results.bin", FIELDS, 4).rows) == [0, 1]

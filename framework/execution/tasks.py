@@ -21,15 +21,34 @@ from __future__ import annotations
 import logging
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Callable, Iterator, Sequence
 
+from subalign.errors import SubalignError
 from subalign.execution.arraylog import ArrayLog
 from subalign.execution.clock import JobClock
 from subalign.execution.progress import Progress
 from subalign.execution.store import RowLog
 
-__all__ = ["map_resumable", "process_executor"]
+__all__ = ["TaskError", "map_resumable", "process_executor"]
+
+
+@dataclass(frozen=True)
+class TaskError:
+    """A task's failure as one line, *returned* instead of raised: an executor then logs no
+    traceback (Dask's "Compute Failed" block), and :func:`map_resumable` raises it in the
+    caller as a :class:`~subalign.errors.SubalignError` of the same message, after the rows
+    committed before it."""
+
+    message: str
+
+
+def _committed(store, row) -> None:
+    """Commit one task's row, or raise the failure it returned."""
+    if isinstance(row, TaskError):
+        raise SubalignError(row.message)
+    store.add(row)
 
 log = logging.getLogger("subalign")
 
@@ -65,7 +84,8 @@ def map_resumable(
     Parameters
     ----------
     task : callable
-        ``task(item) -> row``, a JSON-serializable dict whose ``"index"`` is ``item``.
+        ``task(item) -> row``, a JSON-serializable dict whose ``"index"`` is ``item``, or a
+        :class:`TaskError` (raised here as a ``SubalignError``).
     items : sequence of int
         The items of the whole run (finished ones included).
     store : RowLog or ArrayLog
@@ -96,7 +116,7 @@ def map_resumable(
     try:
         if executor is None:
             for item in todo:
-                store.add(task(item))
+                _committed(store, task(item))
                 _tick(clock)
                 progress.advance()
         else:
@@ -121,7 +141,7 @@ def _run_submitted(task, todo, store, executor: Executor, window: int, committed
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
-                store.add(future.result())
+                _committed(store, future.result())
                 committed()
                 item = next(queue, None)
                 if item is not None:

@@ -27,7 +27,7 @@ import numpy as np
 from subalign.errors import SubalignError
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet, ParticleTableError, row_error
-from subalign.io.stacks import StackBox, read_stack, reconstruct_stack
+from subalign.io.stacks import StackBox, read_stack, reconstruct_stack, tilt_series_of, visible_frames
 from subalign.io.weights import WeightVolume, read_weight_volume
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import check_volume
@@ -261,26 +261,65 @@ class SubtomogramReader:
                                                  "voxel size to place coordinates in it")
         return value * unit / voxel
 
-    def _crop(self, index: int) -> Subtomogram:
+    def check(self, index: int) -> None:
+        """The cheap checks of particle ``index``, before any work: its file's header (box,
+        voxel size; a stack's image count), or its crop's place in the tomogram.
+
+        Raises
+        ------
+        ParticleTableError
+            One line naming the row, column and file.
+        """
+        name = self.particles.fields["subtomogram"].iloc[index]
+        if not name:
+            self._bounds(index)
+            return
+        path = self._existing(index, name)
+        try:
+            shape, voxel = _header(path)
+        except ParticleTableError as exc:
+            raise self._error(index, "subtomogram", str(exc)) from None
+        self._check_pixel(index, "subtomogram", voxel, str(path))
+        if self.particles.stacks:
+            self._check_box(index, name, shape[-1], "its images are")
+            visible = visible_frames(self.particles, index, len(tilt_series_of(self.particles, index)))
+            count = shape[0] if len(shape) == 3 else 1
+            if count not in (len(visible), int(visible.sum())) or shape[-1] != shape[-2]:
+                raise self._error(index, "subtomogram",
+                                  f"stack {name} holds {count} images of {shape[-2:]}; expected "
+                                  f"{len(visible)} (one per tilt) or {int(visible.sum())} (one per "
+                                  "visible tilt) square images")
+        elif shape != (self.box_size,) * 3 and self.box_size is not None:
+            raise self._error(index, "subtomogram",
+                              f"{name} holds a (z, y, x) = {shape} volume; expected "
+                              f"{(self.box_size,) * 3} like the set's other subtomograms")
+
+    def _bounds(self, index: int) -> tuple:
+        """Where particle ``index``'s box lies in its tomogram: the tomogram, the box centre's
+        position, its first voxel and the part inside the tomogram; an error if it reaches
+        outside and ``edge`` is ``error``."""
         if self.box_size is None:
             raise self._error(index, "tomogram", "box size unknown; expected one to crop from the "
                                                  "tomogram (give --box-size)")
         handle, voxel, path = self._tomogram(index)
-        data = handle.data
-        shape_xyz = np.array(data.shape[::-1])
+        shape_xyz = np.array(handle.data.shape[::-1])
         position = self._position(index, shape_xyz, voxel)
-        centre = np.floor(position + 0.5).astype(int)
-        size = self.box_size
-        low = centre - size // 2
-        high = low + size
+        low = np.floor(position + 0.5).astype(int) - self.box_size // 2
+        high = low + self.box_size
         inside_low, inside_high = np.maximum(low, 0), np.minimum(high, shape_xyz)
         if np.any(inside_high <= inside_low) or (self.edge == "error" and (
                 np.any(low < 0) or np.any(high > shape_xyz))):
             raise self._error(
                 index, "tomogram",
-                f"a box of {size} voxels at (x, y, z) = {tuple(float(v) for v in np.round(position, 2))} reaches "
-                f"outside tomogram {path} of {tuple(int(v) for v in shape_xyz)} voxels; expected it "
-                "inside (or --edge zero / mean to pad)")
+                f"a box of {self.box_size} voxels at (x, y, z) = {tuple(float(v) for v in np.round(position, 2))} "
+                f"reaches outside tomogram {path} of {tuple(int(v) for v in shape_xyz)} voxels; "
+                "expected it inside (or --edge zero / mean to pad)")
+        return handle, position, low, inside_low, inside_high
+
+    def _crop(self, index: int) -> Subtomogram:
+        handle, position, low, inside_low, inside_high = self._bounds(index)
+        data, size = handle.data, self.box_size
+        centre = low + size // 2
         part = np.asarray(data[inside_low[2]:inside_high[2], inside_low[1]:inside_high[1],
                                inside_low[0]:inside_high[0]], dtype=np.float32)
         if part.shape == (size,) * 3:
@@ -294,3 +333,23 @@ class SubtomogramReader:
         frame = RigidTransform(np.eye(3), position - centre)
         return Subtomogram(index, volume, frame.compose(self.particles.pose(index)), frame)
 
+
+
+def _header(path: Path) -> tuple[tuple, float]:
+    """``(z, y, x)`` shape and voxel size (Angstrom, 0: unknown) from a file's header only."""
+    try:
+        if path.suffix.lower() == ".em":
+            import emfile
+
+            header, _ = emfile.read(path, header_only=True)
+            return tuple(int(header[k]) for k in ("zdim", "ydim", "xdim")), 0.0
+        import mrcfile
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with mrcfile.open(path, permissive=True, header_only=True) as mrc:
+                header = mrc.header
+                shape = tuple(int(header[k]) for k in ("nz", "ny", "nx"))
+                return (shape[1:] if shape[0] == 1 else shape), float(mrc.voxel_size.x)
+    except Exception as exc:  # mrcfile and emfile raise several kinds on a bad header
+        raise ParticleTableError(f"{path}: expected a readable header, found {exc}") from None

@@ -164,7 +164,9 @@ def _tilts(particles: ParticleSet) -> np.ndarray:
 
 
 def _check_files(particles: ParticleSet, box_size: int | None, edge: str) -> int:
-    """Every subtomogram file exists; the first box reads. Returns the box edge."""
+    """Every particle before any work: each file exists and its header agrees (box, voxel
+    size, a stack's image count), each crop lies in its tomogram; the first box reads whole.
+    Returns the box edge."""
     names = particles.fields["subtomogram"].to_numpy()
     for row, name in enumerate(names):
         if name and not particles.resolve(name).is_file():
@@ -172,7 +174,13 @@ def _check_files(particles: ParticleSet, box_size: int | None, edge: str) -> int
                             f"{'stack' if particles.stacks else 'subtomogram'} {name} not found "
                             f"(looked in {particles.base_dir} and the working directory)")
     with SubtomogramReader(particles, box_size=box_size, edge=edge) as reader:
-        return int(reader(0).volume.shape[0])
+        box = int(reader(0).volume.shape[0])
+        every = max(1, len(particles) // 10)
+        for row in range(1, len(particles)):
+            reader.check(row)
+            if len(particles) > 10_000 and row % every == 0:
+                logger.info("checked %d of %d particles", row, len(particles))
+        return box
 
 
 def _reference(config: DictConfig, particles: ParticleSet, box: int) -> np.ndarray:

@@ -24,14 +24,16 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from subalign.align.pair import AlignmentResult, align_pair
 from subalign.errors import SubalignError
+from subalign.execution.tasks import TaskError
 from subalign.io.files import atomic_path
 from subalign.io.particles import ParticleSet
 from subalign.io.subtomograms import SubtomogramReader
@@ -130,13 +132,27 @@ class _Worker:
             config = self.settings(None, item)
             if context.local is not None:
                 config.update(local_search(box.pose.inverse(), context.local))
-            result = align_pair(config, context.reference, box.volume)
+            with naming(context.particles, item):
+                result = align_pair(config, context.reference, box.volume)
             found = result.transform.inverse()
             return row_of(item, box.set_pose(found), result)
         fixed, moving = (int(k) for k in context.pairs[item])
-        result = align_pair(self.settings(fixed, moving), self.subtomogram(fixed).volume,
-                            self.subtomogram(moving).volume)
+        with naming(context.particles, fixed, moving):
+            result = align_pair(self.settings(fixed, moving), self.subtomogram(fixed).volume,
+                                self.subtomogram(moving).volume)
         return row_of(item, result.transform, result)
+
+
+@contextmanager
+def naming(particles: ParticleSet, *rows: int) -> Iterator[None]:
+    """Put the particles' rows and files before the message of an alignment's error
+    (``"moving: expected a volume with contrast"`` alone names no particle)."""
+    try:
+        yield
+    except SubalignError as exc:
+        names = ", ".join(f"row {row + 1} ({particles.fields['subtomogram'].iloc[row] or 'cropped'})"
+                          for row in rows)
+        raise type(exc)(f"{particles.label}: {names}: {exc}") from None
 
 
 def local_search(prior: RigidTransform, local: dict) -> dict:
@@ -207,5 +223,8 @@ class BatchTask:
     path: str
     sha256: str
 
-    def __call__(self, item: int) -> dict:
-        return _worker(self.path, self.sha256).run(int(item))
+    def __call__(self, item: int) -> dict | TaskError:
+        try:
+            return _worker(self.path, self.sha256).run(int(item))
+        except SubalignError as exc:  # bad data found in the worker: one line, no traceback
+            return TaskError(str(exc))

@@ -231,3 +231,34 @@ def test_two_identical_batches_at_once_align_each_pair_once(sim16, tmp_path):
         "output_dir)"]
     indices = record_indices(out)
     assert sorted(indices.tolist()) == list(range(28))  # each pair once
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_one_line_and_the_rerun_aligns_every_pair_once(sim16, tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) after the first
+    results: one line saying how to resume, exit 130, no worker traceback; the rerun
+    completes with every pair exactly once."""
+    from subalign.execution.arraylog import ArrayLog
+    from subalign.workflows.batch.worker import FIELDS
+
+    out = tmp_path / "interrupted"
+    args = _args(sim16, out, "mode=all", "executor.workers=2", "sampler.spacing_deg=30",
+                 "scan.keep=4", "refiner.n_max_iter=20")
+    size = ArrayLog(tmp_path / "probe.bin", FIELDS, 0).record_bytes
+    process = subprocess.Popen([str(SUBALIGN), "batch", *args], env=_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while _records(out / "results.bin", size) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert err.splitlines()[-1] == ("subalign: interrupted; what finished is kept: rerun the same "
+                                    "command to resume")
+    done = _records(out / "results.bin", size)
+    assert 2 <= done < 28, "the interrupt landed after the last pair"
+    rerun = subprocess.run([str(SUBALIGN), "batch", *args], env=_env(), capture_output=True,
+                           text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(record_indices(out).tolist()) == list(range(28))

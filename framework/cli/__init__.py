@@ -5,7 +5,8 @@ libraries on one thread (``OPENBLAS/MKL/BLIS_NUM_THREADS``, ``VECLIB_MAXIMUM_THR
 unless the user set them. They must be set before numpy loads, so this module imports
 nothing heavy until :func:`main` runs; alignments limit BLAS threads themselves as well
 (:func:`subalign.numerics.threads.single_blas_thread`). Output to a closed pipe
-(``subalign show set.star | head``) ends the command quietly, with exit code 0.
+(``subalign show set.star | head``) ends the command quietly, with exit code 0; Ctrl-C
+ends it with one line saying how to resume, exit code 130 (128 + SIGINT).
 """
 
 import os
@@ -29,3 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:  # the reader went away: nothing more to say, to anyone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
+    except KeyboardInterrupt:
+        print("subalign: interrupted; what finished is kept: rerun the same command to resume",
+              file=sys.stderr)
+        sys.exit(130)

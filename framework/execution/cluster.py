@@ -27,6 +27,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, List, Optional
@@ -161,6 +163,22 @@ def _check_reachable(address: str) -> None:
                           "for a local cluster") from None
 
 
+@contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored (an ignored signal stays ignored across
+    ``exec``, and Python then installs no KeyboardInterrupt handler): Ctrl-C in a terminal
+    reaches the whole process group, and only the main process should answer it; it then
+    closes the cluster. Outside the main thread signals cannot be set, and nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _distributed():
     try:
         import distributed
@@ -244,9 +262,10 @@ def dask_executor(config: Any) -> Iterator[DaskRun]:
         description = f"{jobs} SLURM jobs of {config.slurm.cores} workers"
     else:
         workers = int(config.workers or os.cpu_count() or 1)
-        cluster = distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-            memory_limit=str(config.memory_limit), silence_logs=logging.ERROR)
+        with _workers_ignore_ctrl_c():
+            cluster = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                memory_limit=str(config.memory_limit), silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
         description = f"a local cluster of {workers} worker processes"
     try:

@@ -530,3 +530,41 @@ def test_tilt_axis_x_wedges_go_to_dynamo_ftype_2_and_back(tmp_path):
     back = read_particles(tmp_path / "w.tbl")
     assert list(back.fields["tilt_axis"]) == ["x", "y"]
     assert back.tilt_ranges() == [TiltRange(-50, 40), TiltRange(-60, 60)]
+
+
+def test_a_copied_table_still_names_its_files_and_weights(tmp_path):
+    """Copying a table one folder deeper (a refinement's best round to the top, or back)
+    rewrites its relative image and weight names so they name the same files."""
+    from subalign.io.star import copy_star
+
+    (tmp_path / "sub").mkdir()
+    for name in ("p.mrc", "w.mrc"):
+        (tmp_path / "sub" / name).write_bytes(b"")
+    (tmp_path / "round_001").mkdir()
+    (tmp_path / "round_001" / "set.star").write_text(
+        "data_particles\n\nloop_\n_rlnAngleRot #1\n_rlnImageName #2\n_rlnCtfImage #3\n"
+        "10 ../sub/p.mrc ../sub/w.mrc\n")
+    table = starfile.read(copy_star(tmp_path / "round_001" / "set.star", tmp_path / "set.star"))
+    assert table[["rlnImageName", "rlnCtfImage"]].values.tolist() == [["sub/p.mrc", "sub/w.mrc"]]
+
+
+def test_writing_links_never_replaces_a_users_file(tmp_path):
+    from subalign.io.particles import link_files
+
+    source = tmp_path / "volume.mrc"
+    source.write_bytes(b"volume")
+    (tmp_path / "mine.mrc").write_text("the user's own file")
+    with pytest.raises(ParticleTableError, match="mine.mrc: exists and is not a link to a particle"):
+        link_files([tmp_path / "mine.mrc"], [source])
+    assert (tmp_path / "mine.mrc").read_text() == "the user's own file"
+    link_files([tmp_path / "link.mrc"], [source])
+    link_files([tmp_path / "link.mrc"], [source])  # its own link: kept
+    assert (tmp_path / "link.mrc").is_symlink()
+
+
+def test_an_empty_path_cell_in_a_tomogram_csv_is_no_path(tmp_path):
+    from subalign.io.tomograms import read_tomogram_table
+
+    (tmp_path / "t.csv").write_text("tomogram,tilt_min,tilt_max,path\nTS,-60,60,\nTT,-50,50,tt.mrc\n")
+    tomograms = read_tomogram_table(tmp_path / "t.csv")
+    assert tomograms["TS"].path is None and tomograms["TT"].path == "tt.mrc"

@@ -63,8 +63,8 @@ def _report(summary: dict, ran: int) -> None:
     scores, confidence = summary["scores"], summary["confidence"]
     median = "none" if confidence["median"] is None else f"{confidence['median']:.3f}"
     print(f"scores: median {scores['median']:.4g} (min {scores['min']:.4g}, max "
-          f"{scores['max']:.4g}); confidence median {median}, {confidence['below_0.05']} "
-          "below 0.05")
+          f"{scores['max']:.4g}); confidence median {median}, {confidence['low']} below "
+          f"{confidence['threshold']:g} (flagged as possibly wrong)")
     if "errors" in summary:
         errors = summary["errors"]
         print(f"against the pair list's truths: median rotation error "

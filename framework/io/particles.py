@@ -56,6 +56,7 @@ from subalign.io.tables import (  # the table helpers, re-exported for the forma
     check_pixel_size,
     finite_column,
     link_files,
+    rebase_names,
     require_columns,
     row_error,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "finite_column",
     "link_files",
     "require_columns",
+    "rebase_names",
     "row_error",
 ]
 
@@ -461,19 +463,8 @@ class ParticleSet:
         -------
         ndarray of object, shape (n,)
         """
-        names = self.fields["subtomogram"].to_numpy(dtype=object)
-        relative = [n for n in names if n and not os.path.isabs(n)]
-        here = Path(directory).resolve()
-        if not relative or Path(self.base_dir).resolve() == here:
-            return names
-        anchors = [a for a in (Path(self.base_dir), Path.cwd()) if (a / relative[0]).exists()]
-        if not anchors:
-            return names
-        prefix = os.path.relpath(anchors[0].resolve(), here)
-        if prefix == ".":
-            return names
-        return np.array([n if not n or os.path.isabs(n) else os.path.normpath(os.path.join(prefix, n))
-                         for n in names], dtype=object)
+        return rebase_names(self.fields["subtomogram"].to_numpy(dtype=object), self.base_dir,
+                            directory)
 
     def resolve(self, name: str) -> Path:
         """A file named in the table: absolute as is, else under :attr:`base_dir` if it

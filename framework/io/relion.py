@@ -58,6 +58,7 @@ from subalign.io.particles import (
     assign_column,
     check_pixel_size,
     finite_column,
+    rebase_names,
     require_columns,
     row_error,
 )
@@ -377,6 +378,9 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
         assign_column(table, column, values)
     if particles.has("subtomogram"):
         table["rlnImageName"] = particles.subtomograms_from(path.parent)
+    if "rlnCtfImage" in table.columns:  # weight volumes move with the table too
+        table["rlnCtfImage"] = rebase_names(table["rlnCtfImage"].to_numpy(dtype=object),
+                                            particles.base_dir, path.parent)
     if particles.has("half_set"):
         assign_column(table, "rlnRandomSubset", fields["half_set"].to_numpy())
     if particles.has("class_number"):

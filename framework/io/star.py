@@ -15,14 +15,17 @@ from pathlib import Path
 import pandas as pd
 
 from subalign.io.files import atomic_path
-from subalign.io.particles import ParticleTableError
+from subalign.io.particles import ParticleTableError, rebase_names
 
-__all__ = ["NAME_COLUMNS", "loop_block", "read_star", "write_star"]
+__all__ = ["NAME_COLUMNS", "PATH_COLUMNS", "copy_star", "loop_block", "read_star", "write_star"]
 
 #: Columns read as text whatever they look like.
 NAME_COLUMNS = ["rlnTomoName", "rlnMicrographName", "rlnImageName", "rlnCtfImage", "rlnOpticsGroupName",
                 "rlnTomoParticleName", "rlnTomoTiltSeriesStarFile", "rlnTomoReconstructedTomogram",
                 "halfset"]
+
+#: Columns that name files relative to the table's folder.
+PATH_COLUMNS = ["rlnImageName", "rlnCtfImage"]
 
 
 def read_star(path: str | os.PathLike) -> dict:
@@ -77,3 +80,16 @@ def loop_block(blocks: dict, name: str, source: str, required: bool = True) -> p
         found = ", ".join(f"data_{k}" for k in blocks) or "no blocks"
         raise ParticleTableError(f"{source}: expected a table data_{name}, found {found}")
     return None
+
+
+def copy_star(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Copy a STAR table to another folder, its relative file names (:data:`PATH_COLUMNS`)
+    rewritten so they still name the same files from there."""
+    blocks = read_star(source)
+    for name, block in blocks.items():
+        if isinstance(block, pd.DataFrame):
+            for column in PATH_COLUMNS:
+                if column in block.columns:
+                    block[column] = rebase_names(block[column].to_numpy(dtype=object),
+                                                 Path(source).parent, Path(target).parent)
+    return write_star(target, blocks)

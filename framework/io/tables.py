@@ -16,7 +16,7 @@ import pandas as pd
 from subalign.errors import SubalignError
 
 __all__ = ["ParticleTableError", "assign_column", "check_pixel_size", "finite_column",
-           "link_files", "require_columns", "row_error"]
+           "link_files", "rebase_names", "require_columns", "row_error"]
 
 
 class ParticleTableError(SubalignError, ValueError):
@@ -110,8 +110,9 @@ def check_pixel_size(found: np.ndarray, given: float | None, source: str, column
 
 
 def link_files(targets: list[str | os.PathLike], sources: list[str | os.PathLike]) -> None:
-    """Make each ``targets[i]`` name the file ``sources[i]``: a relative symbolic link,
-    replaced if present (a copy where links are not allowed).
+    """Make each ``targets[i]`` name the file ``sources[i]``: a relative symbolic link (a
+    copy where links are not allowed). An earlier link is replaced; a file that is not a
+    link is the user's and is never replaced: it is an error.
 
     Formats that name subtomograms by number (Dynamo's particle folder, TOM/AV3 and STOPGAP
     prefixes) get their files this way without copying the volumes.
@@ -124,8 +125,35 @@ def link_files(targets: list[str | os.PathLike], sources: list[str | os.PathLike
         if target.is_symlink() or target.exists():
             if target.resolve() == source:
                 continue
+            if not target.is_symlink():
+                raise ParticleTableError(f"{target}: exists and is not a link to a particle; "
+                                         "expected no file there (subalign replaces only its own "
+                                         "links: choose another folder or prefix)")
             target.unlink()
         try:
             target.symlink_to(os.path.relpath(source, target.parent.resolve()))
         except OSError:
             shutil.copyfile(source, target)
+
+
+def rebase_names(names, base_dir: str | os.PathLike, directory: str | os.PathLike) -> np.ndarray:
+    """File names written in a table of ``base_dir``, as a table in ``directory`` must write
+    them (:meth:`subalign.io.particles.ParticleSet.subtomograms_from`: one decision from the first relative name).
+
+    Returns
+    -------
+    ndarray of object, shape (n,)
+    """
+    names = np.asarray(names, dtype=object)
+    relative = [n for n in names if isinstance(n, str) and n and not os.path.isabs(n)]
+    here = Path(directory).resolve()
+    if not relative or Path(base_dir).resolve() == here:
+        return names
+    anchors = [a for a in (Path(base_dir), Path.cwd()) if (a / relative[0]).exists()]
+    if not anchors:
+        return names
+    prefix = os.path.relpath(anchors[0].resolve(), here)
+    if prefix == ".":
+        return names
+    return np.array([n if not isinstance(n, str) or not n or os.path.isabs(n)
+                     else os.path.normpath(os.path.join(prefix, n)) for n in names], dtype=object)

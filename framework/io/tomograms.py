@@ -124,6 +124,12 @@ def _beside(name: str, table: Path) -> str:
     return str(candidate) if not Path(name).is_absolute() and candidate.exists() else name
 
 
+def _given(table: pd.DataFrame, column: str, row: int) -> bool:
+    """Whether ``table`` has a non-empty ``column`` in ``row`` (an empty CSV cell is NaN)."""
+    return column in table.columns and not pd.isna(table[column].iloc[row]) and \
+        str(table[column].iloc[row]).strip() != ""
+
+
 def _csv_tomograms(path: Path) -> dict[str, Tomogram]:
     source = str(path)
     try:
@@ -151,7 +157,7 @@ def _csv_tomograms(path: Path) -> dict[str, Tomogram]:
             raise row_error(source, row, "tilt_axis", f"expected one of {', '.join(TILT_AXES)}, found {axis!r}")
         tomograms[name] = Tomogram(
             name,
-            path=_beside(table["path"].iloc[row], path) if "path" in table.columns else None,
+            path=_beside(str(table["path"].iloc[row]), path) if _given(table, "path", row) else None,
             size=tuple(int(v) for v in sizes[row]) if has_size else None,
             voxel_size=float(voxel[row]) if has_size else None,
             tilt_range=_tilt(low[row], high[row], source, row) if has_tilt else None,

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from subalign.align.pair import LOW_CONFIDENCE
 from subalign.execution.arraylog import ArrayLog
 from subalign.io.figures import pyplot, save_figure
 from subalign.io.files import atomic_path
@@ -164,8 +165,9 @@ def write_outputs(plan: BatchPlan, store: ArrayLog, *, classes: int | None = Non
     -------
     dict
         ``files`` (what was written), ``scores`` (median, min, max), ``confidence`` (median,
-        and how many are below 0.05) and, for a pair list with truths, ``errors`` (medians
-        and gross failures).
+        ``low``: how many are below ``threshold``, the one
+        :data:`~subalign.align.pair.LOW_CONFIDENCE` every alignment flags in the log) and,
+        for a pair list with truths, ``errors`` (medians and gross failures).
     """
     mode = plan.context.mode
     errors: dict = {}
@@ -184,7 +186,8 @@ def write_outputs(plan: BatchPlan, store: ArrayLog, *, classes: int | None = Non
                           "max": float(np.max(scores))},
                "confidence": {"median": float(np.nanmedian(confidence))
                               if np.isfinite(confidence).any() else None,
-                              "below_0.05": int(np.sum(confidence < 0.05))}}
+                              "low": int(np.sum(confidence < LOW_CONFIDENCE)),
+                              "threshold": LOW_CONFIDENCE}}
     if errors:
         summary["errors"] = errors
     return summary

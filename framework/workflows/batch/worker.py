@@ -22,6 +22,7 @@ Modes ``all`` and ``pairs`` keep ``T`` itself: the transform that maps ``moving`
 from __future__ import annotations
 
 import hashlib
+import logging
 import pickle
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -143,16 +144,34 @@ class _Worker:
         return row_of(item, result.transform, result)
 
 
+class _Prefix(logging.Filter):
+    """Puts a fixed text before the message of every record it passes."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = f"{self.prefix}: {record.msg}"
+        return True
+
+
 @contextmanager
 def naming(particles: ParticleSet, *rows: int) -> Iterator[None]:
-    """Put the particles' rows and files before the message of an alignment's error
-    (``"moving: expected a volume with contrast"`` alone names no particle)."""
+    """Put the particles' rows and files before the warnings an alignment logs and before
+    the message of its error (``"low confidence 0.12"`` or ``"moving: expected a volume
+    with contrast"`` alone name no particle)."""
+    names = ", ".join(f"row {row + 1} ({particles.fields['subtomogram'].iloc[row] or 'cropped'})"
+                      for row in rows)
+    prefix = _Prefix(f"{particles.label}: {names}")
+    logger = logging.getLogger("subalign")
+    logger.addFilter(prefix)
     try:
         yield
     except SubalignError as exc:
-        names = ", ".join(f"row {row + 1} ({particles.fields['subtomogram'].iloc[row] or 'cropped'})"
-                          for row in rows)
         raise type(exc)(f"{particles.label}: {names}: {exc}") from None
+    finally:
+        logger.removeFilter(prefix)
 
 
 def local_search(prior: RigidTransform, local: dict) -> dict:

@@ -29,6 +29,7 @@ import numpy as np
 from subalign.execution import JobClock
 from subalign.io.files import atomic_path, write_json
 from subalign.io.formats import write_particles
+from subalign.io.star import copy_star
 from subalign.numerics.geometry import rotation_distance_deg
 from subalign.workflows.maps import symmetry_rotations
 from subalign.workflows.rounds.inputs import RefineInputs
@@ -226,7 +227,10 @@ def copy_round_files(output_dir: Path, record: dict, roles: Callable[[str], bool
     source = round_dir(output_dir, record["number"])
     files = {}
     for role, name in record["files"].items():
-        if roles(role):
+        if roles(role) and name.endswith(".star"):
+            copy_star(source / name, Path(output_dir) / name)  # file names follow the table
+            files[role] = name
+        elif roles(role):
             with atomic_path(Path(output_dir) / name) as temporary:
                 shutil.copyfile(source / name, temporary)
             files[role] = name

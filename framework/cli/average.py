@@ -14,6 +14,7 @@ import shlex
 from subalign.cli.batch import _log_to_stderr
 from subalign.cli.commandline import set_overrides
 from subalign.cli.compose import compose_config
+from subalign.cli.help import fields_and_defaults
 from subalign.workflows.rounds.classify import run_classify
 from subalign.workflows.rounds.average import run_average
 
@@ -86,6 +87,7 @@ def _command(name: str, argv: list[str], usage: str, run, describe) -> None:
     """Compose ``subalign <name> <argv>``, run it, print what it did and wrote."""
     if any(arg in ("-h", "--help") for arg in argv):
         print(usage)
+        print(fields_and_defaults(name))
         return
     config = compose_config(name, set_overrides(name, argv))
     _log_to_stderr()

@@ -15,6 +15,7 @@ import sys
 
 from subalign.cli.commandline import set_overrides
 from subalign.cli.compose import compose_config
+from subalign.cli.help import fields_and_defaults
 from subalign.workflows.batch.run import run_batch
 
 __all__ = ["BATCH_HELP", "batch_main"]
@@ -80,6 +81,7 @@ def batch_main(argv: list[str]) -> None:
     """``subalign batch [overrides]`` (module docstring)."""
     if any(arg in ("-h", "--help") for arg in argv):
         print(BATCH_HELP)
+        print(fields_and_defaults("batch"))
         return
     config = compose_config("batch", set_overrides("batch", argv))
     _log_to_stderr()

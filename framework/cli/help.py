@@ -71,6 +71,11 @@ def command_help(command: str) -> str:
     lines += ["", "flags: -m/--multirun sweeps comma-separated values (put it first); "
               "-v or SUBALIGN_DEBUG=1 prints the full trace of an error; --cfg job prints "
               "the composed config; --hydra-help: Hydra's own flags",
-              "", "fields and defaults (set any with key=value):", "",
-              OmegaConf.to_yaml(compose_config(CONFIG_NAMES[command])).rstrip()]
+              "", fields_and_defaults(CONFIG_NAMES[command])]
     return "\n".join(lines)
+
+
+def fields_and_defaults(config_name: str) -> str:
+    """Every field of a command's schema with its default, as YAML under a heading."""
+    return ("fields and defaults (set any with key=value):\n\n"
+            + OmegaConf.to_yaml(compose_config(config_name)).rstrip())

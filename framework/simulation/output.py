@@ -192,6 +192,7 @@ def write_simulation(config: DictConfig, output_dir: str | Path, *,
             log.info("particle %d/%d (%.1f s)", index + 1, int(config.n), time.perf_counter() - start)
     seconds = clock.tick()
     _write_tables(config, output_dir, particles, poses, pairs, voxel_angstrom)
+    write_volume(output_dir / "density.mrc", density, voxel_size=voxel_angstrom)  # the truth
     if config.stacks:
         log.info("wrote the RELION 5 2-D stack set %s", write_relion5_stacks(config, output_dir, density))
     density_file = None if config.density.source == "phantom" else config.density.path

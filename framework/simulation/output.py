@@ -143,6 +143,13 @@ def _write_tables(config: DictConfig, output_dir: Path, particles: list, poses: 
     })
 
 
+def _write_truth(config: DictConfig, output_dir: Path, density, voxel_angstrom: float) -> None:
+    """The true map (``density.mrc``) and, with ``stacks``, the RELION 5 stack set."""
+    write_volume(output_dir / "density.mrc", density, voxel_size=voxel_angstrom)
+    if config.stacks:
+        log.info("wrote the RELION 5 2-D stack set %s", write_relion5_stacks(config, output_dir, density))
+
+
 def write_simulation(config: DictConfig, output_dir: str | Path, *,
                      command: str | None = None) -> dict:
     """Simulate ``config.n`` particles into ``output_dir`` (resumable; module docstring).
@@ -192,9 +199,7 @@ def write_simulation(config: DictConfig, output_dir: str | Path, *,
             log.info("particle %d/%d (%.1f s)", index + 1, int(config.n), time.perf_counter() - start)
     seconds = clock.tick()
     _write_tables(config, output_dir, particles, poses, pairs, voxel_angstrom)
-    write_volume(output_dir / "density.mrc", density, voxel_size=voxel_angstrom)  # the truth
-    if config.stacks:
-        log.info("wrote the RELION 5 2-D stack set %s", write_relion5_stacks(config, output_dir, density))
+    _write_truth(config, output_dir, density, voxel_angstrom)
     density_file = None if config.density.source == "phantom" else config.density.path
     final = {"status": "complete",
              **provenance(record, {"density.path": density_file}, command=command),

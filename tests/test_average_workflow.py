@@ -347,3 +347,26 @@ def test_bad_inputs_are_one_line_errors_with_exit_code_2(sim16, other3, tmp_path
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and message in error, error
     assert not (tmp_path / "run").exists()
+
+
+def test_a_particle_in_both_halves_is_refused_and_dedupe_drops_it(tmp_path):
+    """The same file in half 1 and half 2 fools the gold standard: refused, naming both
+    rows; with dedupe_angstrom the repeat (and a particle 4 A from another in the same
+    tomogram) is dropped instead, and the set passes."""
+    from subalign.io.particles import ParticleTableError
+    from subalign.workflows.rounds.inputs import check_half_sets, drop_duplicates
+
+    (tmp_path / "set.star").write_text(
+        "data_optics\n\nloop_\n_rlnOpticsGroup #1\n_rlnImagePixelSize #2\n1 10.0\n\n"
+        "data_particles\n\nloop_\n_rlnTomoName #1\n_rlnCoordinateX #2\n_rlnCoordinateY #3\n"
+        "_rlnCoordinateZ #4\n_rlnAngleRot #5\n_rlnAngleTilt #6\n_rlnAnglePsi #7\n"
+        "_rlnImageName #8\n_rlnRandomSubset #9\n_rlnOpticsGroup #10\n"
+        "TS 100 100 50 0 0 0 a.mrc 1 1\nTS 300 100 50 0 0 0 b.mrc 2 1\n"
+        "TS 500 100 50 0 0 0 a.mrc 2 1\nTS 300.4 100 50 0 0 0 c.mrc 1 1\n")
+    particles = read_particles(tmp_path / "set.star")
+    with pytest.raises(ParticleTableError, match="row 3, column rlnRandomSubset: the particle of "
+                                                 "row 1 again \\(same file\\), in the other half set"):
+        check_half_sets(particles)
+    kept = drop_duplicates(particles, distance=5.0)
+    assert kept.fields["subtomogram"].tolist() == ["a.mrc", "b.mrc"]
+    check_half_sets(kept)

@@ -568,3 +568,26 @@ def test_an_empty_path_cell_in_a_tomogram_csv_is_no_path(tmp_path):
     (tmp_path / "t.csv").write_text("tomogram,tilt_min,tilt_max,path\nTS,-60,60,\nTT,-50,50,tt.mrc\n")
     tomograms = read_tomogram_table(tmp_path / "t.csv")
     assert tomograms["TS"].path is None and tomograms["TT"].path == "tt.mrc"
+
+
+def test_a_tomogram_table_and_its_mrc_must_agree_on_the_size(tmp_path):
+    """A tomogram table's size places centred coordinates; the MRC is what is cropped: when
+    they disagree, the box would come from elsewhere than the coordinate says."""
+    from subalign.io.mrc import write_volume
+    from subalign.io.subtomograms import SubtomogramReader
+
+    write_volume(tmp_path / "ts.mrc", np.random.default_rng(0).normal(size=(20, 40, 40)), voxel_size=10.0)
+    (tmp_path / "set.star").write_text(
+        "data_particles\n\nloop_\n_rlnTomoName #1\n_rlnAngleRot #2\n_rlnAngleTilt #3\n"
+        "_rlnAnglePsi #4\n_rlnCoordinateX #5\n_rlnCoordinateY #6\n_rlnCoordinateZ #7\n"
+        "TS 0 0 0 20 20 10\n")
+    for size, fine in (("40,40,20", True), ("40,40,30", False)):
+        (tmp_path / "t.csv").write_text(f"tomogram,path,size_x,size_y,size_z,pixel_size\nTS,ts.mrc,{size},10\n")
+        particles = read_particles(tmp_path / "set.star", tomograms=tmp_path / "t.csv", pixel_size=10.0)
+        with SubtomogramReader(particles, box_size=8) as reader:
+            if fine:
+                assert reader(0).volume.shape == (8, 8, 8)
+            else:
+                with pytest.raises(ParticleTableError, match=r"tomogram 'TS': its table says \(40, 40, "
+                                                             r"30\) voxels of 10 A, .*ts.mrc holds \(40, 40, 20\)"):
+                    reader(0)

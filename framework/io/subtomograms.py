@@ -238,6 +238,16 @@ class SubtomogramReader:
         voxel = float(handle.voxel_size.x)
         self._check_pixel(index, "tomogram", voxel, f"tomogram {path}")
         entry = (handle, voxel if voxel > 0 else self.particles.pixel_size, path)
+        if known is not None and known.size is not None and known.voxel_size and entry[1]:
+            stated = np.array(known.size) * known.voxel_size  # Angstrom, (x, y, z)
+            shape = tuple(int(n) for n in handle.data.shape[::-1])
+            if np.any(np.abs(stated - np.array(shape) * entry[1]) > entry[1]):
+                handle.close()
+                raise self._error(index, "tomogram",
+                                  f"tomogram {name!r}: its table says {tuple(known.size)} voxels of "
+                                  f"{known.voxel_size:g} A, {path} holds {shape} of "
+                                  f"{entry[1]:g} A; expected them to agree (coordinates would be "
+                                  "placed by one and cropped from the other)")
         self._tomograms[name] = entry
         return entry
 

@@ -97,6 +97,10 @@ class RefineRunConfig(AlignSettings):
         The particle set, any format of :mod:`subalign.io.formats`.
     format, tomograms, project_dir, subtomograms, pixel_size, particle_wedge, box_size, edge
         How to read it, as for ``subalign batch``.
+    dedupe_angstrom : float, optional
+        Drop every particle that repeats an earlier one: the same file, or its centre
+        (coordinate plus shift) within this distance in the same tomogram, as RELION's
+        duplicate removal does; null keeps them (a particle in both halves is refused).
     truth : str, optional
         A particle set of the same particles with their true poses and classes (simulated
         data): each round then reports the pose errors (and, classifying, the adjusted Rand
@@ -135,6 +139,7 @@ class RefineRunConfig(AlignSettings):
     particle_wedge: WedgeConfig = field(default_factory=WedgeConfig)
     box_size: Optional[int] = None
     edge: str = "error"
+    dedupe_angstrom: Optional[float] = None
     truth: Optional[str] = None
     initial_lowpass_angstrom: float = 60.0
     rounds: int = 8

@@ -12,10 +12,12 @@ particles' pixel size.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from subalign.errors import ConfigError, VolumeError, check_number
@@ -31,6 +33,8 @@ from subalign.plugin.manager import default_plugin_set
 from subalign.workflows.maps import parse_symmetry, soft_sphere_mask
 from subalign.workflows.batch.plan import _check_files, _tilts, align_part, check_alignable
 from subalign.workflows.rounds.config import ScheduleConfig
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_MASK_RADIUS", "RefineInputs", "read_box_map", "read_inputs"]
 
@@ -168,6 +172,33 @@ def _read_set(config: DictConfig, path: str, field: str) -> ParticleSet:
         wedge=None if wedge is None else TiltRange.parse(wedge, field="particle_wedge.tilt_range_deg"))
 
 
+def drop_duplicates(particles: ParticleSet, distance: float) -> ParticleSet:
+    """``particles`` without those that repeat an earlier one: the same file, or a centre
+    (coordinate plus shift, Angstrom) within ``distance`` of an earlier one's in the same
+    tomogram. Logs how many were dropped and the first rows."""
+    from scipy.spatial import cKDTree
+
+    names = [str(particles.resolve(n).resolve()) if n else f"#{k}"
+             for k, n in enumerate(particles.fields["subtomogram"])]
+    first = {}
+    keep = np.array([first.setdefault(name, k) == k for k, name in enumerate(names)])
+    if particles.has("x") and particles.coordinate_unit is not None and particles.pixel_size:
+        centres = (particles.coordinates(particles.coordinate_frame, 1.0)
+                   + particles.shifts * particles.pixel_size)
+        tomograms = particles.fields["tomogram"].to_numpy()
+        for name in pd.unique(tomograms):
+            rows = np.flatnonzero((tomograms == name) & ~np.isnan(centres).any(axis=1))
+            for first, second in sorted(cKDTree(centres[rows]).query_pairs(distance)):
+                if keep[rows[first]]:
+                    keep[rows[second]] = False
+    dropped = np.flatnonzero(~keep)
+    if len(dropped):
+        logger.warning("dropped %d duplicate particle(s) (same file, or within %g A): rows %s",
+                       len(dropped), distance, ", ".join(str(r + 1) for r in dropped[:10])
+                       + (" ..." if len(dropped) > 10 else ""))
+    return particles.take(keep)
+
+
 def check_half_sets(particles: ParticleSet) -> None:
     """A gold standard that cannot be fooled: half-set labels are 1 or 2 for every particle
     (or absent, for a random split), and no particle, by file or by position in its
@@ -269,6 +300,9 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
         plugins.create(kind, align[kind])
     particles = _read_set(config, config.particles, "particles")
     check_alignable(particles)
+    if config.dedupe_angstrom is not None:
+        check_number(config.dedupe_angstrom, "dedupe_angstrom", at_least=0)
+        particles = drop_duplicates(particles, float(config.dedupe_angstrom))
     check_half_sets(particles)
     if len(particles) < least:
         raise ConfigError(f"{config.particles}: expected at least {least} particles, found "

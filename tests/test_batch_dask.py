@@ -262,3 +262,68 @@ def test_ctrl_c_is_one_line_and_the_rerun_aligns_every_pair_once(sim16, tmp_path
                            text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     assert sorted(record_indices(out).tolist()) == list(range(28))
+
+
+STAND_IN_SBATCH = """#!/bin/bash
+# sbatch stand-in: run a copy of the job script as a local process group, print its job id
+dir="{jobs}"
+id=$(( (RANDOM % 90000) + 10000 ))
+if [ -n "$1" ]; then cp "$1" "$dir/$id.sh"; else cat > "$dir/$id.sh"; fi
+setsid bash "$dir/$id.sh" > "$dir/$id.log" 2>&1 < /dev/null &
+echo $! > "$dir/$id.pid"
+echo "Submitted batch job $id"
+"""
+STAND_IN_SCANCEL = """#!/bin/bash
+for id in "$@"; do pid=$(cat "{jobs}/$id.pid" 2>/dev/null) && kill -- -"$pid" 2>/dev/null; done
+exit 0
+"""
+
+
+def _stand_in_slurm(folder: Path, *, starts: bool) -> dict:
+    """An environment whose PATH has sbatch, scancel and squeue stand-ins: jobs run as local
+    processes (``starts``), or are accepted and never start."""
+    jobs = folder / "jobs"
+    jobs.mkdir(parents=True)
+    scripts = {"sbatch": STAND_IN_SBATCH if starts else "#!/bin/bash\necho 'Submitted batch job 4242'\n",
+               "scancel": STAND_IN_SCANCEL, "squeue": "#!/bin/bash\nexit 0\n"}
+    for name, text in scripts.items():
+        (folder / name).write_text(text.format(jobs=jobs))
+        (folder / name).chmod(0o755)
+    env = _env()
+    env["PATH"] = f"{folder}{os.pathsep}{env['PATH']}"
+    return env
+
+
+@pytest.mark.slow
+def test_slurm_end_to_end_with_stand_in_sbatch(sim16, tmp_path):
+    """executor=slurm on one machine: with sbatch/scancel stand-ins that run each job script
+    locally the batch completes like a local one and no job is left running; with an
+    sbatch whose jobs never start, start_timeout_s stops it in one line, exit 2."""
+    pytest.importorskip("dask_jobqueue")
+    out = tmp_path / "slurm"
+    args = _args(sim16, out, "mode=all", "executor=slurm", "executor.workers=1",
+                 "executor.slurm.cores=2", "executor.slurm.start_timeout_s=120")
+    done = subprocess.run([str(SUBALIGN), "batch", *args], env=_stand_in_slurm(tmp_path / "s1", starts=True),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert sorted(record_indices(out).tolist()) == list(range(28))
+    assert "on 1 SLURM jobs of 2 workers" in done.stdout
+    for pid in (tmp_path / "s1" / "jobs").glob("*.pid"):  # every job ends (scancel, or on its own)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(int(pid.read_text()), 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.killpg(int(pid.read_text()), signal.SIGKILL)
+            pytest.fail(f"job {pid.stem} still running 60 s after the batch")
+    never = _args(sim16, tmp_path / "never", "mode=all", "executor=slurm", "executor.workers=1",
+                  "executor.slurm.start_timeout_s=3")
+    stuck = subprocess.run([str(SUBALIGN), "batch", *never], env=_stand_in_slurm(tmp_path / "s2", starts=False),
+                           capture_output=True, text=True, timeout=300)
+    assert stuck.returncode == 2
+    assert stuck.stderr.splitlines()[-1] == (
+        "subalign: error: executor.slurm.start_timeout_s: no SLURM job started a worker within 3 s; "
+        "the jobs were cancelled (see squeue for the queue; rerun the same command to resume)")

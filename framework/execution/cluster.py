@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, List, Optional
 
-from subalign.errors import ConfigError, MissingExtraError, check_number
+from subalign.errors import ConfigError, MissingExtraError, SubalignError, check_number
 
 __all__ = ["EXECUTOR_KINDS", "DaskRun", "ExecutorConfig", "SlurmConfig", "check_executor",
            "dask_executor", "slurm_cluster"]
@@ -65,6 +65,9 @@ class SlurmConfig:
         Network interface of workers and scheduler (``ib0``).
     python : str, optional
         The interpreter the jobs run (default: this one).
+    start_timeout_s : float, optional
+        Seconds to wait for the first job to start a worker; then the jobs are cancelled and
+        the command stops in one line (null: wait as long as the queue takes).
     """
 
     queue: Optional[str] = None
@@ -78,6 +81,7 @@ class SlurmConfig:
     log_directory: Optional[str] = None
     interface: Optional[str] = None
     python: Optional[str] = None
+    start_timeout_s: Optional[float] = None
 
 
 @dataclass
@@ -127,6 +131,8 @@ def check_executor(config: Any) -> None:
         check_number(config.workers, "executor.workers", at_least=1, integer=True)
     check_number(config.tasks_per_worker, "executor.tasks_per_worker", at_least=1, integer=True)
     check_number(config.slurm.cores, "executor.slurm.cores", at_least=1, integer=True)
+    if config.slurm.start_timeout_s is not None:
+        check_number(config.slurm.start_timeout_s, "executor.slurm.start_timeout_s", above=0)
     _distributed()
     if config.address is not None:
         _check_reachable(str(config.address))
@@ -177,6 +183,20 @@ def _workers_ignore_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _wait_for_a_job(client, cluster, timeout_s: float | None) -> None:
+    """Wait up to ``timeout_s`` for a SLURM job's worker; else cancel the jobs and stop."""
+    if timeout_s is None:
+        return
+    try:
+        client.wait_for_workers(1, timeout=float(timeout_s))
+    except Exception:  # distributed raises TimeoutError (asyncio's or the builtin)
+        client.close()
+        cluster.close()
+        raise SubalignError(f"executor.slurm.start_timeout_s: no SLURM job started a worker "
+                            f"within {float(timeout_s):g} s; the jobs were cancelled (see squeue "
+                            "for the queue; rerun the same command to resume)") from None
 
 
 def _distributed():
@@ -258,6 +278,7 @@ def dask_executor(config: Any) -> Iterator[DaskRun]:
         jobs = int(config.workers or 1)
         cluster.scale(jobs=jobs)
         client = distributed.Client(cluster)
+        _wait_for_a_job(client, cluster, config.slurm.start_timeout_s)
         workers = jobs * int(config.slurm.cores)
         description = f"{jobs} SLURM jobs of {config.slurm.cores} workers"
     else:

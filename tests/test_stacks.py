@@ -438,3 +438,36 @@ def test_a_particle_seen_in_one_tilt_has_a_one_image_stack(stack_copy):
     box = read_box(stack_copy)
     assert box.volume.shape == (32, 32, 32)
     assert read_particles(stack_copy / "optimisation_set.star").tilt_ranges()[0].max_deg == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_check_before_work_counts_a_stacks_images_from_its_header(stack_copy):
+    from subalign.io.mrc import read_map, write_volume
+
+    path = stack_copy / "stacks" / "particle_000002.mrcs"
+    write_volume(path, read_map(path).data[:50], voxel_size=10.0)
+    particles = read_particles(stack_copy / "optimisation_set.star")
+    with SubtomogramReader(particles) as reader:
+        reader.check(0)  # the intact stack passes
+        message = one_line_error(lambda: reader.check(1))
+    assert message.endswith("stack stacks/particle_000002.mrcs holds 50 images; expected 121 (one "
+                            "per tilt of the tomogram) or 120 (one per visible tilt)")
+
+
+def test_a_3d_box_reads_its_weight_volume_when_asked(tmp_path, wedge_weight):
+    import mrcfile
+
+    half, _ = wedge_weight
+    with mrcfile.new(tmp_path / "w.mrc") as mrc:
+        mrc.set_data(np.concatenate([half, 2 * half]).astype(np.float32))
+    with mrcfile.new(tmp_path / "p.mrc") as mrc:
+        mrc.set_data(np.random.default_rng(3).normal(size=(32,) * 3).astype(np.float32))
+    (tmp_path / "set.star").write_text("data_particles\n\nloop_\n_rlnAngleRot #1\n_rlnAngleTilt #2\n"
+                                       "_rlnAnglePsi #3\n_rlnImageName #4\n_rlnCtfImage #5\n"
+                                       "0 0 0 p.mrc w.mrc\n")
+    particles = read_particles(tmp_path / "set.star")
+    with SubtomogramReader(particles) as reader:
+        assert reader(0).weight is None  # not read unless asked
+    with SubtomogramReader(particles, weights=True) as reader:
+        box = reader(0)
+    assert box.weight.layout == "half+multiplicity"
+    np.testing.assert_array_equal(box.weight.weight, half)

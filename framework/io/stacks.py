@@ -36,7 +36,7 @@ from subalign.io.tiltseries import TiltSeries
 from subalign.numerics.ctf import ctf_2d, dose_weight_2d
 from subalign.numerics.insertion import insert_sections, reconstruct
 
-__all__ = ["StackBox", "assign_stack_wedges", "reconstruct_stack", "tilt_geometry",
+__all__ = ["StackBox", "assign_stack_wedges", "reconstruct_stack", "stack_layout", "tilt_geometry",
            "tilt_series_of", "visible_frames", "OFF_AXIS_LIMIT_DEG", "off_axis_summary", "read_stack"]
 
 VISIBLE = "rlnTomoVisibleFrames"
@@ -95,14 +95,20 @@ def visible_frames(particles: ParticleSet, index: int, tilts: int) -> np.ndarray
     return flags.astype(bool)
 
 
-def _slices(particles: ParticleSet, index: int, stack: np.ndarray, visible: np.ndarray,
-            name: str) -> np.ndarray:
-    """The visible tilts' images, shape (v, N, N), chosen by counting (module docstring)."""
-    count = len(stack)
+def stack_layout(particles: ParticleSet, index: int, count: int, name: str) -> np.ndarray | None:
+    """Which slices of particle ``index``'s stack of ``count`` images to use, told by
+    counting (module docstring): a bool mask over the slices (one per tilt), or None (one per
+    visible tilt: all of them). Anything else is an error naming the stack.
+
+    Returns
+    -------
+    ndarray of bool, shape (count,), or None
+    """
+    visible = visible_frames(particles, index, len(tilt_series_of(particles, index)))
     if count == len(visible):
-        return stack[visible]
+        return visible
     if count == int(visible.sum()):
-        return stack
+        return None
     raise row_error(particles.label, index, "rlnImageName",
                     f"stack {name} holds {count} images; expected {len(visible)} (one per tilt "
                     f"of the tomogram) or {int(visible.sum())} (one per visible tilt)")
@@ -127,7 +133,9 @@ def reconstruct_stack(particles: ParticleSet, index: int, stack: np.ndarray, nam
     """
     series = tilt_series_of(particles, index)
     visible = visible_frames(particles, index, len(series))
-    images = _slices(particles, index, np.asarray(stack, dtype=np.float32), visible, name)
+    layout = stack_layout(particles, index, len(stack), name)
+    images = np.asarray(stack, dtype=np.float32)
+    images = images if layout is None else images[layout]
     if not visible.any():
         raise row_error(particles.label, index, VISIBLE, "no tilt is visible; expected at least one")
     frame = series.frame.rotation

@@ -27,7 +27,7 @@ import numpy as np
 from subalign.errors import SubalignError
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet, ParticleTableError, row_error
-from subalign.io.stacks import StackBox, read_stack, reconstruct_stack, tilt_series_of, visible_frames
+from subalign.io.stacks import StackBox, read_stack, reconstruct_stack, stack_layout
 from subalign.io.weights import WeightVolume, read_weight_volume
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import check_volume
@@ -291,14 +291,11 @@ class SubtomogramReader:
             raise self._error(index, "subtomogram", str(exc)) from None
         self._check_pixel(index, "subtomogram", voxel, str(path))
         if self.particles.stacks:
+            if shape[-1] != shape[-2]:
+                raise self._error(index, "subtomogram", f"stack {name} holds images of "
+                                                        f"{shape[-2:]} pixels; expected square ones")
             self._check_box(index, name, shape[-1], "its images are")
-            visible = visible_frames(self.particles, index, len(tilt_series_of(self.particles, index)))
-            count = shape[0] if len(shape) == 3 else 1
-            if count not in (len(visible), int(visible.sum())) or shape[-1] != shape[-2]:
-                raise self._error(index, "subtomogram",
-                                  f"stack {name} holds {count} images of {shape[-2:]}; expected "
-                                  f"{len(visible)} (one per tilt) or {int(visible.sum())} (one per "
-                                  "visible tilt) square images")
+            stack_layout(self.particles, index, shape[0] if len(shape) == 3 else 1, name)
         elif shape != (self.box_size,) * 3 and self.box_size is not None:
             raise self._error(index, "subtomogram",
                               f"{name} holds a (z, y, x) = {shape} volume; expected "

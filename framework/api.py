@@ -8,7 +8,10 @@ It re-exports from the layers below; nothing in the core imports it.
   :class:`CalibratedObjective`,
   :class:`Optimizer`, :class:`OptimizerState`, :class:`Sampler`, :class:`Constraint`,
   :class:`Parameterization`, :class:`Refiner`, :class:`RefinementProblem`,
-  :class:`RefinementResult`;
+  :class:`RefinementResult`, :class:`WeightedScore`, :class:`Measurement`,
+  :class:`MeasurementModel`;
+- measurement models: :class:`Acquisition`, :class:`TiltPlanes`, :class:`SampledWeights`
+  (and :class:`TiltRange`), :func:`rotated_weights`, :func:`model_weights`;
 - building a constrained score: :class:`ConstrainedScore`, :class:`ConstrainedObjective`,
   :class:`ConstrainedScoreConfig`, and the spectra :func:`forward`, :func:`inverse`;
 - geometry and parameterizations: :class:`RigidTransform`, :class:`TiltRange`,
@@ -39,12 +42,21 @@ from subalign.numerics.parameterization import (
     IncrementParameterization,
     chain_jacobian,
 )
+from subalign.numerics.measurement import (
+    Acquisition,
+    SampledWeights,
+    TiltPlanes,
+    model_weights,
+    rotated_weights,
+)
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.hookspecs import hookimpl
 from subalign.plugin.protocols import (
     BinnableScore,
     CalibratedObjective,
     Constraint,
+    Measurement,
+    MeasurementModel,
     Objective,
     Optimizer,
     OptimizerState,
@@ -54,6 +66,7 @@ from subalign.plugin.protocols import (
     Refiner,
     Sampler,
     Score,
+    WeightedScore,
 )
 from subalign.scoring.constrained import (
     ConstrainedObjective,
@@ -62,11 +75,13 @@ from subalign.scoring.constrained import (
 )
 
 #: ``(major, minor)`` of this plugin API: 1.0 the layered API of subalign 0.1; 1.1 (0.2)
-#: the framework bins every ConstrainedScoreConfig score itself, and moved names warn.
-API_VERSION = (1, 1)
+#: the framework bins every ConstrainedScoreConfig score itself, and moved names warn; 1.2
+#: (0.3) measurement models: the ``measurement`` kind, the WeightedScore capability.
+API_VERSION = (1, 2)
 
 __all__ = [
     "API_VERSION",
+    "Acquisition",
     "AxisParameterization",
     "BinnableScore",
     "CalibratedObjective",
@@ -77,6 +92,8 @@ __all__ = [
     "Constraint",
     "EulerParameterization",
     "IncrementParameterization",
+    "Measurement",
+    "MeasurementModel",
     "Objective",
     "Optimizer",
     "OptimizerState",
@@ -85,15 +102,20 @@ __all__ = [
     "RefinementResult",
     "Refiner",
     "RigidTransform",
+    "SampledWeights",
     "Sampler",
     "Score",
+    "TiltPlanes",
     "TiltRange",
+    "WeightedScore",
     "chain_jacobian",
     "euler_zyz_to_matrix",
     "forward",
     "hookimpl",
     "inverse",
+    "model_weights",
     "rotation_angle_deg",
+    "rotated_weights",
     "rotation_vector_to_matrix",
     "transform_distance_term",
 ]

@@ -2,6 +2,7 @@
 
 from subalign.testing import (
     ConstraintContract,
+    MeasurementContract,
     OptimizerContract,
     RefinerContract,
     SamplerContract,
@@ -84,3 +85,20 @@ class TestIndependent(RefinerContract):
 class TestExhaustiveScan(RefinerContract):
     refiner = "exhaustive_scan"
     rotation_tol_deg = 16.0
+
+
+class TestTiltRangeMeasurement(MeasurementContract):
+    measurement = "tilt_range"
+    # The contract's beams wander up to 8 degrees off the series: 94.6% of their planes' points
+    # lie inside the single-axis wedge (measured), the rest outside.
+    in_plane_fraction = 0.9
+
+
+class TestPlanesMeasurement(MeasurementContract):
+    measurement = "planes"
+
+
+class TestCtfMeasurement(MeasurementContract):
+    measurement = "ctf"
+    # CTF zeros on the planes: a few percent of in-plane frequencies are weighted 0.
+    in_plane_fraction = 0.9

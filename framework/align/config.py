@@ -43,6 +43,7 @@ DEFAULT_PLUGINS = {
     "sampler": "so3_uniform",
     "constraint": "full",
     "refiner": "stochastic_parallel",
+    "measurement": "ctf",
 }
 
 
@@ -160,6 +161,11 @@ class AlignSettings:
         Seed of stochastic refiners.
     score, optimizer, sampler, constraint, refiner : dict
         The plugin of each kind and its settings (``{"name": ..., field: value}``).
+    measurement : dict
+        How each particle of a set was measured (``measurement`` plugins:
+        :mod:`subalign.numerics.measurement`); ``ctf`` by default, which is each particle's
+        tilt range where its set says nothing more (a single pair of volumes always has
+        the config's wedges).
     """
 
     max_shift_voxels: Optional[float] = None
@@ -178,6 +184,7 @@ class AlignSettings:
     sampler: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["sampler"]})
     constraint: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["constraint"]})
     refiner: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["refiner"]})
+    measurement: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["measurement"]})
 
 
 @dataclass

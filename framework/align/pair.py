@@ -28,6 +28,7 @@ from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform
 from subalign.numerics.threads import single_blas_thread
 from subalign.numerics.volumes import check_volume
 from subalign.plugin.manager import PluginSet, default_plugin_set
+from subalign.scoring.measured import prepare_score
 from subalign.plugin.protocols import (
     CalibratedObjective,
     Objective,
@@ -138,7 +139,8 @@ def race_score(plugins: PluginSet, score_node: Any, overrides: Any) -> Any:
 
 
 def align_pair(
-    config: Any, fixed: np.ndarray, moving: np.ndarray, *, plugins: PluginSet | None = None
+    config: Any, fixed: np.ndarray, moving: np.ndarray, *, plugins: PluginSet | None = None,
+    models: tuple | None = None,
 ) -> AlignmentResult:
     """Align ``moving`` onto ``fixed``.
 
@@ -153,6 +155,9 @@ def align_pair(
         ``[z, y, x]`` volumes of equal shape.
     plugins : PluginSet, optional
         Default: the process-wide set from installed entry points.
+    models : (fixed, moving) measurement models, optional
+        How each volume was measured (:mod:`subalign.numerics.measurement`), in place of the
+        config's wedges; default the config's tilt ranges.
 
     Returns
     -------
@@ -167,7 +172,7 @@ def align_pair(
             f"moving: expected the shape of fixed {fixed.shape}, found {moving.shape}"
         )
     with single_blas_thread():
-        result = _align(config, plugins, fixed, moving)
+        result = _align(config, plugins, fixed, moving, models)
     result.seconds = time.perf_counter() - started
     if result.confidence is not None and result.confidence < LOW_CONFIDENCE:
         log.warning("low confidence %.3f: another basin scores nearly as well; the result "
@@ -178,10 +183,10 @@ def align_pair(
 
 
 def _align(config: Any, plugins: PluginSet, fixed: np.ndarray,
-           moving: np.ndarray) -> AlignmentResult:
+           moving: np.ndarray, models: tuple | None = None) -> AlignmentResult:
     """:func:`align_pair` on a merged ``config`` and checked volumes: search, then the
     polish race (``seconds`` is set by the caller)."""
-    tilts = resolve_tilts(config)
+    tilts = resolve_tilts(config) if models is None else tuple(models)
     score_node = dict(config.score)
     settings = search_settings(config)
     optimizer = plugins.create("optimizer", config.optimizer)
@@ -203,11 +208,11 @@ def _align(config: Any, plugins: PluginSet, fixed: np.ndarray,
     params, value, winner, gaps = refined.params, refined.value, refined.params, []
     final, polish_steps = search.objective, 0
     if settings.two_stage:
-        final = plugins.create("score", score_node).prepare(fixed, moving, *tilts)
+        final = prepare_score(plugins.create("score", score_node), fixed, moving, *tilts)
         starts = distinct_basins(refined.candidates or [(params, value)], parameterization,
                                  config.polish_basins)
         second = (None if second is None or len(starts) < 2  # only a race asks a second
-                  else second.prepare(fixed, moving, *tilts))  # opinion
+                  else prepare_score(second, fixed, moving, *tilts))  # opinion
         race = polish_race(
             final, second, optimizer, parameterization,
             [parameterization.to_params(search.to_full(parameterization.to_transform(start)))

@@ -54,12 +54,21 @@ class StackBox:
         ``Q``: tomogram ``(x, y, z)`` -> box coordinates.
     multiplicity, weight : ndarray of shape (N, N, N)
         On the full DFT grid, ``numpy.fft`` order.
+    beams : ndarray of shape (T, 3)
+        The beam direction of each inserted (visible) tilt in box coordinates.
     """
 
     volume: np.ndarray
     frame: np.ndarray
     multiplicity: np.ndarray
     weight: np.ndarray
+    beams: np.ndarray
+
+    @property
+    def transfer(self) -> np.ndarray:
+        """The box's transfer ``weight / max(multiplicity, 1)`` (:mod:`subalign.numerics.measurement`),
+        shape (N, N, N) on the full DFT grid."""
+        return self.weight / np.maximum(self.multiplicity, 1.0)
 
 
 def tilt_series_of(particles: ParticleSet, index: int) -> TiltSeries:
@@ -148,7 +157,8 @@ def reconstruct_stack(particles: ParticleSet, index: int, stack: np.ndarray, nam
                  amplitude_contrast=optics.amplitude_contrast, scale=series.ctf_scale[visible])
     dose = dose_weight_2d(size, pixel, series.pre_exposure[visible])
     sections = insert_sections(images, rotations, ctf**2 * dose)
-    return StackBox(reconstruct(sections), frame, sections.multiplicity, sections.weight)
+    return StackBox(reconstruct(sections), frame, sections.multiplicity, sections.weight,
+                    rotations[:, 2])
 
 
 def read_stack(path) -> tuple[np.ndarray, float]:

@@ -30,6 +30,8 @@ from subalign.io.particles import ParticleSet, ParticleTableError, row_error
 from subalign.io.stacks import StackBox, read_stack, reconstruct_stack, stack_layout
 from subalign.io.weights import WeightVolume, read_weight_volume
 from subalign.numerics.geometry import RigidTransform
+from subalign.numerics.measurement import Acquisition, full_spectrum
+from subalign.numerics.wedge import TiltRange
 from subalign.numerics.volumes import check_volume
 
 __all__ = ["EDGE_MODES", "Subtomogram", "SubtomogramReader"]
@@ -69,6 +71,17 @@ class Subtomogram:
     def set_pose(self, found: RigidTransform) -> RigidTransform:
         """The set's pose of the particle from a pose ``found`` for this box."""
         return self.frame.inverse().compose(found)
+
+    def acquisition(self, tilt_range: TiltRange) -> Acquisition:
+        """What is known of how this box was measured, for a measurement plugin: its tilt
+        range (the set's), and for a box made from a 2-D stack its beams and transfer, for a
+        3-D box with a weight volume that volume as its transfer."""
+        size = self.volume.shape[0]
+        if self.stack is not None:
+            return Acquisition(size, tilt_range, self.stack.beams, self.stack.transfer)
+        if self.weight is not None:
+            return Acquisition(size, tilt_range, transfer=full_spectrum(self.weight.weight))
+        return Acquisition(size, tilt_range)
 
 
 class SubtomogramReader:

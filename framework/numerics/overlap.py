@@ -14,9 +14,10 @@ from functools import lru_cache
 import numpy as np
 
 from subalign.numerics.fourier import fourier_grid
+from subalign.numerics.measurement import model_overlaps, rotated_weights
 from subalign.numerics.wedge import TiltRange, wedge_mask
 
-__all__ = ["expected_overlap", "overlap_rotations", "overlap_weight"]
+__all__ = ["expected_model_overlap", "expected_overlap", "overlap_rotations", "overlap_weight"]
 
 
 @lru_cache(maxsize=1)
@@ -47,6 +48,24 @@ def expected_overlap(shape: tuple[int, int, int], fixed_tilt: TiltRange, moving_
     kept = [(weights * (fixed_mask & wedge_mask(shape, moving_tilt, r, margin=margin))).sum()
             for r in overlap_rotations()]
     return float(np.mean(kept) / weights.sum())
+
+
+def expected_model_overlap(shape: tuple[int, int, int], fixed_model, moving_model,
+                           max_frequency: float, margin: float) -> float:
+    """:func:`expected_overlap` of two measurement models
+    (:mod:`subalign.numerics.measurement`): the mean over :func:`overlap_rotations` of
+    :func:`~subalign.numerics.measurement.model_overlaps`; two tilt ranges give
+    :func:`expected_overlap` (cached)."""
+    if isinstance(fixed_model, TiltRange) and isinstance(moving_model, TiltRange):
+        return expected_overlap(tuple(shape), fixed_model, moving_model, max_frequency, margin)
+    grid = fourier_grid(tuple(shape))
+    band = (grid.radius <= max_frequency) & (grid.radius > 0)
+    xi = np.stack([f[band] for f in grid.frequency_xyz()], axis=-1)
+    weights = grid.hermitian_weights[band]
+    fixed = rotated_weights(fixed_model, xi, None, shape[0], margin)
+    return float(np.mean([model_overlaps(fixed, rotated_weights(moving_model, xi, r, shape[0],
+                                                                margin), weights)
+                          for r in overlap_rotations()]))
 
 
 def overlap_weight(overlap, expected: float, min_overlap: float = 0.2):

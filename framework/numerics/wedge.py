@@ -26,6 +26,7 @@ measures the plane through ``x`` and ``(0, cos alpha, sin alpha)``. A volume wit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -39,10 +40,16 @@ TILT_AXES = ("y", "x")
 
 @dataclass(frozen=True)
 class TiltRange:
-    """A single-axis tilt range in degrees, ``-90 <= min_deg <= max_deg <= 90``."""
+    """A single-axis tilt range in degrees, ``-90 <= min_deg <= max_deg <= 90``.
+
+    It is also the binary measurement model ``tilt_range``
+    (:mod:`subalign.numerics.measurement`): :meth:`weights` is :func:`measured`.
+    """
 
     min_deg: float
     max_deg: float
+    kind: ClassVar[str] = "tilt_range"
+    binary: ClassVar[bool] = True
 
     @classmethod
     def parse(cls, value, *, field: str = "tilt_range_deg") -> "TiltRange":
@@ -65,6 +72,16 @@ class TiltRange:
     def is_full(self) -> bool:
         """True when nothing is missing (``[-90, 90]``)."""
         return self.min_deg <= -90.0 and self.max_deg >= 90.0
+
+    def weights(self, frequencies: np.ndarray, size: int, *, margin: float = 0.0) -> np.ndarray:
+        """Whether each frequency ``(..., 3)`` ``(x, y, z)`` in cycles/voxel of a box of edge
+        ``size`` was measured, bool (...) (:func:`measured`)."""
+        frequencies = np.asarray(frequencies, dtype=float)
+        return measured(frequencies[..., 0], frequencies[..., 2], self, margin=margin, size=size)
+
+    def tilt_range(self) -> "TiltRange":
+        """The model's single-axis wedge: itself."""
+        return self
 
 
 def wedge_mask(

@@ -88,6 +88,20 @@ def subalign_register_refiners(register) -> None:
     """
 
 
+@hookspec
+def subalign_register_measurements(register) -> None:
+    """Register measurement models (protocol :class:`subalign.plugin.protocols.Measurement`).
+
+    A measurement plugin builds each particle's model of how it was measured (its Fourier
+    transfer: a tilt range, the measured planes, CTF^2 x dose) from what the particle set
+    knows of its acquisition; ``batch``, ``average`` and ``classify`` choose one with
+    ``measurement=<name>``. Called once when the plugin manager is built.
+
+    :param register: ``register(name, plugin_class, config_class)``.
+    :return: ignored.
+    """
+
+
 # --------------------------------------------------------------------------------------
 # Observer hooks: called during an alignment; every implementation is called.
 # --------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Protocols of the five plugin kinds, and the small records they exchange.
+"""Protocols of the six plugin kinds, and the small records they exchange.
 
 The search stage (:mod:`subalign.search`) and the pair orchestrator
 (:mod:`subalign.align`) talk to plugins only through these. Shapes follow the conventions
@@ -20,6 +20,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import numpy as np
 
 from subalign.numerics.geometry import RigidTransform
+from subalign.numerics.measurement import Acquisition
 from subalign.numerics.wedge import TiltRange
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "CalibratedObjective",
     "Constraint",
     "Objective",
+    "Measurement",
+    "MeasurementModel",
     "Optimizer",
     "OptimizerState",
     "Parameterization",
@@ -35,6 +38,7 @@ __all__ = [
     "RefinementResult",
     "Sampler",
     "Score",
+    "WeightedScore",
 ]
 
 
@@ -91,6 +95,56 @@ class Score(Protocol):
         moving_tilt: TiltRange,
     ) -> Objective:
         """Precompute what does not depend on the transform; volumes (N, N, N) ``[z, y, x]``."""
+
+
+@runtime_checkable
+class WeightedScore(Score, Protocol):
+    """A score that takes measurement models (:class:`MeasurementModel`) where a
+    :class:`Score` takes tilt ranges: a capability.
+
+    Every score is prepared with ``fixed_tilt`` and ``moving_tilt``. A score whose class
+    sets ``accepts_measurement_models = True`` gets each particle's measurement model there
+    (a :class:`~subalign.numerics.wedge.TiltRange` is one); any other score gets the model's
+    single-axis wedge, ``model.tilt_range()``, so scores written before 0.3 keep working.
+    """
+
+    accepts_measurement_models: bool
+
+
+@runtime_checkable
+class MeasurementModel(Protocol):
+    """The Fourier weight (transfer) with which a particle was measured
+    (:mod:`subalign.numerics.measurement`).
+
+    Attributes
+    ----------
+    kind : str
+        ``tilt_range``, ``planes``, ``weights`` or a plugin's own.
+    binary : bool
+        True when :meth:`weights` returns a bool mask (measured or not).
+    """
+
+    kind: str
+    binary: bool
+
+    def weights(self, frequencies: np.ndarray, size: int, *, margin: float = 0.0) -> np.ndarray:
+        """The transfer at ``frequencies`` (..., 3), ``(x, y, z)`` cycles/voxel of a box of
+        edge ``size``, in the model's own (unrotated) frame: shape (...), nonnegative
+        (bool if binary), the same at ``xi`` and ``-xi``; ``margin`` erodes a binary model
+        by that many Fourier voxels."""
+
+    def tilt_range(self) -> TiltRange:
+        """The single-axis wedge that stands for the model where a score takes only tilt
+        ranges."""
+
+
+@runtime_checkable
+class Measurement(Protocol):
+    """Builds each particle's :class:`MeasurementModel` from what is known of its
+    acquisition (``measurement=<name>`` of ``batch``, ``average`` and ``classify``)."""
+
+    def build(self, acquisition: Acquisition) -> MeasurementModel:
+        """The model of one particle; ``acquisition`` describes it in its box's frame."""
 
 
 @runtime_checkable

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from subalign.errors import ConfigError, PluginError, did_you_mean
-from subalign.plugin.protocols import Constraint, Optimizer, Refiner, Sampler, Score
+from subalign.plugin.protocols import Constraint, Measurement, Optimizer, Refiner, Sampler, Score
 
 __all__ = ["KINDS", "PluginEntry", "Registry"]
 
@@ -33,6 +33,7 @@ KINDS: dict[str, tuple[type, str]] = {
     "sampler": (Sampler, "subalign_register_samplers"),
     "constraint": (Constraint, "subalign_register_constraints"),
     "refiner": (Refiner, "subalign_register_refiners"),
+    "measurement": (Measurement, "subalign_register_measurements"),
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -45,10 +45,17 @@ from subalign.errors import ConfigError
 from subalign.numerics.filters import band_limited
 from subalign.numerics.fourier import forward, fourier_grid, inverse
 from subalign.numerics.geometry import RigidTransform, rotation_vector_to_matrix
-from subalign.numerics.overlap import expected_overlap, overlap_weight
+from subalign.numerics.measurement import (
+    comparison_factors,
+    is_binary,
+    model_overlaps,
+    model_weights,
+    rotated_weights,
+)
+from subalign.numerics.overlap import expected_model_overlap, overlap_weight
 from subalign.numerics.spectral import SpectrumSampler, on_grid
 from subalign.numerics.volumes import box_centre, prefilter, rotate_volume
-from subalign.numerics.wedge import TiltRange, measured, wedge_mask
+from subalign.numerics.wedge import TiltRange
 from subalign.scoring.finite_difference import finite_difference_jacobian
 from subalign.scoring.rotation_cache import RotationCache
 from subalign.scoring.settings import ConstrainedScoreConfig
@@ -113,10 +120,11 @@ class ConstrainedObjective:
         # matches at the identity, and the kernel's small error is common to both.
         self.fixed_spectrum = forward(on_grid(fixed) if config.rotation == "fourier" else fixed)
         moving = band_limited(moving, config.max_frequency, config.mask_edge_voxels)
-        self.moving_tilt = moving_tilt
+        self.fixed_tilt, self.moving_tilt = fixed_tilt, moving_tilt
+        self.weighted = not is_binary(fixed_tilt, moving_tilt)
         self.band = (radius <= config.max_frequency) & (radius > 0)
         self.margin = config.wedge_margin_voxels
-        self.fixed_mask = wedge_mask(self.shape, fixed_tilt, margin=self.margin) & self.band
+        self.fixed_mask = (model_weights(fixed_tilt, self.shape, margin=self.margin) > 0) & self.band
         # The band's frequencies (n, 3), (x, y, z), and what each evaluation needs there.
         self.band_frequencies = np.stack([fx[self.band], fy[self.band], fz[self.band]],
                                          axis=-1)
@@ -129,8 +137,12 @@ class ConstrainedObjective:
         self._masks = RotationCache(band_size)
         self._spectra = RotationCache(band_size * 16)
         self._full_masks = RotationCache(self.band.size)
-        self.expected_overlap = expected_overlap(self.shape, fixed_tilt, moving_tilt,
-                                                 config.max_frequency, self.margin)
+        self._factors = RotationCache(band_size * 3)
+        self._fixed_factor = None  # the fixed side's factor at the rotation being evaluated
+        self._fixed_band_weights = rotated_weights(fixed_tilt, self.band_frequencies, None,
+                                                   self.shape[0], self.margin)
+        self.expected_overlap = expected_model_overlap(self.shape, fixed_tilt, moving_tilt,
+                                                       config.max_frequency, self.margin)
         if not self.expected_overlap > 0:
             raise ConfigError(
                 f"wedges {fixed_tilt} and {moving_tilt}: expected Fourier coefficients that "
@@ -165,6 +177,27 @@ class ConstrainedObjective:
             np.where(np.isclose(np.abs(f), 0.5), 0.0, 2j * np.pi * f)
             for f in self.grid.frequency_xyz()]
 
+    def fixed_values(self, mask: np.ndarray) -> np.ndarray:
+        """The fixed band's coefficients over a band mask, times the fixed side's factor of
+        a weighted comparison (:mod:`subalign.numerics.measurement`) at the rotation being
+        evaluated; with binary models ``self.fixed_band[mask]``."""
+        if self._fixed_factor is None:
+            return self.fixed_band[mask]
+        return (self._fixed_factor * self.fixed_band)[mask]
+
+    def weighting(self, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """A weighted comparison at ``rotation``: its support (the band mask), the fixed and
+        moving sides' factors (n,) and the models' overlap, remembered per rotation."""
+        return self._factors.get(rotation, lambda: self._weighting(rotation))
+
+    def _weighting(self, rotation):
+        moving = rotated_weights(self.moving_tilt, self.band_frequencies, rotation,
+                                 self.shape[0], self.margin)
+        support, fixed_factor, moving_factor = comparison_factors(
+            self._fixed_band_weights, moving, self.config.measurement_weighting)
+        overlap = float(model_overlaps(self._fixed_band_weights, moving, self.band_weights))
+        return support, fixed_factor, moving_factor, overlap
+
     # -- what a score implements -------------------------------------------------------
     def residual_parts(self, spectrum: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, Any]:
         """Residuals from the transformed moving spectrum.
@@ -197,11 +230,11 @@ class ConstrainedObjective:
         return self._masks.get(rotation, lambda: self._band_mask(rotation))
 
     def _band_mask(self, rotation: np.ndarray) -> np.ndarray:
-        # Lambda_R M_g (xi) = M_g(R^T xi); rows: xi^T R, of which x and z are needed.
-        unrotated = self.band_frequencies @ np.asarray(rotation, dtype=float)[:, [0, 2]]
-        return self._fixed_band_mask & measured(unrotated[:, 0], unrotated[:, 1],
-                                                self.moving_tilt, margin=self.margin,
-                                                size=self.shape[0])
+        if self.weighted:
+            return self.weighting(rotation)[0]
+        # Lambda_R M_g (xi) = M_g(R^T xi); rows: xi^T R.
+        return self._fixed_band_mask & rotated_weights(self.moving_tilt, self.band_frequencies,
+                                                       rotation, self.shape[0], self.margin)
 
     def common_mask(self, rotation: np.ndarray) -> np.ndarray:
         """``M_f . Lambda_R M_g`` within the frequency band, shape (N, N, N // 2 + 1)."""
@@ -256,15 +289,26 @@ class ConstrainedObjective:
             else self.grid.hermitian_weights
         return float((weights * mask).sum()) / self._band_weight
 
-    def _overlap_rule(self, mask: np.ndarray) -> tuple[float, float]:
-        """``(sqrt(w), extra residual)`` of the overlap rule (module docstring)."""
-        weight = float(overlap_weight(self.overlap(mask), self.expected_overlap,
-                                      self.config.min_overlap))
+    def _overlap_rule(self, mask: np.ndarray,
+                      rotation: np.ndarray | None = None) -> tuple[float, float]:
+        """``(sqrt(w), extra residual)`` of the overlap rule (module docstring); weighted
+        models count the overlap of their weights at ``rotation``."""
+        overlap = (self.weighting(rotation)[3] if self.weighted and rotation is not None
+                   else self.overlap(mask))
+        weight = float(overlap_weight(overlap, self.expected_overlap, self.config.min_overlap))
         return np.sqrt(weight), np.sqrt((1.0 - weight) * self.uninformative_value())
 
     def _mask(self, rotation: np.ndarray) -> np.ndarray:
-        """The common mask in the layout the subclass works in (class docstring)."""
+        """The common mask in the layout the subclass works in (class docstring); for
+        weighted models also sets the fixed side's factor (:meth:`fixed_values`)."""
+        if self.weighted:
+            self._fixed_factor = self.weighting(rotation)[1]
         return self.band_mask(rotation) if self.band_only else self.common_mask(rotation)
+
+    def _moving_factor(self, rotation: np.ndarray):
+        """The moving side's factor (n,) of a weighted comparison at ``rotation``; 1 for
+        binary models."""
+        return self.weighting(rotation)[2] if self.weighted else 1.0
 
     def _laid_out(self, band_values: np.ndarray) -> np.ndarray:
         """Band values in the layout the subclass works in (class docstring)."""
@@ -274,9 +318,11 @@ class ConstrainedObjective:
         self, transform: RigidTransform, *, mask_rotation: np.ndarray | None = None
     ) -> np.ndarray:
         rotation = transform.rotation
-        mask = self._mask(rotation if mask_rotation is None else mask_rotation)
-        spectrum = self.rotated_band(rotation) * self._phase_ramp(transform.translation)
-        scale, extra = self._overlap_rule(mask)
+        held = rotation if mask_rotation is None else mask_rotation
+        mask = self._mask(held)
+        spectrum = (self.rotated_band(rotation) * self._phase_ramp(transform.translation)
+                    * self._moving_factor(held))
+        scale, extra = self._overlap_rule(mask, held)
         return np.append(scale * self.residual_parts(self._laid_out(spectrum), mask)[0], extra)
 
     def value(self, transform: RigidTransform) -> float:
@@ -286,7 +332,8 @@ class ConstrainedObjective:
     def jacobian(self, transform: RigidTransform) -> tuple[np.ndarray, np.ndarray]:
         rotation = transform.rotation
         mask = self._mask(rotation)
-        phase = self._phase_ramp(transform.translation)
+        # The moving side's factor is held at this rotation, as the mask is (eq. 15).
+        phase = self._phase_ramp(transform.translation) * self._moving_factor(rotation)
         if self.config.jacobian == "analytic":
             rotated, rotation_derivatives = self._rotation_derivatives(rotation)
         else:
@@ -313,7 +360,7 @@ class ConstrainedObjective:
                 )
                 columns[k] = (plus - minus) / (2 * step)
         # The mask, and with it the overlap weight, is held at this rotation (eq. 15).
-        scale, extra = self._overlap_rule(mask)
+        scale, extra = self._overlap_rule(mask, rotation)
         jacobian = np.vstack([scale * np.stack(columns, axis=1), np.zeros((1, 6))])
         return np.append(scale * r, extra), jacobian
 
@@ -349,6 +396,9 @@ class ConstrainedObjective:
         ``rotation``; shifts longer than ``max_shift`` voxels (Euclidean) are excluded.
         """
         mask = self.common_mask(rotation)
+        if self.weighted:  # (a F f) conj(b F g): the factors' product in place of the mask
+            _, fixed_factor, moving_factor, _ = self.weighting(rotation)
+            mask = self.to_box(fixed_factor * moving_factor)
         product = self.fixed_spectrum * np.conj(self.to_box(self.rotated_band(rotation))) * mask
         correlation = inverse(product, self.shape)
         shifts = [np.fft.fftfreq(n, d=1.0 / n) for n in self.shape]  # signed integer shifts

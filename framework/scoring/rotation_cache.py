@@ -17,7 +17,8 @@ class RotationCache:
 
     An LM step evaluates its accepted trial and later takes the Jacobian at the same
     rotation, possibly after steps on other candidates; remembering results skips that
-    second rotation. Entries are read-only so no caller can change what is remembered.
+    second rotation. Entries (arrays, or tuples of them) are read-only so no caller can change
+    what is remembered.
 
     Parameters
     ----------
@@ -35,7 +36,9 @@ class RotationCache:
             self._entries.move_to_end(key)
             return self._entries[key]
         value = compute()
-        value.setflags(write=False)
+        for array in (value if isinstance(value, tuple) else (value,)):
+            if isinstance(array, np.ndarray):
+                array.setflags(write=False)
         self._entries[key] = value
         if len(self._entries) > self._capacity:
             self._entries.popitem(last=False)

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from subalign.errors import ConfigError
+from subalign.numerics.measurement import WEIGHTINGS
 
 __all__ = ["JACOBIAN_METHODS", "ROTATION_METHODS", "ConstrainedScoreConfig"]
 
@@ -50,6 +51,10 @@ class ConstrainedScoreConfig:
     min_overlap : float
         Fraction of the expected overlap below which the score is pulled towards the
         uninformative value (module docstring); 0 turns the rule off.
+    measurement_weighting : {"both", "one", "support", "wiener"}
+        How weighted measurement models enter the comparison
+        (:mod:`subalign.numerics.measurement`); binary models (tilt ranges, planes) are
+        compared on their common mask whatever it says.
     """
 
     rotation: str = "fourier"
@@ -60,6 +65,7 @@ class ConstrainedScoreConfig:
     mask_edge_voxels: float = 3.0
     wedge_margin_voxels: float = 1.5
     min_overlap: float = 0.2
+    measurement_weighting: str = "both"
 
     def binned(self, factor: int) -> "ConstrainedScoreConfig":
         """The same settings for volumes binned by ``factor``: frequencies in cycles/voxel
@@ -96,6 +102,11 @@ class ConstrainedScoreConfig:
         if not 0 <= self.min_overlap <= 1:
             raise ConfigError(
                 f"score={score}: score.min_overlap must be in [0, 1], found {self.min_overlap}"
+            )
+        if self.measurement_weighting not in WEIGHTINGS:
+            raise ConfigError(
+                f"score={score}: score.measurement_weighting must be one of {WEIGHTINGS}, "
+                f"found {self.measurement_weighting!r}"
             )
         if not 0 < self.max_frequency <= 0.5:
             raise ConfigError(

@@ -17,6 +17,10 @@ its correlation pulled towards 0 by the same rule the scores apply
 Rotations are processed in batches (vectorized interpolation and masks, one batched inverse
 FFT per batch, in single precision); the cost per rotation is one small inverse FFT and a
 few hundred interpolated coefficients.
+
+Measurement models (:mod:`subalign.numerics.measurement`): with weighted models the
+correlation is that of the two sides multiplied by their factors (``weighting``) over the
+support of both transfers, and the overlap is the models' weighted one, as in the scores.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ from subalign.numerics.fourier import fourier_grid
 from subalign.numerics.geometry import rotation_distance_deg
 from subalign.numerics.spectral import SpectrumSampler, on_grid
 from subalign.numerics.volumes import box_centre
-from subalign.numerics.wedge import TiltRange, measured
 from subalign.numerics.filters import band_limited
-from subalign.numerics.overlap import expected_overlap, overlap_weight
+from subalign.numerics.measurement import comparison_factors, is_binary, model_overlaps
+from subalign.numerics.overlap import expected_model_overlap, overlap_weight
+from subalign.numerics.wedge import TiltRange
 
 __all__ = ["ScanResult", "scan_rotations"]
 
@@ -99,6 +104,7 @@ class _ScanSetup:
     moving: SpectrumSampler
     moving_tilt: TiltRange
     margin: float
+    weighting: str | None
     reference_overlap: float
     centre_phase: np.ndarray
     shifts: tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -106,7 +112,7 @@ class _ScanSetup:
 
     @classmethod
     def of(cls, fixed, moving, fixed_tilt, moving_tilt, max_frequency, margin, mask_edge,
-           max_shift) -> "_ScanSetup":
+           max_shift, weighting) -> "_ScanSetup":
         shape = fixed.shape
         grid = fourier_grid(shape)
         fx, fy, fz = grid.frequency_xyz()
@@ -123,12 +129,13 @@ class _ScanSetup:
             shape=shape, spectrum_shape=grid.spectrum_shape, band=band, xi=xi,
             weights=weights, fixed_values=fixed_values,
             fixed_power=weights * np.abs(fixed_values) ** 2,
-            fixed_kept=measured(xi[:, 0], xi[:, 2], fixed_tilt, margin=margin, size=shape[0]),
+            fixed_kept=fixed_tilt.weights(xi, shape[0], margin=margin),
             moving=SpectrumSampler(band_limited(moving, max_frequency, mask_edge),
                                    SCAN_KERNEL_WIDTH, max_frequency),
             moving_tilt=moving_tilt, margin=margin,
-            reference_overlap=expected_overlap(shape, fixed_tilt, moving_tilt, max_frequency,
-                                               margin),
+            weighting=None if is_binary(fixed_tilt, moving_tilt) else weighting,
+            reference_overlap=expected_model_overlap(shape, fixed_tilt, moving_tilt,
+                                                     max_frequency, margin),
             # rfftn's phase convention puts the origin at index 0, not at the centre c.
             centre_phase=(np.exp(-2j * np.pi * xi @ box_centre(shape)[::-1])
                           / np.sqrt(np.prod(shape))),
@@ -144,23 +151,28 @@ class _ScanSetup:
         unrotated = np.matmul(self.xi[None], batch)
         values = (self.moving.sample(unrotated.reshape(-1, 3)).reshape(len(batch), -1)
                   * self.centre_phase[None])
-        masks = self.fixed_kept[None] & measured(unrotated[..., 0], unrotated[..., 2],
-                                                 self.moving_tilt, margin=self.margin,
-                                                 size=shape[0])
+        moving_weights = self.moving_tilt.weights(unrotated, shape[0], margin=self.margin)
+        if self.weighting is None:
+            fixed_factor = moving_factor = self.fixed_kept[None] & moving_weights
+            overlap = (weights[None] * fixed_factor).sum(axis=1) / float(weights.sum())
+        else:
+            _, fixed_factor, moving_factor = comparison_factors(
+                self.fixed_kept[None], moving_weights, self.weighting)
+            overlap = model_overlaps(self.fixed_kept[None], moving_weights, weights)
         # Single precision for the correlation volumes: they only rank rotations and pick
         # whole-voxel shifts, and complex64 halves the cost of the batch's inverse FFTs.
         product = np.zeros((len(batch),) + self.spectrum_shape, dtype=np.complex64)
-        product[:, self.band] = self.fixed_values[None] * np.conj(values) * masks
+        product[:, self.band] = (self.fixed_values[None] * np.conj(values)
+                                 * (fixed_factor * moving_factor))
         # Correlation over shifts: sum_x f1(x) g1(x - a), in the ortho convention.
         correlation = scipy.fft.irfftn(product, s=shape, axes=(1, 2, 3), norm="ortho")
         correlation = correlation.reshape(len(batch), -1) * float(np.sqrt(np.prod(shape)))
         if self.allowed is not None:
             correlation = np.where(self.allowed[None], correlation, -np.inf)
         best = np.argmax(correlation, axis=1)
-        norms = np.sqrt((self.fixed_power[None] * masks).sum(axis=1)
-                        * (weights[None] * np.abs(values) ** 2 * masks).sum(axis=1))
+        norms = np.sqrt((self.fixed_power[None] * fixed_factor**2).sum(axis=1)
+                        * (weights[None] * np.abs(values) ** 2 * moving_factor**2).sum(axis=1))
         peak = correlation[np.arange(len(batch)), best]
-        overlap = (weights[None] * masks).sum(axis=1) / float(weights.sum())
         value = np.where(norms > 0, peak / np.where(norms > 0, norms, 1.0), 0.0)
         translations = np.stack([shift[best] for shift in self.shifts], axis=1)
         return value * overlap_weight(overlap, self.reference_overlap), overlap, translations
@@ -177,6 +189,7 @@ def scan_rotations(
     wedge_margin_voxels: float,
     mask_edge_voxels: float,
     max_shift: float | None = None,
+    weighting: str = "both",
 ) -> ScanResult:
     """Score every rotation by its best FFT translation's constrained correlation.
 
@@ -184,7 +197,7 @@ def scan_rotations(
     ----------
     fixed, moving : ndarray of shape (N, N, N)
         ``[z, y, x]`` volumes (the search stage passes its binned ones).
-    fixed_tilt, moving_tilt : TiltRange
+    fixed_tilt, moving_tilt : TiltRange or measurement model
     rotations : ndarray of shape (K, 3, 3)
         Active rotations of ``moving`` to rank.
     max_frequency : float
@@ -195,6 +208,8 @@ def scan_rotations(
         Edge of the soft spherical mask.
     max_shift : float, optional
         Longest translation considered (voxels of this box); None: the whole box.
+    weighting : {"both", "one", "support", "wiener"}
+        How weighted measurement models enter (:mod:`subalign.numerics.measurement`).
 
     Returns
     -------
@@ -202,7 +217,7 @@ def scan_rotations(
         Sorted best first.
     """
     setup = _ScanSetup.of(fixed, moving, fixed_tilt, moving_tilt, max_frequency,
-                          wedge_margin_voxels, mask_edge_voxels, max_shift)
+                          wedge_margin_voxels, mask_edge_voxels, max_shift, weighting)
     rotations = np.asarray(rotations, dtype=float)
     translations = np.empty((len(rotations), 3))
     correlations = np.empty(len(rotations))

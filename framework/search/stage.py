@@ -34,6 +34,7 @@ from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import bin_volume, particle_centre
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import PluginSet
+from subalign.scoring.measured import prepare_score
 from subalign.search.scan import scan_rotations
 from subalign.plugin.protocols import (
     BinnableScore,
@@ -150,7 +151,9 @@ class SearchStage:
     settings : SearchSettings
     fixed, moving : ndarray of shape (N, N, N)
         Full-size ``[z, y, x]`` volumes.
-    fixed_tilt, moving_tilt : TiltRange
+    fixed_tilt, moving_tilt : TiltRange or measurement model
+        (:mod:`subalign.numerics.measurement`; a score without the
+        :class:`~subalign.plugin.protocols.WeightedScore` capability gets their tilt ranges).
 
     Attributes
     ----------
@@ -173,7 +176,8 @@ class SearchStage:
         self.fixed = bin_volume(fixed, self.factor)
         self.moving = bin_volume(moving, self.factor)
         self.tilts = (fixed_tilt, moving_tilt)
-        self.objective: Objective = score.prepare(self.fixed, self.moving, fixed_tilt,
+        self.weighting = str(score_node.get("measurement_weighting", "both"))
+        self.objective: Objective = prepare_score(score, self.fixed, self.moving, fixed_tilt,
                                                   moving_tilt)
 
     def starts(self, rotations: np.ndarray) -> list[RigidTransform]:
@@ -188,6 +192,7 @@ class SearchStage:
                 max_frequency=min(settings.scan_max_frequency * self.factor, 0.5),
                 wedge_margin_voxels=settings.scan_wedge_margin_voxels,
                 mask_edge_voxels=SCAN_MASK_EDGE_VOXELS / self.factor, max_shift=max_shift,
+                weighting=self.weighting,
             ).distinct(settings.scan_keep, settings.scan_separation_deg)
             return [RigidTransform(r, t) for r, t in zip(ranked.rotations, ranked.translations)]
         if settings.initial_translation == "fft":

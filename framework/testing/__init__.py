@@ -8,9 +8,11 @@ from subalign.testing.contracts import (
     SamplerContract,
     ScoreContract,
 )
+from subalign.testing.measurement import MeasurementContract
 
 __all__ = [
     "ConstraintContract",
+    "MeasurementContract",
     "OptimizerContract",
     "RefinerContract",
     "SamplerContract",

@@ -5,6 +5,15 @@ rotated wedge measured it, and so is the count of subtomograms measuring each co
 
 ``A = F^-1[ sum_i Lambda_i M_i F(tau_i Lambda_i v_i) / max(sum_i Lambda_i M_i, 1) ]``
 
+With measurement models (:mod:`subalign.numerics.measurement`) the count becomes the sum of
+the particles' transfers ``h_i`` and the data are summed on their supports:
+``sum_i Lambda_i S_i F(...) / max(sum_i Lambda_i h_i, tau)`` with ``tau = 1``. Data whose
+transfer is ``h_i`` (CTF-premultiplied boxes, :mod:`subalign.io.stacks`) are thereby divided
+by the transfer where many particles measured a frequency well (a CTF-corrected average),
+and left as summed where the transfers add up to less than one particle's full measurement
+(a Wiener-like floor that keeps CTF zeros from blowing up). Binary models give the formula
+above exactly.
+
 :class:`WedgeAccumulator` keeps the two sums, so averages of thousands of subtomograms take
 the memory of two spectra, half maps merge by adding their sums (:meth:`merged`), and a
 refinement reads each subtomogram once per round. Coefficients no volume measured stay 0;
@@ -18,7 +27,8 @@ import numpy as np
 from subalign.numerics.fourier import forward, fourier_grid, inverse
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import transform_volume
-from subalign.numerics.wedge import TiltRange, wedge_mask
+from subalign.numerics.measurement import model_weights
+from subalign.numerics.wedge import TiltRange
 
 __all__ = ["WedgeAccumulator", "wedge_compensated_average"]
 
@@ -36,7 +46,7 @@ class WedgeAccumulator:
     spectrum : ndarray of complex, shape (N, N, N // 2 + 1)
         Sum of the measured parts of the aligned spectra.
     weight : ndarray of shape (N, N, N // 2 + 1)
-        How many subtomograms measured each coefficient.
+        How many subtomograms measured each coefficient (the sum of their transfers).
     count : int
         Subtomograms added.
     """
@@ -56,12 +66,12 @@ class WedgeAccumulator:
         volume : ndarray of shape (N, N, N)
         transform : RigidTransform
             Maps the volume onto the common frame (for a particle of pose ``P``: ``P^-1``).
-        tilt : TiltRange
-            The volume's tilt range.
+        tilt : TiltRange or measurement model
+            How the volume was measured (module docstring).
         """
-        mask = wedge_mask(self.shape, tilt, transform.rotation)
-        self.spectrum += forward(transform_volume(volume, transform)) * mask
-        self.weight += mask
+        weights = model_weights(tilt, self.shape, transform.rotation)
+        self.spectrum += forward(transform_volume(volume, transform)) * (weights > 0)
+        self.weight += weights
         self.count += 1
 
     def merged(self, other: "WedgeAccumulator") -> "WedgeAccumulator":

@@ -11,6 +11,11 @@ volumes are therefore standardized (zero mean, unit variance over the box) when 
 and the DC term is excluded from the mask; spectra are orthonormal (``norm="ortho"``).
 Residuals are complex: one per half-spectrum coefficient of the mask, weighted by
 ``sqrt(c * w)`` where ``w`` counts the Hermitian twin, so ``sum |r|^2`` is ``d`` exactly.
+
+Measurement models (:mod:`subalign.numerics.measurement`): with weighted models the
+difference is ``b F(tau Lambda g) - a F f`` over the support of both transfers, with the
+factors of ``score.measurement_weighting`` held at the current rotation in a Jacobian, and
+``c`` still one over the number of compared frequencies. With binary models ``a = b = 1``.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class FourierSpaceObjective(ConstrainedObjective):
         weights = self.band_weights[mask]
         total = weights.sum()
         scale = np.sqrt(weights / total) if total > 0 else weights
-        return scale * (spectrum[mask] - self.fixed_band[mask]), (mask, scale)
+        return scale * (spectrum[mask] - self.fixed_values(mask)), (mask, scale)
 
     def residual_derivative(self, context, spectrum_derivative):
         mask, scale = context
@@ -45,11 +50,16 @@ class FourierSpaceObjective(ConstrainedObjective):
 
     def uninformative_value(self):
         """FCS of unrelated volumes: the mean power of both spectra over the band (the
-        moving volume's unrotated; rotation keeps |xi|)."""
+        moving volume's unrotated; rotation keeps |xi|), each times its factor at the
+        identity with weighted models."""
         if not hasattr(self, "_uninformative"):
             weights = self.band_weights
+            fixed, moving = self.fixed_band, self.rotated_band(np.eye(3))
+            if self.weighted:
+                _, fixed_factor, moving_factor, _ = self.weighting(np.eye(3))
+                fixed, moving = fixed * fixed_factor, moving * moving_factor
             power = [float((weights * np.abs(s) ** 2).sum() / weights.sum())
-                     for s in (self.fixed_band, self.rotated_band(np.eye(3)))]
+                     for s in (fixed, moving)]
             self._uninformative = sum(power)
         return self._uninformative
 
@@ -59,6 +69,7 @@ class FourierSpaceConstrainedScore(ConstrainedScore):
 
     name = "fcs"
     objective_class = FourierSpaceObjective
+    accepts_measurement_models = True
 
 
 @hookimpl

@@ -11,6 +11,14 @@ its orthonormal spectrum over the common mask, as the real and imaginary parts o
 spectrum. By Parseval this is an orthogonal change of basis of the ``N^3`` voxel
 residuals, so the score, ``J^T J`` and ``J^T r`` of the LM step are those of the
 real-space residuals (eq. 1-7), without an inverse FFT per evaluation.
+
+Measurement models (:mod:`subalign.numerics.measurement`). With weighted models the two
+volumes are compared as ``a F f`` and ``b F(kappa_beta g)`` on the support of both transfers,
+``a`` and ``b`` the factors of ``score.measurement_weighting`` (by default each side gets the
+other's transfer, ``a = h_g^R``, ``b = h_f``); normalizing both makes ``d = 2 - 2c`` with ``c``
+the correlation of the two filtered volumes, so the overlap rule's uninformative value stays 2.
+The factors, like the mask, are held at the current rotation in a Jacobian (eq. 15). With
+binary models ``a = b = 1`` on the common mask: the paper's score.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ class RealSpaceObjective(ConstrainedObjective):
         """``sqrt(w)`` over the mask and the stacked, normalized fixed residual part."""
         if mask is not self._fixed_for_mask[0]:
             root = np.sqrt(self.band_weights[mask])
-            unit, _ = _unit(_stacked(self.fixed_band[mask], root))
+            unit, _ = _unit(_stacked(self.fixed_values(mask), root))
             self._fixed_for_mask = (mask, root, unit)
         return self._fixed_for_mask[1:]
 
@@ -73,6 +81,7 @@ class RealSpaceConstrainedScore(ConstrainedScore):
 
     name = "rcs"
     objective_class = RealSpaceObjective
+    accepts_measurement_models = True
 
 
 @hookimpl

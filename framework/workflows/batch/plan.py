@@ -266,7 +266,7 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     _check_choices(config)
     align = align_part(config)
     plugins = default_plugin_set()
-    for kind in ("score", "optimizer", "sampler", "constraint", "refiner"):
+    for kind in ("score", "optimizer", "sampler", "constraint", "refiner", "measurement"):
         plugins.create(kind, align[kind])
     particles = _read_set(config)
     tilts = _tilts(particles)

@@ -39,6 +39,8 @@ from subalign.io.files import atomic_path
 from subalign.io.particles import ParticleSet
 from subalign.io.subtomograms import SubtomogramReader
 from subalign.numerics.geometry import RigidTransform, matrix_to_euler_zyz
+from subalign.numerics.wedge import TiltRange
+from subalign.plugin.manager import default_plugin_set
 
 __all__ = ["FIELDS", "BatchContext", "BatchTask", "context_loads", "row_transform",
            "write_context"]
@@ -98,24 +100,33 @@ def write_context(context: BatchContext, path: str | Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def measurement_plugin(align: dict):
+    """The ``measurement`` plugin an ``align`` config names (default ``ctf``)."""
+    return default_plugin_set().create("measurement", align.get("measurement") or {"name": "ctf"})
+
+
 class _Worker:
     """One context loaded in one process, with its reader and a cache of volumes."""
 
     def __init__(self, context: BatchContext) -> None:
         self.context = context
-        self.reader = SubtomogramReader(context.particles, box_size=context.box_size,
-                                        edge=context.edge)
+        self.measurement = measurement_plugin(context.align)
+        self.reader = SubtomogramReader(
+            context.particles, box_size=context.box_size, edge=context.edge,
+            weights=getattr(self.measurement, "uses_transfer", True))
         self.volumes: OrderedDict[int, Any] = OrderedDict()
 
     def subtomogram(self, index: int):
+        """Particle ``index``'s box and its measurement model, remembered."""
         if index in self.volumes:
             self.volumes.move_to_end(index)
             return self.volumes[index]
         box = self.reader(index)
-        self.volumes[index] = box
+        tilt = TiltRange(*(float(a) for a in self.context.tilts[index]))
+        self.volumes[index] = box, self.measurement.build(box.acquisition(tilt))
         if len(self.volumes) > VOLUME_CACHE:
             self.volumes.popitem(last=False)
-        return box
+        return self.volumes[index]
 
     def settings(self, fixed: int | None, moving: int) -> dict:
         """The align config of one item: its two wedges set."""
@@ -129,18 +140,21 @@ class _Worker:
     def run(self, item: int) -> dict:
         context = self.context
         if context.mode == "reference":
-            box = self.subtomogram(item)
+            box, model = self.subtomogram(item)
             config = self.settings(None, item)
             if context.local is not None:
                 config.update(local_search(box.pose.inverse(), context.local))
             with naming(context.particles, item):
-                result = align_pair(config, context.reference, box.volume)
+                result = align_pair(config, context.reference, box.volume,
+                                    models=(TiltRange(*context.reference_tilt), model))
             found = result.transform.inverse()
             return row_of(item, box.set_pose(found), result)
         fixed, moving = (int(k) for k in context.pairs[item])
+        (fixed_box, fixed_model), (moving_box, moving_model) = (self.subtomogram(fixed),
+                                                                self.subtomogram(moving))
         with naming(context.particles, fixed, moving):
-            result = align_pair(self.settings(fixed, moving), self.subtomogram(fixed).volume,
-                                self.subtomogram(moving).volume)
+            result = align_pair(self.settings(fixed, moving), fixed_box.volume, moving_box.volume,
+                                models=(fixed_model, moving_model))
         return row_of(item, result.transform, result)
 
 

@@ -16,6 +16,7 @@ import logging
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,13 @@ from subalign.numerics.geometry import RigidTransform
 from subalign.workflows.averaging import WedgeAccumulator
 from subalign.workflows.maps import lowpass, symmetrize
 from subalign.workflows.rounds.inputs import RefineInputs
-from subalign.workflows.batch.worker import FIELDS, BatchContext, BatchTask, write_context
+from subalign.workflows.batch.worker import (
+    FIELDS,
+    BatchContext,
+    BatchTask,
+    measurement_plugin,
+    write_context,
+)
 
 __all__ = ["RunExecutor", "Subtomograms", "accumulate", "align_pass", "local_search_at",
            "prepare_reference"]
@@ -82,8 +89,13 @@ class Subtomograms:
     """
 
     def __init__(self, inputs: RefineInputs) -> None:
-        self.reader = SubtomogramReader(inputs.particles, box_size=inputs.box, edge=inputs.edge)
+        self.measurement = measurement_plugin(inputs.align)
+        self.reader = SubtomogramReader(
+            inputs.particles, box_size=inputs.box, edge=inputs.edge,
+            weights=getattr(self.measurement, "uses_transfer", True))
+        self._tilt = inputs.tilt
         self._volumes: dict[int, np.ndarray] = {}
+        self.models: dict[int, Any] = {}
         self.frames = [RigidTransform.identity()] * len(inputs.particles)
 
     def __call__(self, row: int) -> np.ndarray:
@@ -91,6 +103,7 @@ class Subtomograms:
             box = self.reader(row)
             self._volumes[row] = box.volume
             self.frames[row] = box.frame
+            self.models[row] = self.measurement.build(box.acquisition(self._tilt(row)))
         return self._volumes[row]
 
     def __enter__(self) -> "Subtomograms":
@@ -118,7 +131,7 @@ def accumulate(inputs: RefineInputs, volumes: Subtomograms, rows, rotations: np.
     for row in rows:
         volume = volumes(row)
         pose = volumes.frames[row].compose(RigidTransform(rotations[row], shifts[row]))
-        total.add(volume, pose.inverse(), inputs.tilt(row))
+        total.add(volume, pose.inverse(), volumes.models[row])
     return total
 
 

@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = ["sampler=euler_grid", "sampler.interval_deg=120", "refiner.n_max_iter=10", "refiner.regression_window=3",
          "seed=0"]
 BUILTIN_NAMES = ["rcs", "fcs", "lm", "lm_complex", "euler_grid", "so3_uniform", "full", "axis",
-                 "stochastic_parallel", "independent", "exhaustive_scan"]
+                 "stochastic_parallel", "independent", "exhaustive_scan", "tilt_range", "planes", "ctf"]
 RESULT_KEYS = {"rotation_zyz_deg", "rotation_matrix", "translation_xyz_voxels", "score",
                "lm_steps", "n_candidates", "seconds"}
 
@@ -102,7 +102,7 @@ def test_plugins_lists_every_kind_and_builtin(tmp_path):
     rows = [line.split()[:3] for line in done.stdout.splitlines()[1:]]
     assert done.stdout.splitlines()[0].split() == ["kind", "name", "origin", "summary"]
     assert {kind for kind, _, _ in rows} == {"score", "optimizer", "sampler", "constraint",
-                                             "refiner"}
+                                             "refiner", "measurement"}
     names = {name: origin for _, name, origin in rows}
     for name in BUILTIN_NAMES:
         assert names.get(name) == "subalign", f"{name} missing from:\n{done.stdout}"

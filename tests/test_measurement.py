@@ -10,6 +10,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from subalign import align_pair
+from subalign.api import hookimpl
 from subalign.numerics.fourier import fourier_grid
 from subalign.numerics.geometry import RigidTransform, rotation_distance_deg
 from subalign.numerics.measurement import (
@@ -26,6 +27,7 @@ from subalign.plugin.manager import default_plugin_set
 from subalign.scoring.measured import prepare_score
 from subalign.search.scan import scan_rotations
 from subalign.simulation.density import phantom
+from subalign.testing import MeasurementContract
 from subalign.testing.measurement import wandering_acquisition
 from subalign.workflows.averaging import WedgeAccumulator
 
@@ -58,7 +60,27 @@ def pair():
     return volume + rng.normal(0, 0.02, volume.shape), moving + rng.normal(0, 0.02, volume.shape)
 
 
-@pytest.mark.parametrize("score", ["rcs", "fcs"])
+@pytest.mark.parametrize("margin", [0.0, 1.5])
+def test_fcs_with_binary_weights_fits_only_the_fixed_sides_scale(pair, margin):
+    built = default_plugin_set().create("score", {"name": "fcs", "wedge_margin_voxels": margin})
+    exact = prepare_score(built, *pair, WEDGE, OTHER)
+    weighted = prepare_score(built, *pair, FloatWedge(WEDGE), FloatWedge(OTHER))
+    for seed in range(4):
+        transform = RigidTransform(Rotation.random(random_state=seed).as_matrix(),
+                                   np.random.default_rng(seed).uniform(-2, 2, 3))
+        mask = exact.band_mask(transform.rotation)
+        moving = (exact.rotated_band(transform.rotation) * exact._phase_ramp(transform.translation))[mask]
+        fixed, weights = exact.fixed_band[mask], exact.band_weights[mask]
+        scale = max(float((weights * (moving * np.conj(fixed)).real).sum()), 0) / float(
+            (weights * np.abs(fixed) ** 2).sum())
+        fitted = float((weights * np.abs(moving - scale * fixed) ** 2).sum() / weights.sum())
+        overlap_rule = exact.value(transform) - float(
+            (weights * np.abs(moving - fixed) ** 2).sum() / weights.sum())
+        assert overlap_rule == pytest.approx(0, abs=1e-12)  # these transforms overlap enough
+        assert weighted.value(transform) == pytest.approx(fitted, abs=1e-12)
+
+
+@pytest.mark.parametrize("score", ["rcs"])
 @pytest.mark.parametrize("margin", [0.0, 1.5])
 def test_binary_weights_give_the_wedge_constrained_score_to_1e_12(pair, score, margin):
     plugins = default_plugin_set()
@@ -198,3 +220,66 @@ def test_a_weighted_average_divides_by_the_transfer():
     # frequencies whose transfers sum to less than 1 (near k = 0 CTF^2 is 0.07^2); the binary
     # model's average keeps the CTF^2 envelope. Measured: 0.17 against 0.42.
     assert relative_error(weighted.average()) < 0.25 and relative_error(binary.average()) > 0.35
+
+
+class DepthOfFieldMeasurement:
+    """A lab's own model, as a third party writes one: the measured planes, but only within
+    a radius (as if a depth of field limited what the tilts measured)."""
+
+    uses_transfer = False
+
+    def __init__(self, config):
+        self.config = config
+
+    def build(self, acquisition):
+        planes = TiltPlanes(acquisition.beams, acquisition.tilt_range)
+        radius = self.config.radius_voxels
+
+        class Limited:
+            kind, binary = "depth_of_field", True
+
+            def weights(self, frequencies, size, *, margin=0.0):
+                inside = np.linalg.norm(np.asarray(frequencies) * size, axis=-1) <= radius
+                return planes.weights(frequencies, size, margin=margin) & inside
+
+            def tilt_range(self):
+                return planes.tilt_range()
+        return Limited()
+
+
+@dataclass
+class DepthOfFieldConfig:
+    radius_voxels: float = 30.0
+
+
+@hookimpl
+def subalign_register_measurements(register):
+    register("depth_of_field", DepthOfFieldMeasurement, DepthOfFieldConfig)
+
+
+def depth_of_field_plugins():
+    import types
+
+    from subalign.plugin.manager import build_plugin_set
+
+    return build_plugin_set(extra_plugins=[types.SimpleNamespace(
+        subalign_register_measurements=subalign_register_measurements)])
+
+
+class TestAThirdPartyMeasurement(MeasurementContract):
+    measurement = {"name": "depth_of_field", "radius_voxels": 30.0}
+
+    @pytest.fixture
+    def plugins(self):
+        return depth_of_field_plugins()
+
+
+def test_a_third_party_model_aligns_a_pair_through_the_weighted_scores():
+    plugins = depth_of_field_plugins()
+    acquisition = wandering_acquisition(wander_deg=8.0)
+    model = plugins.create("measurement", {"name": "depth_of_field"}).build(acquisition)
+    volume = phantom(32).astype(float)
+    truth = RigidTransform(Rotation.random(random_state=4).as_matrix(), np.array([1.0, 0.0, -1.0]))
+    particle = ctf_particle(volume, truth, acquisition.transfer > 0)
+    found = align_pair({}, volume, particle, models=(TiltRange(-90, 90), model), plugins=plugins)
+    assert rotation_distance_deg(found.transform.rotation, truth.rotation) < 2.0

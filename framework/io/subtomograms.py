@@ -30,7 +30,7 @@ from subalign.io.particles import ParticleSet, ParticleTableError, row_error
 from subalign.io.stacks import StackBox, read_stack, reconstruct_stack, stack_layout
 from subalign.io.weights import WeightVolume, read_weight_volume
 from subalign.numerics.geometry import RigidTransform
-from subalign.numerics.measurement import Acquisition, full_spectrum
+from subalign.numerics.measurement import Acquisition, full_spectrum, relative
 from subalign.numerics.wedge import TiltRange
 from subalign.numerics.volumes import check_volume
 
@@ -55,7 +55,7 @@ class Subtomogram:
     frame : RigidTransform
         ``pose = frame.compose(set pose)`` (module docstring).
     stack : StackBox, optional
-        For a box made from a 2-D stack: its multiplicity and CTF^2 x dose weight.
+        For a box made from a 2-D stack: its multiplicity and CTF^2 x dose^2 weight.
     weight : WeightVolume, optional
         For a 3-D box whose table names a weight volume (``rlnCtfImage``,
         :mod:`subalign.io.weights`).
@@ -78,9 +78,11 @@ class Subtomogram:
         3-D box with a weight volume that volume as its transfer."""
         size = self.volume.shape[0]
         if self.stack is not None:
-            return Acquisition(size, tilt_range, self.stack.beams, self.stack.transfer)
-        if self.weight is not None:
-            return Acquisition(size, tilt_range, transfer=full_spectrum(self.weight.weight))
+            return Acquisition(size, tilt_range, self.stack.beams, self.stack.transfer,
+                               self.stack.noise)
+        if self.weight is not None:  # RELION's sum of CTF x images: noise as the weight
+            transfer = full_spectrum(self.weight.weight)
+            return Acquisition(size, tilt_range, transfer=transfer, noise=relative(transfer))
         return Acquisition(size, tilt_range)
 
 

@@ -5,8 +5,9 @@ microscope measured it: its *transfer* ``h(xi) >= 0``, with ``h = 0`` where noth
 measured. A box ``v`` whose data carry the transfer ``h`` holds ``F v = h F u + noise`` for the
 particle's true density ``u``. RELION 5 and WarpTools stacks are CTF-premultiplied, so a box
 made from them by Fourier insertion (:mod:`subalign.numerics.insertion`) carries
-``h = sum_t w_t CTF_t^2 D_t / max(sum_t w_t, 1)`` (``w_t`` the insertion weight of tilt ``t``,
-``D_t`` its dose weight): nonnegative, and 0 off the measured planes.
+``h = sum_t w_t CTF_t^2 D_t^2 / max(sum_t w_t, 1)`` (``w_t`` the insertion weight of tilt ``t``,
+``D_t`` its dose attenuation; the images carry it once as radiation damage and once as
+their dose weighting): nonnegative, and 0 off the measured planes.
 
 Kinds (each has ``kind``, ``binary`` and the two methods of
 :class:`~subalign.plugin.protocols.MeasurementModel`):
@@ -16,7 +17,7 @@ Kinds (each has ``kind``, ``binary`` and the two methods of
 - :class:`TiltPlanes` (``planes``): the binary union of the measured central sections, one
   per tilt, from the real tilt geometry (any axis, not only single-axis), analytic.
 - :class:`SampledWeights` (``weights``): a transfer sampled on the box's DFT grid: the
-  ``CTF^2 x dose`` of every inserted plane (from the insertion), or a weight volume read from
+  ``CTF^2 x dose^2`` of every inserted plane (from the insertion), or a weight volume read from
   a file (RELION ``rlnCtfImage``).
 
 Frequencies are ``(x, y, z)`` in cycles per voxel of a box of edge ``N`` and are turned into
@@ -39,6 +40,17 @@ transfer and ``h_g^R`` the rotated moving one's, both are compared only on the *
 - ``wiener``: each side divided by its own transfer, ``F f / (h_f + tau)`` against
   ``F g^R / (h_g^R + tau)``, ``tau`` = :data:`WIENER_TAU` times the largest transfer.
 
+*Noise.* A model may also give the relative noise variance ``s^2(xi)`` of its box
+(``noise(frequencies, size)``; a model without it, or a map, counts as noise-free). With
+``both`` and noise known, each side is further divided by the standard deviation of the
+noise of the difference of the two filtered sides, ``sqrt(h_g^2 s_f^2 + h_f^2 s_g^2)``: the
+comparison is then the matched filter, the correlation that weighs each frequency by what it
+can tell (for a particle against a map, ``sum (h F u)^* F g / s_g^2``). It matters: a box made
+from CTF-premultiplied tilts has most of its power in the outer shells, where its many
+unaveraged planes carry noise, and its signal in the inner ones, averaged over many planes
+(on EMPIAR-10499, per-shell correlation with the map 0.6 at 200 Angstrom, 0.05 at 40, while
+the power rises 500-fold); unweighted, a correlation is the outer shells' noise.
+
 With binary models every factor is 1 and the comparison is the wedge-constrained one.
 """
 
@@ -53,11 +65,14 @@ from subalign.numerics.fourier import fourier_grid
 from subalign.numerics.wedge import TiltRange
 
 __all__ = ["WEIGHTINGS", "WIENER_TAU", "Acquisition", "SampledWeights", "TiltPlanes", "comparison_factors",
-           "full_spectrum", "is_binary", "model_overlaps", "model_weights", "rotated_weights"]
+           "full_spectrum", "is_binary", "relative", "rotated_noise", "model_overlaps", "model_weights", "rotated_weights"]
 
 WEIGHTINGS = ("both", "one", "support", "wiener")
 #: ``tau`` of the ``wiener`` weighting, as a fraction of the largest transfer compared.
 WIENER_TAU = 0.1
+#: Smallest noise variance of a ``both`` comparison, as a fraction of the largest (keeps
+#: frequencies where every transfer vanishes, CTF zeros, from dividing by zero).
+NOISE_FLOOR = 1e-4
 #: A frequency within this many Fourier voxels of a measured plane (half the insertion
 #: kernel's reach) counts as measured by :class:`TiltPlanes`.
 PLANE_HALF_THICKNESS = 0.5
@@ -126,20 +141,30 @@ class SampledWeights:
         nonnegative and Hermitian (``h(-k) = h(k)``).
     approximate : TiltRange
         The single-axis wedge that stands for it (:meth:`tilt_range`).
+    noise_grid : ndarray of shape (N, N, N), optional
+        The box's relative noise variance on the same grid (module docstring); None: the
+        model has no :meth:`noise` (noise-free).
     """
 
     grid: np.ndarray
     approximate: TiltRange
+    noise_grid: np.ndarray | None = None
     kind: str = field(default="weights", init=False)
     binary: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        grid = np.asarray(self.grid, dtype=float)
-        if grid.ndim != 3 or len(set(grid.shape)) != 1:
-            raise ConfigError(f"weights: expected a cubic grid (N, N, N), found shape {grid.shape}")
-        if not np.all(np.isfinite(grid)) or grid.min() < 0:
-            raise ConfigError("weights: expected finite, nonnegative transfer values")
-        object.__setattr__(self, "grid", np.fft.fftshift(grid))  # k = 0 at index N // 2
+        for name in ("grid", "noise_grid"):
+            grid = getattr(self, name)
+            if grid is None:
+                continue
+            grid = np.asarray(grid, dtype=float)
+            if grid.ndim != 3 or len(set(grid.shape)) != 1 or grid.shape != self.grid.shape:
+                raise ConfigError(f"weights: expected a cubic {name} (N, N, N), found shape {grid.shape}")
+            if not np.all(np.isfinite(grid)) or grid.min() < 0:
+                raise ConfigError(f"weights: expected finite, nonnegative {name} values")
+            object.__setattr__(self, name, np.fft.fftshift(grid))  # k = 0 at index N // 2
+        if self.noise_grid is None:  # no noise model: the method is absent (noise-free)
+            object.__setattr__(self, "noise", None)
 
     @property
     def size(self) -> int:
@@ -147,11 +172,18 @@ class SampledWeights:
 
     def weights(self, frequencies: np.ndarray, size: int, *, margin: float = 0.0) -> np.ndarray:
         """The transfer at each frequency (..., 3), float (...); 0 beyond the grid."""
+        return self._sample(self.grid, frequencies, size)
+
+    def noise(self, frequencies: np.ndarray, size: int) -> np.ndarray:
+        """The relative noise variance at each frequency (..., 3) (module docstring)."""
+        return self._sample(self.noise_grid, frequencies, size)
+
+    def _sample(self, grid: np.ndarray, frequencies: np.ndarray, size: int) -> np.ndarray:
         from scipy.ndimage import map_coordinates
 
         k = np.asarray(frequencies, dtype=float) * size
         flat = k.reshape(-1, 3)[:, ::-1].T + self.size // 2  # (z, y, x) indices
-        values = map_coordinates(self.grid, flat, order=1, mode="constant", cval=0.0)
+        values = map_coordinates(grid, flat, order=1, mode="constant", cval=0.0)
         return values.reshape(k.shape[:-1])
 
     def tilt_range(self) -> TiltRange:
@@ -175,14 +207,18 @@ class Acquisition:
         (2-D stack sets); None if unknown.
     transfer : ndarray of shape (N, N, N) or None
         The box's transfer on the full DFT grid, ``numpy.fft`` order (module docstring):
-        ``CTF^2 x dose`` of the inserted planes, or a weight volume read from a file; None if
+        ``CTF^2 x dose^2`` of the inserted planes, or a weight volume read from a file; None if
         unknown.
+    noise : ndarray of shape (N, N, N) or None
+        The box's relative noise variance on the same grid (median 1 where positive), if
+        known.
     """
 
     size: int
     tilt_range: TiltRange
     beams: np.ndarray | None = None
     transfer: np.ndarray | None = None
+    noise: np.ndarray | None = None
 
 
 def full_spectrum(half: np.ndarray) -> np.ndarray:
@@ -195,6 +231,12 @@ def full_spectrum(half: np.ndarray) -> np.ndarray:
     columns = size - np.arange(size // 2 + 1, size)  # -k_x of the negative k_x columns
     full[:, :, size // 2 + 1:] = half[np.ix_(negated, negated, columns)]
     return full
+
+
+def relative(variance: np.ndarray) -> np.ndarray:
+    """A noise variance scaled to median 1 over its positive entries (zeros stay 0)."""
+    positive = variance[variance > 0]
+    return variance / float(np.median(positive)) if positive.size else variance
 
 
 def is_binary(*models) -> bool:
@@ -226,8 +268,20 @@ def model_weights(model, shape: tuple[int, int, int], rotation: np.ndarray | Non
                            margin).reshape(grid.spectrum_shape)
 
 
+def rotated_noise(model, frequencies: np.ndarray, rotation: np.ndarray | None,
+                  size: int) -> np.ndarray | None:
+    """The relative noise variance ``s^2(R^T xi)`` of a model that gives one, else None."""
+    noise = getattr(model, "noise", None)
+    if noise is None:
+        return None
+    points = frequencies if rotation is None else frequencies @ np.asarray(rotation, dtype=float)
+    return noise(points, size)
+
+
 def comparison_factors(fixed_weights: np.ndarray, moving_weights: np.ndarray,
-                       weighting: str = "both") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       weighting: str = "both", fixed_noise: np.ndarray | None = None,
+                       moving_noise: np.ndarray | None = None,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The support and the two sides' factors of a weighted comparison (module docstring).
 
     Parameters
@@ -235,6 +289,8 @@ def comparison_factors(fixed_weights: np.ndarray, moving_weights: np.ndarray,
     fixed_weights, moving_weights : ndarray of shape (..., n)
         ``h_f`` and ``h_g^R`` at the compared coefficients (broadcastable).
     weighting : {"both", "one", "support", "wiener"}
+    fixed_noise, moving_noise : ndarray of shape (..., n), optional
+        Relative noise variances ``s_f^2``, ``s_g^2`` (None: noise-free); used by ``both``.
 
     Returns
     -------
@@ -247,6 +303,12 @@ def comparison_factors(fixed_weights: np.ndarray, moving_weights: np.ndarray,
     support = (fixed_weights > 0) & (moving_weights > 0)
     if weighting == "both":
         fixed_factor, moving_factor = moving_weights, fixed_weights
+        if fixed_noise is not None or moving_noise is not None:
+            variance = (moving_weights**2 * (0.0 if fixed_noise is None else fixed_noise)
+                        + fixed_weights**2 * (0.0 if moving_noise is None else moving_noise))
+            floor = NOISE_FLOOR * max(float(np.max(variance, initial=0.0)), 1e-30)
+            deviation = np.sqrt(np.maximum(variance, floor))
+            fixed_factor, moving_factor = fixed_factor / deviation, moving_factor / deviation
     elif weighting == "one":
         fixed_factor, moving_factor = moving_weights, np.ones_like(fixed_weights)
     elif weighting == "support":

@@ -93,7 +93,7 @@ def subalign_register_measurements(register) -> None:
     """Register measurement models (protocol :class:`subalign.plugin.protocols.Measurement`).
 
     A measurement plugin builds each particle's model of how it was measured (its Fourier
-    transfer: a tilt range, the measured planes, CTF^2 x dose) from what the particle set
+    transfer: a tilt range, the measured planes, CTF^2 x dose^2) from what the particle set
     knows of its acquisition; ``batch``, ``average`` and ``classify`` choose one with
     ``measurement=<name>``. Called once when the plugin manager is built.
 

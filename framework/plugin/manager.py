@@ -42,7 +42,7 @@ BLOCK_ENV = "SUBALIGN_BLOCK_PLUGINS"
 
 
 class PluginSet:
-    """A pluggy manager and the five registries filled from it.
+    """A pluggy manager and the six registries filled from it.
 
     Parameters
     ----------

@@ -50,6 +50,7 @@ from subalign.numerics.measurement import (
     is_binary,
     model_overlaps,
     model_weights,
+    rotated_noise,
     rotated_weights,
 )
 from subalign.numerics.overlap import expected_model_overlap, overlap_weight
@@ -141,6 +142,8 @@ class ConstrainedObjective:
         self._fixed_factor = None  # the fixed side's factor at the rotation being evaluated
         self._fixed_band_weights = rotated_weights(fixed_tilt, self.band_frequencies, None,
                                                    self.shape[0], self.margin)
+        self._fixed_band_noise = rotated_noise(fixed_tilt, self.band_frequencies, None,
+                                               self.shape[0])
         self.expected_overlap = expected_model_overlap(self.shape, fixed_tilt, moving_tilt,
                                                        config.max_frequency, self.margin)
         if not self.expected_overlap > 0:
@@ -194,7 +197,9 @@ class ConstrainedObjective:
         moving = rotated_weights(self.moving_tilt, self.band_frequencies, rotation,
                                  self.shape[0], self.margin)
         support, fixed_factor, moving_factor = comparison_factors(
-            self._fixed_band_weights, moving, self.config.measurement_weighting)
+            self._fixed_band_weights, moving, self.config.measurement_weighting,
+            self._fixed_band_noise, rotated_noise(self.moving_tilt, self.band_frequencies,
+                                                  rotation, self.shape[0]))
         overlap = float(model_overlaps(self._fixed_band_weights, moving, self.band_weights))
         return support, fixed_factor, moving_factor, overlap
 

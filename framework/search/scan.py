@@ -35,7 +35,12 @@ from subalign.numerics.geometry import rotation_distance_deg
 from subalign.numerics.spectral import SpectrumSampler, on_grid
 from subalign.numerics.volumes import box_centre
 from subalign.numerics.filters import band_limited
-from subalign.numerics.measurement import comparison_factors, is_binary, model_overlaps
+from subalign.numerics.measurement import (
+    comparison_factors,
+    is_binary,
+    model_overlaps,
+    rotated_noise,
+)
 from subalign.numerics.overlap import expected_model_overlap, overlap_weight
 from subalign.numerics.wedge import TiltRange
 
@@ -101,6 +106,7 @@ class _ScanSetup:
     fixed_values: np.ndarray
     fixed_power: np.ndarray
     fixed_kept: np.ndarray
+    fixed_noise: np.ndarray | None
     moving: SpectrumSampler
     moving_tilt: TiltRange
     margin: float
@@ -130,6 +136,7 @@ class _ScanSetup:
             weights=weights, fixed_values=fixed_values,
             fixed_power=weights * np.abs(fixed_values) ** 2,
             fixed_kept=fixed_tilt.weights(xi, shape[0], margin=margin),
+            fixed_noise=rotated_noise(fixed_tilt, xi, None, shape[0]),
             moving=SpectrumSampler(band_limited(moving, max_frequency, mask_edge),
                                    SCAN_KERNEL_WIDTH, max_frequency),
             moving_tilt=moving_tilt, margin=margin,
@@ -156,8 +163,12 @@ class _ScanSetup:
             fixed_factor = moving_factor = self.fixed_kept[None] & moving_weights
             overlap = (weights[None] * fixed_factor).sum(axis=1) / float(weights.sum())
         else:
+            moving_noise = rotated_noise(self.moving_tilt, unrotated.reshape(-1, 3), None,
+                                         shape[0])
             _, fixed_factor, moving_factor = comparison_factors(
-                self.fixed_kept[None], moving_weights, self.weighting)
+                self.fixed_kept[None], moving_weights, self.weighting,
+                None if self.fixed_noise is None else self.fixed_noise[None],
+                None if moving_noise is None else moving_noise.reshape(moving_weights.shape))
             overlap = model_overlaps(self.fixed_kept[None], moving_weights, weights)
         # Single precision for the correlation volumes: they only rank rotations and pick
         # whole-voxel shifts, and complex64 halves the cost of the batch's inverse FFTs.

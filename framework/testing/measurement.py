@@ -23,13 +23,13 @@ from subalign.numerics.wedge import TiltRange
 from subalign.plugin.protocols import Measurement, MeasurementModel
 from subalign.testing.contracts import _Contract, _missing_methods
 
-__all__ = ["MeasurementContract", "wandering_acquisition"]
+__all__ = ["MeasurementContract", "tilt_sections", "wandering_acquisition"]
 
 #: Far from a plane: beyond the reach of trilinear insertion and sampling (2 sqrt 3 voxels).
 FAR_VOXELS = 4.0
 
 
-def _sections(angles_deg: np.ndarray, wander_deg: float, seed: int) -> np.ndarray:
+def tilt_sections(angles_deg: np.ndarray, wander_deg: float, seed: int) -> np.ndarray:
     """Rows ``a_u, a_v, beam`` (T, 3, 3) of tilts about ``y`` by ``angles_deg``, each then
     turned by up to ``wander_deg`` about a random axis."""
     rng = np.random.default_rng(seed)
@@ -45,12 +45,12 @@ def wandering_acquisition(size: int = 32, wander_deg: float = 8.0, seed: int = 0
     whose beams wander up to ``wander_deg`` off the series (module docstring), with the
     transfer of CTF-premultiplied images (defocus 3-4 um at 4 A/pixel, dose 3 e/A^2 per tilt)."""
     angles = np.linspace(-60.0, 60.0, 41)
-    sections = _sections(angles, wander_deg, seed)
+    sections = tilt_sections(angles, wander_deg, seed)
     defocus = np.linspace(30000.0, 40000.0, len(angles))
     ctf = ctf_2d(size, 4.0, defocus, defocus * 1.02, np.full(len(angles), 30.0), voltage_kv=300,
                  cs_mm=2.7, amplitude_contrast=0.07)
     dose = dose_weight_2d(size, 4.0, 3.0 * np.argsort(np.argsort(np.abs(angles))))
-    inserted = insert_sections(np.zeros((len(angles), size, size)), sections, ctf**2 * dose)
+    inserted = insert_sections(np.zeros((len(angles), size, size)), sections, ctf**2 * dose**2)
     transfer = inserted.weight / np.maximum(inserted.multiplicity, 1.0)
     return Acquisition(size, TiltRange(-60.0, 60.0), sections[:, 2], transfer)
 

@@ -1,7 +1,7 @@
-"""``ctf``: each particle measured with its transfer, ``CTF^2 x dose`` on every measured plane.
+"""``ctf``: each particle measured with its transfer, ``CTF^2 x dose^2`` on every measured plane.
 
 A weighted model (:class:`~subalign.api.SampledWeights`): for a 2-D stack set the transfer
-of the box made from its CTF-premultiplied tilt images, ``sum_t w_t CTF_t^2 D_t / max(sum_t
+of the box made from its CTF-premultiplied tilt images, ``sum_t w_t CTF_t^2 D_t^2 / max(sum_t
 w_t, 1)`` on the DFT grid (each tilt's defocus, astigmatism, CTF scale and dose;
 :mod:`subalign.io.stacks`); for a 3-D set whose table names weight volumes
 (``rlnCtfImage``), those volumes. Particles with neither fall back to ``planes`` where their
@@ -38,7 +38,7 @@ class CtfMeasurement:
             transfer = acquisition.transfer
             if self.config.normalize and transfer.max() > 0:
                 transfer = transfer / transfer.max()
-            return SampledWeights(transfer, acquisition.tilt_range)
+            return SampledWeights(transfer, acquisition.tilt_range, acquisition.noise)
         if acquisition.beams is not None:
             return TiltPlanes(acquisition.beams, acquisition.tilt_range)
         return acquisition.tilt_range

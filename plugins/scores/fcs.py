@@ -13,9 +13,15 @@ Residuals are complex: one per half-spectrum coefficient of the mask, weighted b
 ``sqrt(c * w)`` where ``w`` counts the Hermitian twin, so ``sum |r|^2`` is ``d`` exactly.
 
 Measurement models (:mod:`subalign.numerics.measurement`): with weighted models the
-difference is ``b F(tau Lambda g) - a F f`` over the support of both transfers, with the
-factors of ``score.measurement_weighting`` held at the current rotation in a Jacobian, and
-``c`` still one over the number of compared frequencies. With binary models ``a = b = 1``.
+difference is ``b F(tau Lambda g) - s a F f`` over the support of both transfers, with the
+factors ``a``, ``b`` of ``score.measurement_weighting`` held at the current rotation in a
+Jacobian, and ``c`` still one over the number of compared frequencies. ``s >= 0`` is the
+least-squares scale of the fixed side at each evaluation: a map and a CTF-premultiplied,
+noise-whitened particle have amplitudes that no standardization makes equal, and FCS compares
+amplitudes. ``d`` is then the minimum over ``s``, so its gradient is the one with ``s`` held
+(``dd/ds = 0`` there) and the Jacobian holds it. An unrelated pair fits ``s = 0``: the
+uninformative value is the moving side's mean power. With binary models ``a = b = s = 1``:
+the paper's score.
 """
 
 from __future__ import annotations
@@ -42,7 +48,12 @@ class FourierSpaceObjective(ConstrainedObjective):
         weights = self.band_weights[mask]
         total = weights.sum()
         scale = np.sqrt(weights / total) if total > 0 else weights
-        return scale * (spectrum[mask] - self.fixed_values(mask)), (mask, scale)
+        fixed = self.fixed_values(mask)
+        if self.weighted:  # the fixed side's least-squares scale (module docstring)
+            power = float((weights * np.abs(fixed) ** 2).sum())
+            fit = float((weights * (spectrum[mask] * np.conj(fixed)).real).sum())
+            fixed = fixed * (max(fit, 0.0) / power if power > 0 else 0.0)
+        return scale * (spectrum[mask] - fixed), (mask, scale)
 
     def residual_derivative(self, context, spectrum_derivative):
         mask, scale = context
@@ -55,9 +66,9 @@ class FourierSpaceObjective(ConstrainedObjective):
         if not hasattr(self, "_uninformative"):
             weights = self.band_weights
             fixed, moving = self.fixed_band, self.rotated_band(np.eye(3))
-            if self.weighted:
-                _, fixed_factor, moving_factor, _ = self.weighting(np.eye(3))
-                fixed, moving = fixed * fixed_factor, moving * moving_factor
+            if self.weighted:  # an unrelated pair's fitted scale is 0: only the moving side
+                _, _, moving_factor, _ = self.weighting(np.eye(3))
+                fixed, moving = np.zeros_like(fixed), moving * moving_factor
             power = [float((weights * np.abs(s) ** 2).sum() / weights.sum())
                      for s in (fixed, moving)]
             self._uninformative = sum(power)

@@ -17,7 +17,8 @@ Printed per structure and geometry, for the models ``tilt_range`` (binary single
 ``planes`` (binary, real geometry) and ``ctf`` (CTF^2 x dose^2 and the noise per plane):
 
 1. the average of the boxes at their true poses (:class:`WedgeAccumulator` with each model)
-   against the density: FSC 0.5 and 0.143 crossings;
+   against the density: FSC 0.5 and 0.143 crossings (0.143 sits at Nyquist, 20 A, for all)
+   and the mean FSC over shells 8-15 (40-21 A);
 2. global alignment of every box to the density (``align_pair``, defaults, the model for
    the box and none missing for the density): median rotation error, failures beyond 20
    degrees, median seconds per pair;
@@ -156,7 +157,8 @@ def run_condition(name: str, volume: np.ndarray, group: np.ndarray, wander: floa
         crossings = resolutions(frequency, correlation, PIXEL)
         errors = np.array(errors)
         print(f"  {name:10s} wander {wander:3.0f} deg  {model_name:10s}: true-pose average FSC 0.5 "
-              f"{crossings['0.5']:5.1f} A, 0.143 {crossings['0.143']:5.1f} A | global median "
+              f"{crossings['0.5']:5.1f} A, 0.143 {crossings['0.143']:5.1f} A, mean FSC 40-20 A "
+              f"{correlation[8:16].mean():.3f} | global median "
               f"{np.median(errors):5.2f} deg, beyond 20 deg {int((errors > 20).sum())} of {count} "
               f"({np.round(np.sort(errors)[-3:], 1).tolist()} worst) | {np.median(seconds):.2f} s/pair",
               flush=True)

@@ -10,9 +10,10 @@ Prints, for the 20 in-cell 70S ribosomes exported by WarpTools as RELION 5 2-D s
    spherical mask, per tomogram and for all 20; the FSC curves as ``real_fsc.png``;
 3. the hand check (:mod:`subalign.workflows.hand`) on the map as given and mirrored;
 4. with ``--batch``: ``subalign batch`` of the optimisation set against the mirrored map,
-   with defaults, in one command, and the angle between each pose found and the table's,
-   per tomogram (median, beyond 20 degrees), and for each pose beyond 20 degrees whether
-   the score or the search was at fault;
+   with defaults but for ``measurement`` (``ctf``, the default, and ``tilt_range``, the
+   binary single-axis wedge) and ``score`` (``rcs``, ``fcs``), and the angle between each
+   pose found and the table's, per tomogram (median, beyond 20 degrees), and for each pose
+   beyond 20 degrees whether the score or the search was at fault;
 5. with ``--simulated N``: N simulated particles (70S-like phantom default, SNR 0.5,
    +-60 degrees) written both as 3-D subtomograms and as a RELION 5 stack set whose
    tomogram frame is turned 85 degrees: the true-pose average's FSC 0.143 against the
@@ -40,13 +41,19 @@ from subalign.numerics.volumes import flip_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.workflows.averaging import WedgeAccumulator
 from subalign.workflows.fsc import fsc, fsc_figure, resolutions
-from subalign.workflows.batch.worker import local_search
+from subalign.workflows.batch.worker import local_search, measurement_plugin
 from subalign.workflows.hand import LOCAL, check_hand
 from subalign.workflows.maps import soft_sphere_mask
 from subalign.align.config import align_settings
 from subalign.align.pair import align_pair
+from subalign.plugin.manager import default_plugin_set
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "empiar10499_subset"
+
+
+#: (measurement model, score) of each batch run: the default model and the binary
+#: single-axis one it replaces, for both built-in scores.
+VARIANTS = (("ctf", "rcs"), ("ctf", "fcs"), ("tilt_range", "rcs"), ("tilt_range", "fcs"))
 
 
 def box_cost(particles, runs: int) -> float:
@@ -70,18 +77,22 @@ def band_mean(frequency: np.ndarray, correlation: np.ndarray, pixel: float) -> f
 
 
 def averages(particles) -> dict[str, np.ndarray]:
-    """The average at the table's poses per tomogram and of all."""
+    """The average at the table's poses per tomogram and of all, with each particle's
+    single-axis wedge (``tilt_range``) and with its ``ctf`` model."""
     sums: dict[str, WedgeAccumulator] = {}
+    builders = {name: default_plugin_set().create("measurement", name) for name in ("tilt_range", "ctf")}
     with SubtomogramReader(particles) as reader:
         for index in range(len(particles)):
             box = reader(index)
             tilt = TiltRange(float(particles.fields["tilt_min"][index]),
                              float(particles.fields["tilt_max"][index]))
             name = str(particles.fields["tomogram"][index]).removesuffix(".tomostar")
-            for key in (name, "all 20"):
-                sums.setdefault(key, WedgeAccumulator(box.volume.shape[0]))
-                sums[key].add(box.volume, box.pose.inverse(), tilt)
-    return {key: total.average() for key, total in sums.items()}
+            for model_name, builder in builders.items():
+                model = builder.build(box.acquisition(tilt))
+                for key in (f"{name} {model_name}", f"all 20 {model_name}"):
+                    sums.setdefault(key, WedgeAccumulator(box.volume.shape[0]))
+                    sums[key].add(box.volume, box.pose.inverse(), model)
+    return {key: total.average() for key, total in sorted(sums.items())}
 
 
 def report_maps(particles, reference: np.ndarray, out: Path) -> None:
@@ -92,11 +103,11 @@ def report_maps(particles, reference: np.ndarray, out: Path) -> None:
         for hand, target in (("mirrored z", flip_volume(reference, "z")), ("as given", reference)):
             frequency, correlation = fsc(average * mask, target * mask)
             found = resolutions(frequency, correlation, pixel)
-            print(f"  {key:8s} vs reference {hand:10s}: FSC 0.5 {found['0.5']:5.1f} A, "
+            print(f"  {key:18s} vs reference {hand:10s}: FSC 0.5 {found['0.5']:5.1f} A, "
                   f"0.143 {found['0.143']:5.1f} A, mean FSC 100-30 A {band_mean(frequency, correlation, pixel):.3f}")
-            if key == "all 20":
+            if key.startswith("all 20"):
                 curves[f"{key}, reference {hand}"] = (frequency, correlation)
-    write_volume(out / "average_table_poses.mrc", averages(particles)["all 20"].astype(np.float32),
+    write_volume(out / "average_table_poses.mrc", averages(particles)["all 20 ctf"].astype(np.float32),
                  voxel_size=pixel)
     print(f"  wrote {fsc_figure(curves, pixel, out / 'real_fsc.png', title='20 particles at the table poses vs RELION map')}")
 
@@ -117,36 +128,43 @@ def report_hand(particles, reference: np.ndarray) -> None:
 def report_batch(particles, reference: np.ndarray, out: Path) -> None:
     mirrored = out / "reference_mirrored.mrc"
     write_volume(mirrored, flip_volume(reference, "z").astype(np.float32), voxel_size=particles.pixel_size)
-    print(f"  subalign batch particles={DATA / 'optimisation_set.star'} reference={mirrored} "
-          f"output_dir={out / 'batch'}")
-    started = time.perf_counter()
-    found = read_particles(run_batch(DATA / "optimisation_set.star", mirrored, out / "batch"))
-    print(f"  {time.perf_counter() - started:.1f} s")
-    errors = rotation_distance_deg(particles.rotations, found.rotations)
     names = particles.fields["tomogram"].to_numpy()
-    for name in [*np.unique(names), None]:
-        rows = np.ones(len(names), bool) if name is None else names == name
-        print(f"  {name or 'all':17s}: median {np.median(errors[rows]):5.1f} deg, beyond 20 deg "
-              f"{int((errors[rows] > 20).sum())} of {int(rows.sum())}; errors "
-              f"{np.round(np.sort(errors[rows])).astype(int).tolist()}")
-    scores = np.loadtxt(out / "batch" / "alignments.csv", delimiter=",", skiprows=1, usecols=8)
-    blame_gross(particles, flip_volume(reference, "z"), errors, scores)
+    for measurement, score in VARIANTS:
+        folder = out / f"batch_{measurement}_{score}"
+        print(f"  subalign batch particles={DATA / 'optimisation_set.star'} reference={mirrored} "
+              f"measurement={measurement} score={score} output_dir={folder}")
+        started = time.perf_counter()
+        found = read_particles(run_batch(DATA / "optimisation_set.star", mirrored, folder,
+                                         f"measurement={measurement}", f"score={score}"))
+        print(f"  {time.perf_counter() - started:.1f} s")
+        errors = rotation_distance_deg(particles.rotations, found.rotations)
+        for name in [*np.unique(names), None]:
+            rows = np.ones(len(names), bool) if name is None else names == name
+            print(f"  {name or 'all':17s}: median {np.median(errors[rows]):5.1f} deg, beyond 20 deg "
+                  f"{int((errors[rows] > 20).sum())} of {int(rows.sum())}; errors "
+                  f"{np.round(np.sort(errors[rows])).astype(int).tolist()}")
+        scores = np.loadtxt(folder / "alignments.csv", delimiter=",", skiprows=1, usecols=8)
+        blame_gross(particles, flip_volume(reference, "z"), errors, scores,
+                    {"measurement": {"name": measurement}, "score": {"name": score}})
 
 
-def blame_gross(particles, reference: np.ndarray, errors: np.ndarray, found: np.ndarray) -> None:
+def blame_gross(particles, reference: np.ndarray, errors: np.ndarray, found: np.ndarray,
+                settings: dict) -> None:
     """For each pose beyond 20 degrees: the score at the table's pose (a local search around
-    it) against the score of the pose found. Lower found: the score prefers a wrong pose
-    (score's fault); higher: the search missed a better basin (search's fault)."""
+    it) against the score of the pose found, with the run's measurement model and score.
+    Lower found: the score prefers a wrong pose (score's fault); higher: the search missed a
+    better basin (search's fault)."""
     tilts = particles.fields[["tilt_min", "tilt_max"]].to_numpy(float)
-    align = align_settings({})
+    align = align_settings(settings)
+    measurement = measurement_plugin(align)
     counts = {"score": 0, "search": 0}
     with SubtomogramReader(particles) as reader:
         for row in np.flatnonzero(errors > 20):
             box = reader(int(row))
-            config = {**align, "fixed_wedge": {"tilt_range_deg": [-90.0, 90.0]},
-                      "moving_wedge": {"tilt_range_deg": [float(a) for a in tilts[row]]},
-                      **local_search(box.pose.inverse(), LOCAL)}
-            at_table = align_pair(config, reference, box.volume).score_value
+            model = measurement.build(box.acquisition(TiltRange(*tilts[row])))
+            config = {**align, **local_search(box.pose.inverse(), LOCAL)}
+            at_table = align_pair(config, reference, box.volume,
+                                  models=(TiltRange(-90.0, 90.0), model)).score_value
             fault = "score" if found[row] <= at_table else "search"
             counts[fault] += 1
             print(f"    row {row + 1}: {errors[row]:5.1f} deg; score found {found[row]:.4f}, near the "

@@ -51,7 +51,7 @@ class ConstrainedScoreConfig:
     min_overlap : float
         Fraction of the expected overlap below which the score is pulled towards the
         uninformative value (module docstring); 0 turns the rule off.
-    measurement_weighting : {"both", "one", "support", "wiener"}
+    measurement_weighting : {"both", "matched", "one", "support", "wiener"}
         How weighted measurement models enter the comparison
         (:mod:`subalign.numerics.measurement`); binary models (tilt ranges, planes) are
         compared on their common mask whatever it says.

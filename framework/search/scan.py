@@ -219,7 +219,7 @@ def scan_rotations(
         Edge of the soft spherical mask.
     max_shift : float, optional
         Longest translation considered (voxels of this box); None: the whole box.
-    weighting : {"both", "one", "support", "wiener"}
+    weighting : {"both", "matched", "one", "support", "wiener"}
         How weighted measurement models enter (:mod:`subalign.numerics.measurement`).
 
     Returns

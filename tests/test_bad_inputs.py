@@ -279,6 +279,11 @@ CATALOGUE = [
          "found 3"),
     Case("unknown score", ("align", "score=nope"),
          "score=nope: expected one of fcs, *rcs, found 'nope'"),
+    Case("unknown measurement model", ("align", "measurement=nope"),
+         "measurement=nope: expected one of *ctf, planes, tilt_range, found 'nope'"),
+    Case("unknown weighting of measurement models", ("align", "score.measurement_weighting=nope"),
+         "score=rcs: score.measurement_weighting must be one of ('both', 'matched', 'one', "
+         "'support', 'wiener'), found 'nope'"),
     Case("a sweep without -m", ("align", "score=rcs,fcs"),
          "score=rcs,fcs: expected one value, found a comma-separated list (to sweep over it put "
          "-m first: subalign COMMAND -m score=rcs,fcs; for a list write [a,b])"),

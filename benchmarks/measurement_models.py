@@ -25,6 +25,7 @@ Printed per structure and geometry, for the models ``tilt_range`` (binary single
 3. the cost of one value and Jacobian of RCS at full size (median over ``--runs``).
 
     python benchmarks/measurement_models.py --count 40 --runs 20
+    python benchmarks/measurement_models.py --count 0 --runs 50     # the cost only
 """
 
 import argparse
@@ -200,8 +201,9 @@ def main() -> None:
     volumes = structures()
     print(f"cost per evaluation (30S, wandering beams, median of {args.runs}):")
     report_cost(volumes["30S"][0], args.runs)
-    print(f"{args.count} particles per structure and geometry, SNR {SNR}, +-60 deg:")
-    for name, (volume, order) in volumes.items():
+    if args.count:
+        print(f"{args.count} particles per structure and geometry, SNR {SNR}, +-60 deg:")
+    for name, (volume, order) in volumes.items() if args.count else ():
         group = dihedral_group(volume, order)
         for wander in (0.0, 8.0):
             run_condition(name, volume, group, wander, args.count)

@@ -130,7 +130,8 @@ class TiltPlanes:
 
 @dataclass(frozen=True, eq=False)
 class SampledWeights:
-    """A transfer sampled on a box's full DFT grid, rotated by trilinear interpolation.
+    """A transfer sampled on a box's full DFT grid, rotated by trilinear interpolation
+    (periodic on the grid; transfers from insertion are 0 beyond ``|k| = N/2 - 1``).
 
     Parameters
     ----------
@@ -151,22 +152,23 @@ class SampledWeights:
     binary: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
+        shape = np.shape(self.grid)
         for name in ("grid", "noise_grid"):
             grid = getattr(self, name)
             if grid is None:
                 continue
             grid = np.asarray(grid, dtype=float)
-            if grid.ndim != 3 or len(set(grid.shape)) != 1 or grid.shape != self.grid.shape:
+            if grid.ndim != 3 or len(set(grid.shape)) != 1 or grid.shape != shape:
                 raise ConfigError(f"weights: expected a cubic {name} (N, N, N), found shape {grid.shape}")
             if not np.all(np.isfinite(grid)) or grid.min() < 0:
                 raise ConfigError(f"weights: expected finite, nonnegative {name} values")
-            object.__setattr__(self, name, np.fft.fftshift(grid))  # k = 0 at index N // 2
+            object.__setattr__(self, name, np.ascontiguousarray(grid).ravel())
         if self.noise_grid is None:  # no noise model: the method is absent (noise-free)
             object.__setattr__(self, "noise", None)
 
     @property
     def size(self) -> int:
-        return self.grid.shape[0]
+        return round(len(self.grid) ** (1 / 3))
 
     def weights(self, frequencies: np.ndarray, size: int, *, margin: float = 0.0) -> np.ndarray:
         """The transfer at each frequency (..., 3), float (...); 0 beyond the grid."""
@@ -177,12 +179,12 @@ class SampledWeights:
         return self._sample(self.noise_grid, frequencies, size)
 
     def _sample(self, grid: np.ndarray, frequencies: np.ndarray, size: int) -> np.ndarray:
-        from scipy.ndimage import map_coordinates
+        from subalign.numerics.insertion_kernels import gather
 
-        k = np.asarray(frequencies, dtype=float) * size
-        flat = k.reshape(-1, 3)[:, ::-1].T + self.size // 2  # (z, y, x) indices
-        values = map_coordinates(grid, flat, order=1, mode="constant", cval=0.0)
-        return values.reshape(k.shape[:-1])
+        k = np.ascontiguousarray((np.asarray(frequencies, dtype=float) * size).reshape(-1, 3))
+        values = np.empty(len(k))
+        gather(grid, k, self.size, values)  # periodic: beyond +-N/2 the grid is 0 already
+        return values.reshape(np.shape(frequencies)[:-1])
 
     def tilt_range(self) -> TiltRange:
         return self.approximate

@@ -14,7 +14,8 @@ geometries: a single-axis series, and one whose beams wander up to 8 degrees off
 (EMPIAR-10499's Unt_076 reaches 12.5).
 
 Printed per structure and geometry, for the models ``tilt_range`` (binary single-axis),
-``planes`` (binary, real geometry) and ``ctf`` (CTF^2 x dose^2 and the noise per plane):
+``planes`` (binary, real geometry) and ``ctf`` (CTF^2 x dose^2 per plane) with the
+default weighting ``both``, and ``ctf`` with ``support`` (:mod:`subalign.numerics.measurement`):
 
 1. the average of the boxes at their true poses (:class:`WedgeAccumulator` with each model)
    against the density: FSC 0.5 and 0.143 crossings (0.143 sits at Nyquist, 20 A, for all)
@@ -57,6 +58,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SIZE, PIXEL, SNR = 32, 10.0, 0.5
 ANGLES = np.arange(-60.0, 60.1, 3.0)
 MODELS = ("tilt_range", "planes", "ctf")
+#: (model, score.measurement_weighting) of each alignment and average.
+VARIANTS = (("tilt_range", "both"), ("planes", "both"), ("ctf", "both"), ("ctf", "support"))
 
 
 def structures() -> dict[str, tuple[np.ndarray, int]]:
@@ -146,18 +149,19 @@ def run_condition(name: str, volume: np.ndarray, group: np.ndarray, wander: floa
                               rng.uniform(-2, 2, 3))
         sections = tilt_sections(ANGLES, wander, seed=index)
         particles.append((pose, *measure(volume, pose, sections, rng)))
-    for model_name in MODELS:
+    for model_name, weighting in VARIANTS:
         total, errors, seconds = WedgeAccumulator(SIZE), [], []
+        settings = {"score": {"name": "rcs", "measurement_weighting": weighting}}
         for pose, box, acquisition in particles:
             model = builders[model_name].build(acquisition)
             total.add(box, pose.inverse(), model)
-            result = align_pair({}, volume, box, models=(TiltRange(-90.0, 90.0), model))
+            result = align_pair(settings, volume, box, models=(TiltRange(-90.0, 90.0), model))
             errors.append(symmetric_error(result.transform.rotation, pose.inverse().rotation, group))
             seconds.append(result.seconds)
         frequency, correlation = fsc(total.average(), volume)
         crossings = resolutions(frequency, correlation, PIXEL)
         errors = np.array(errors)
-        print(f"  {name:10s} wander {wander:3.0f} deg  {model_name:10s}: true-pose average FSC 0.5 "
+        print(f"  {name:10s} wander {wander:3.0f} deg  {model_name + ' ' + weighting:18s}: true-pose average FSC 0.5 "
               f"{crossings['0.5']:5.1f} A, 0.143 {crossings['0.143']:5.1f} A, mean FSC 40-20 A "
               f"{correlation[8:16].mean():.3f} | global median "
               f"{np.median(errors):5.2f} deg, beyond 20 deg {int((errors > 20).sum())} of {count} "

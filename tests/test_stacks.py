@@ -27,6 +27,7 @@ from subalign.numerics.insertion import insert_sections, reconstruct
 from subalign.numerics.tilt_geometry import single_axis_frame
 from subalign.numerics.volumes import flip_volume
 from subalign.numerics.wedge import TiltRange
+from subalign.plugin.manager import default_plugin_set
 from subalign.simulation.imaging import tilt_series_geometry
 from subalign.simulation.output import write_simulation
 from subalign.simulation.simulate import load_density, simulation_config
@@ -471,3 +472,24 @@ def test_a_3d_box_reads_its_weight_volume_when_asked(tmp_path, wedge_weight):
         box = reader(0)
     assert box.weight.layout == "half+multiplicity"
     np.testing.assert_array_equal(box.weight.weight, half)
+    # the ctf measurement model of that box is its weight volume, on the full DFT grid
+    model = default_plugin_set().create("measurement", "ctf").build(box.acquisition(TiltRange(-60, 60)))
+    k = np.stack(np.meshgrid(*[np.fft.fftfreq(32, 1 / 32)] * 3, indexing="ij"), axis=-1)[..., ::-1]
+    np.testing.assert_allclose(model.weights(k / 32, 32)[:, :, :17], half, atol=1e-6)
+
+
+def test_a_stack_box_carries_its_beams_transfer_and_noise(simulated):
+    particles = read_particles(simulated / "relion5_stacks" / "optimisation_set.star")
+    with SubtomogramReader(particles) as reader:
+        box = reader(0)
+    acquisition = box.acquisition(TiltRange(-60, 60))
+    series = particles.tomograms[particles.fields["tomogram"].iloc[0]].tilt_series
+    visible = np.ones(len(series), bool)
+    # the beams are the visible tilts' beams turned into the box's (tilt) frame
+    np.testing.assert_allclose(acquisition.beams, series.rotations[visible, 2] @ box.frame.rotation.T,
+                               atol=1e-12)
+    stack = box.stack
+    np.testing.assert_allclose(acquisition.transfer, stack.weight / np.maximum(stack.multiplicity, 1))
+    assert np.median(acquisition.noise[acquisition.noise > 0]) == pytest.approx(1.0)
+    model = default_plugin_set().create("measurement", "ctf").build(acquisition)
+    assert model.kind == "weights" and model.noise is not None

@@ -217,7 +217,7 @@ def test_simulated_pair_aligns_to_its_listed_truth(tmp_path):
     found = json.loads((tmp_path / "aligned/alignment.json").read_text())
     angle, shift = transform_errors(RigidTransform.from_record(found),
                                     RigidTransform.from_record(pair["truth"]))
-    assert angle < 2.0 and shift < 0.5
+    assert angle < 0.8 and shift < 0.05  # noise-free; measured 0.27 deg, 0.016 voxel (2026-12-06)
 
 
 def test_simulate_multirun_over_snr(tmp_path):

@@ -10,25 +10,27 @@ from subalign.testing import (
 )
 
 
-# Analytic columns measure under 1% (benchmarks/score_timing.py); numerical under 0.3%.
+# Worst column against the suite's central differences, measured 2026-12-06 on its pair:
+# analytic 1.06e-5 (rcs and fcs), numerical (0.5-degree steps) 0.78% (rcs), 0.80% (fcs).
+# Tolerances are 2.5-5x those.
 class TestRcsAnalytic(ScoreContract):
     score = {"name": "rcs", "jacobian": "analytic"}
-    jacobian_rtol = 0.02
+    jacobian_rtol = 5e-5
 
 
 class TestRcsNumerical(ScoreContract):
     score = {"name": "rcs", "jacobian": "numerical"}
-    jacobian_rtol = 0.01
+    jacobian_rtol = 0.02
 
 
 class TestFcsAnalytic(ScoreContract):
     score = {"name": "fcs", "jacobian": "analytic"}
-    jacobian_rtol = 0.02
+    jacobian_rtol = 5e-5
 
 
 class TestFcsNumerical(ScoreContract):
     score = {"name": "fcs", "jacobian": "numerical"}
-    jacobian_rtol = 0.01
+    jacobian_rtol = 0.02
 
 
 class TestLmWithRcs(OptimizerContract):

@@ -95,20 +95,21 @@ def test_scan_ranks_a_rotation_near_the_truth_first():
     assert min(angles) >= 15.0
 
 
-@pytest.mark.slow  # statistical runs of the default search: 10-13 s each
-@pytest.mark.parametrize("index, tilt, snr", [(3, 60.0, 0.5), (0, 40.0, np.inf)])
-def test_pairs_the_former_search_lost_are_found(index, tilt, snr):
+# (index, tilt, snr, degrees, voxels): tolerances 2-3x the errors measured on 2026-12-06
+# (SNR 0.5: 3.30 deg, 0.14 voxel; noise-free: 0.43 deg, 0.032 voxel).
+@pytest.mark.parametrize("index, tilt, snr, degrees, voxels",
+                         [(3, 60.0, 0.5, 7.0, 0.4), (0, 40.0, np.inf, 1.0, 0.1)])
+def test_pairs_the_former_search_lost_are_found(index, tilt, snr, degrees, voxels):
     """Phantom pairs of the realistic simulator: seed 3 at +-60, SNR 0.5 ended 66 degrees
     off and every +-40 noise-free pair 59-175 degrees off with the former defaults."""
     pair = realistic_pair(index, tilt=tilt, snr=snr)
     config = {"wedge": {"tilt_range_deg": [-tilt, tilt]}}
     result = align_pair(config, pair.fixed, pair.moving)
     rotation, translation = transform_errors(result.transform, pair.truth)
-    assert rotation < 5.0 and translation < 1.0
+    assert rotation < degrees and translation < voxels
     assert result.confidence is not None and result.confidence > 0.3
 
 
-@pytest.mark.slow  # statistical runs of the default search: 10-13 s each
 def test_pure_noise_gets_a_low_confidence_and_a_warning(caplog):
     rng = np.random.default_rng(5)
     fixed, moving = rng.normal(size=(2, 32, 32, 32))

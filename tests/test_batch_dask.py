@@ -22,6 +22,7 @@ from batch_support import TINY, record_indices, simulate, stored
 from subalign.cli.compose import compose_config
 from subalign.workflows.batch.run import run_batch
 from subalign.workflows.batch.worker import context_loads
+from environment import require
 
 BIN = Path(sys.executable).parent
 SUBALIGN = BIN / "subalign"
@@ -299,7 +300,7 @@ def test_slurm_end_to_end_with_stand_in_sbatch(sim16, tmp_path):
     """executor=slurm on one machine: with sbatch/scancel stand-ins that run each job script
     locally the batch completes like a local one and no job is left running; with an
     sbatch whose jobs never start, start_timeout_s stops it in one line, exit 2."""
-    pytest.importorskip("dask_jobqueue")
+    require("dask_jobqueue")
     out = tmp_path / "slurm"
     args = _args(sim16, out, "mode=all", "executor=slurm", "executor.workers=1",
                  "executor.slurm.cores=2", "executor.slurm.start_timeout_s=120")

@@ -32,6 +32,7 @@ from subalign.cli.dispatch import USAGE
 from subalign.numerics.geometry import RigidTransform, transform_errors
 from subalign.io.mrc import write_volume
 from subalign.simulation.synthetic import synthetic_pair
+from environment import require
 
 SUBALIGN = Path(sys.executable).parent / "subalign"
 REPO = Path(__file__).resolve().parents[1]
@@ -329,7 +330,7 @@ def test_output_to_a_closed_pipe_ends_quietly(tmp_path):
 
 
 def test_slurm_without_sbatch_is_one_line(tmp_path, monkeypatch):
-    pytest.importorskip("dask_jobqueue")
+    require("dask_jobqueue")
     from subalign.errors import ConfigError
     from subalign.execution.cluster import check_executor
 

@@ -25,8 +25,10 @@ from subalign.simulation.density import (
 )
 from subalign.errors import ConfigError, MissingExtraError, VolumeError
 
+from environment import SHARED_DATA, needs_shared_data, require
+
 N = 32
-STRUCTURES = Path("/work/shared/data/structures")
+STRUCTURES = SHARED_DATA / "structures"
 
 # Conventional atomic weights (IUPAC), independent of gemmi's table.
 CARBON, SULFUR = 12.011, 32.06
@@ -145,7 +147,7 @@ def test_single_atom_is_a_gaussian_of_the_resolution_sigma_at_the_box_centre(
 ):
     """The atom (its own centre of mass) lands on a voxel, so the map is the sampled Gaussian.
     scipy cuts its kernel at 4 sigma and renormalises it: measured 1e-5 to 8e-5 of the peak."""
-    pytest.importorskip("gemmi")
+    require("gemmi")
     path = write_pdb(tmp_path / name, [("C", (12.345, -67.89, 3.21))])
     volume = density_from_structure(
         path, voxel_size_nm=voxel_size_nm, resolution_nm=resolution_nm, size=N
@@ -165,7 +167,7 @@ def test_centre_of_mass_not_the_midpoint_lands_on_the_box_centre(
     """Two atoms of different mass (element weight times occupancy) 8.1 nm apart: each blob
     sits where the mass-weighted centre puts it, 1.8-2.4 voxels from where the midpoint
     would; trilinear splatting and the Gaussian keep first moments, so to < 1e-3 voxel."""
-    pytest.importorskip("gemmi")
+    require("gemmi")
     first, second = np.array([10.0, 20.0, -5.0]), np.array([70.0, -10.0, 40.0])
     path = write_pdb(tmp_path / "pair.pdb", [
         ("C", first), (second_element, second, {"occupancy": second_occupancy}),
@@ -183,7 +185,7 @@ def test_blob_distance_in_voxels_is_atom_distance_over_voxel_size(
 ):
     """Two carbons 5.997 nm apart along an oblique line; each blob (sigma 0.225 or 0.11 voxel) is
     at least 6 sigma from the plane dividing them."""
-    pytest.importorskip("gemmi")
+    require("gemmi")
     first = np.array([5.5, -2.0, 7.25])
     second = first + [42.0, -26.0, 34.0]
     path = write_pdb(tmp_path / "two.pdb", [("C", first), ("C", second)])
@@ -200,7 +202,7 @@ def test_blob_distance_in_voxels_is_atom_distance_over_voxel_size(
 
 def test_hydrogens_and_waters_are_ignored(tmp_path):
     """A model with hydrogens and a water gives the same map as its heavy atoms alone."""
-    pytest.importorskip("gemmi")
+    require("gemmi")
     heavy = [("C", (1.0, 2.0, 3.0)), ("N", (14.0, -3.0, 8.0)), ("S", (-6.0, 9.0, -2.0))]
     extra = [("H", (2.0, 2.5, 3.5)), ("H", (-20.0, 1.0, 0.0)),
              ("O", (30.0, 10.0, -10.0), {"residue": "HOH"})]
@@ -217,7 +219,7 @@ def cluster_with_a_far_atom(path: Path, cluster_atoms: int) -> Path:
 
 def test_a_little_mass_outside_the_box_is_logged(tmp_path, caplog):
     """1 carbon of 200 (0.5 % of the mass) falls outside: a warning with the count."""
-    pytest.importorskip("gemmi")
+    require("gemmi")
     path = cluster_with_a_far_atom(tmp_path / "far.pdb", 199)
     with caplog.at_level(logging.WARNING, logger="subalign.simulation.density"):
         volume = density_from_structure(path, size=N)
@@ -228,7 +230,7 @@ def test_a_little_mass_outside_the_box_is_logged(tmp_path, caplog):
 
 def test_more_than_one_percent_of_the_mass_outside_the_box_is_an_error(tmp_path):
     """1 carbon of 20 (5 %) outside: the box is too small, and the message says so."""
-    pytest.importorskip("gemmi")
+    require("gemmi")
     path = cluster_with_a_far_atom(tmp_path / "far.pdb", 19)
     with pytest.raises(VolumeError) as error:
         density_from_structure(path, size=N)
@@ -238,12 +240,11 @@ def test_more_than_one_percent_of_the_mass_outside_the_box_is_an_error(tmp_path)
     )
 
 
-@pytest.mark.skipif(not (STRUCTURES / "4v1w_apoferritin.cif.gz").is_file(),
-                    reason="shared structure 4v1w_apoferritin.cif.gz is not present")
+@needs_shared_data
 def test_apoferritin_is_a_hollow_12_nm_shell_in_a_32_nm_box(caplog):
     """The 24-mer shell spans radii ~4-6 nm: at 2 nm resolution the radial profile peaks at
     5 nm, the cavity is nearly empty, and nothing reaches past 10 nm."""
-    pytest.importorskip("gemmi")
+    require("gemmi")
     with caplog.at_level(logging.WARNING, logger="subalign.simulation.density"):
         volume = density_from_structure(
             STRUCTURES / "4v1w_apoferritin.cif.gz", voxel_size_nm=1.0, resolution_nm=2.0, size=N
@@ -258,7 +259,7 @@ def test_apoferritin_is_a_hollow_12_nm_shell_in_a_32_nm_box(caplog):
 
 
 def test_structure_errors_name_the_file(tmp_path):
-    pytest.importorskip("gemmi")
+    require("gemmi")
     missing = tmp_path / "missing.pdb"
     with pytest.raises(VolumeError, match=f"^{missing}: no such file"):
         density_from_structure(missing)

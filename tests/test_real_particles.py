@@ -28,12 +28,12 @@ from subalign.workflows.averaging import WedgeAccumulator
 from subalign.workflows.fsc import fsc, resolutions
 from subalign.workflows.hand import check_hand
 from subalign.workflows.maps import soft_sphere_mask
+from environment import SHARED_DATA
 
 TABLES = Path(__file__).parent / "data" / "real_tables"
-SHARED = next((p for p in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared"))
-               if p.is_dir()), Path("/work/shared"))
-REAL = SHARED / "data" / "real" / "empiar10499_subset"
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real particles not at {REAL}")
+REAL = SHARED_DATA / "real" / "empiar10499_subset"
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real particles not at {REAL} "
+                                "(set SUBALIGN_SHARED_DATA to the shared data folder)")
 SUBALIGN = str(Path(sys.executable).parent / "subalign")
 
 

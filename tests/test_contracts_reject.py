@@ -16,8 +16,8 @@ import pytest
 from subalign.api import (ConstrainedObjective, ConstrainedScore, ConstrainedScoreConfig,
                           IncrementParameterization, OptimizerState, RefinementResult, hookimpl)
 from subalign.plugin.manager import build_plugin_set
-from subalign.testing import (ConstraintContract, OptimizerContract, RefinerContract,
-                              SamplerContract, ScoreContract)
+from subalign.testing import (ConstraintContract, MeasurementContract, OptimizerContract,
+                              RefinerContract, SamplerContract, ScoreContract)
 
 
 class SquareRootObjective(ConstrainedObjective):
@@ -127,6 +127,24 @@ class FirstCandidateRefiner:
 
 
 
+class MeasuresEverything:
+    """A measurement model that ignores the acquisition: every frequency weighted 1."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def build(self, acquisition):
+        class Everything:
+            kind, binary = "everything", False
+
+            def weights(self, frequencies, size, *, margin=0.0):
+                return np.ones(np.shape(frequencies)[:-1])
+
+            def tilt_range(self):
+                return acquisition.tilt_range
+        return Everything()
+
+
 @dataclass
 class Empty:
     pass
@@ -156,6 +174,10 @@ class Broken:
     @hookimpl
     def subalign_register_refiners(self, register):
         register("broken_refiner", FirstCandidateRefiner, Empty)
+
+    @hookimpl
+    def subalign_register_measurements(self, register):
+        register("broken_measurement", MeasuresEverything, Empty)
 
 
 class WithBroken:
@@ -190,6 +212,10 @@ class TestConstraint(WithBroken, ConstraintContract):
 
 class TestRefiner(WithBroken, RefinerContract):
     refiner = "broken_refiner"
+
+
+class TestMeasurement(WithBroken, MeasurementContract):
+    measurement = "broken_measurement"
 '''
 
 
@@ -215,6 +241,8 @@ def test_each_suite_rejects_its_broken_plugin_naming_the_fault(suite_run):
             "rotation_jacobian() column 0",
         "TestRefiner::test_never_worse_than_the_best_start":
             "is above the best starting candidate",
+        "TestMeasurement::test_far_from_every_plane_and_outside_the_wedge_is_not":
+            "Fourier voxels from every measured plane and outside the wedge are weighted",
     }
     for test, message in expected.items():
         assert f"FAILED test_broken.py::{test}" in output, f"{test} did not fail:\n{output}"

@@ -32,7 +32,7 @@ from subalign.workflows.averaging import WedgeAccumulator, wedge_compensated_ave
 from subalign.workflows.fsc import fsc, read_fsc_table, resolution_at
 from subalign.workflows.maps import (lowpass, parse_symmetry, soft_sphere_mask, symmetrize,
                                      symmetry_rotations)
-from subalign.workflows.rounds.average import run_average
+from subalign.workflows.rounds.average import best_round, run_average
 from subalign.workflows.rounds.loop import assign_half_sets
 from subalign.workflows.rounds.truth import pose_errors
 from subalign.workflows.batch.worker import FIELDS
@@ -370,3 +370,15 @@ def test_a_particle_in_both_halves_is_refused_and_dedupe_drops_it(tmp_path):
     kept = drop_duplicates(particles, distance=5.0)
     assert kept.fields["subtomogram"].tolist() == ["a.mrc", "b.mrc"]
     check_half_sets(kept)
+
+
+def test_the_best_round_is_the_finest_and_of_equal_ones_the_earliest():
+    def record(number, angstrom, independent=True):
+        return {"number": number, "resolution": {"0.143": angstrom}, "independent": independent}
+
+    assert best_round([record(0, 30.0), record(1, 25.0), record(2, 27.0)])["number"] == 1
+    # at the Nyquist cap every round ties: the earliest, not the one with most chances to drift
+    assert best_round([record(0, 30.0), record(1, 20.0), record(2, 20.0), record(3, 20.0)])["number"] == 1
+    # maps that are not independent halves (round 0 from one reference) do not count
+    assert best_round([record(0, 18.0, independent=False), record(1, 22.0)])["number"] == 1
+    assert best_round([{"number": 0}, {"number": 1}])["number"] == 1  # none measured: the last

@@ -274,11 +274,14 @@ def _stop(records: list[dict], plan: AveragePlan) -> str | None:
     return None
 
 
-def _best(records: list[dict]) -> dict:
+def best_round(records: list[dict]) -> dict:
+    """The round whose independent half maps reached the finest FSC 0.143; of equal ones the
+    earliest (a later round that is no finer has only had more chances to drift; at the
+    Nyquist cap every round ties). Without any, the last round."""
     trusted = [r for r in records if r.get("resolution") and r.get("independent", True)]
     if not trusted:
         return records[-1]
-    return min(trusted, key=lambda r: (r["resolution"]["0.143"], -r["number"]))
+    return min(trusted, key=lambda r: (r["resolution"]["0.143"], r["number"]))
 
 
 def run_average(config: DictConfig, *, executor=None, window: int | None = None,
@@ -332,7 +335,7 @@ def _average_locked(plan: AveragePlan, config: DictConfig, *, executor, window, 
                                         refine=refinement.refine,
                                         stop=lambda records: _stop(records, plan), report=report)
         where = run.description or "no alignment in this call"
-    best = _best(records)
+    best = best_round(records)
     files = copy_round_files(output_dir, best, lambda role: role in FINAL_FILES)
     if plan.config.figures:
         files["report"] = write_report(output_dir, records, kind="average",

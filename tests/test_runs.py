@@ -1,7 +1,8 @@
 """Runs as a user sees them: killed and resumed, corrupted and redone, concurrent, repeated.
 
 Every command runs as a subprocess of the console script from a scratch directory. A run
-killed with SIGKILL at seeded random moments and rerun with the same command ends with the
+killed with SIGKILL after seeded numbers of records (or while writing one; the kill is
+injected by ``tests/kill_hook``, never timed) and rerun with the same command ends with the
 same bytes as a run never interrupted; a truncated or altered output is redone, never
 trusted. Files that record when, where and how long a run took (``TIMING``) are compared
 without those fields; Hydra's own ``.hydra/`` records and log are not compared.
@@ -14,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -73,43 +73,34 @@ def results(directory: Path) -> dict:
     return found
 
 
-def lines_in(path: Path) -> int:
-    try:
-        return path.read_text().count("\n")
-    except OSError:
-        return 0
+#: Holds the sitecustomize that kills a run after a number of records (its docstring).
+KILL_HOOK = Path(__file__).parent / "kill_hook"
 
 
-def kill_at(cwd: Path, args: list[str], progress: Path, after: int, delay: float) -> bool:
-    """Start ``subalign args``; SIGKILL it ``delay`` s after ``progress`` holds ``after``
-    lines. Returns whether it was killed (False: it finished first)."""
-    process = subprocess.Popen([str(SUBALIGN), *args], cwd=cwd, env=environment(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while process.poll() is None and lines_in(progress) < after:
-            time.sleep(0.002)
-        time.sleep(delay)
-        if process.poll() is not None:
-            return False
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        return True
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+def kill_at(cwd: Path, args: list[str], progress: str, after: int, torn: bool) -> bool:
+    """Run ``subalign args`` until its record store ``progress`` (a file name) holds ``after``
+    records, then SIGKILL it (``torn``: while it writes the next one). Returns whether it was
+    killed (False: it had nothing left to record)."""
+    extra = {"SUBALIGN_TEST_KILL_AFTER": str(after), "SUBALIGN_TEST_KILL_FILE": progress,
+             "PYTHONPATH": str(KILL_HOOK)}
+    if torn:
+        extra["SUBALIGN_TEST_KILL_TORN"] = "1"
+    done = subprocess.run([str(SUBALIGN), *args], cwd=cwd, env=environment(**extra),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode in (0, -signal.SIGKILL), done.stderr[-3000:]
+    return done.returncode == -signal.SIGKILL
 
 
-def killed_and_resumed(root: Path, args: list[str], progress_file: str, count: int,
+def killed_and_resumed(root: Path, args: list[str], progress: str, count: int,
                        seed: int) -> tuple[Path, int]:
-    """Kill a run three times at seeded random moments, then rerun it to the end."""
+    """Kill a run three times, after seeded numbers of records (some while writing the next),
+    then rerun it to the end."""
     rng = np.random.default_rng(seed)
     work = root / "killed"
     work.mkdir()
     kills = 0
-    for after in sorted(rng.integers(0, count, 3)):
-        kills += kill_at(work, args, work / "run" / progress_file, int(after),
-                         float(rng.uniform(0, 0.05)))
+    for after in sorted(rng.integers(0, count - 1, 3)):
+        kills += kill_at(work, args, progress, int(after), torn=bool(rng.integers(2)))
     run(work, *args)
     return work / "run", kills
 
@@ -148,7 +139,7 @@ def test_killed_experiment_resumes_to_identical_rows_and_redoes_corrupt_files(tm
     assert len(reference["rows.jsonl"]) == 4 and reference["result.json"]["n_pairs"] == 4
 
     resumed, kills = killed_and_resumed(tmp_path, EXPERIMENT, "rows.jsonl", 4, seed=2)
-    assert kills >= 2
+    assert kills == 3
     assert results(resumed) == reference
     record = json.loads((resumed / "result.json").read_text())
     clock = RowLog(resumed / "clock.jsonl").ordered()
@@ -236,19 +227,7 @@ def test_an_interrupted_job_resumes_when_the_same_command_runs_again(tmp_path):
     overrides in another order; once finished, the same command starts a new run."""
     args = [arg for arg in EXPERIMENT if not arg.startswith(("output_dir=", "n_pairs="))]
     args += ["n_pairs=4"]
-    process = subprocess.Popen([str(SUBALIGN), *args], cwd=tmp_path, env=environment(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while process.poll() is None and not any(
-                lines_in(rows) for rows in tmp_path.glob("outputs/table1_2/*/rows.jsonl")):
-            time.sleep(0.002)
-        assert process.poll() is None, "the job finished before it could be interrupted"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    assert kill_at(tmp_path, args, "rows.jsonl", 1, torn=False)  # killed after its first of 4 rows
     (job,) = tmp_path.glob("outputs/table1_2/*")
     assert not (job / "result.json").exists()
     marker = json.loads((job / ".subalign-run.json").read_text())

@@ -201,15 +201,15 @@ def test_axis_constrained_alignment_with_true_axes(seed):
     assert rotation_distance_deg(result.transform.rotation, pair.truth.rotation) < 1.0
 
 
-@pytest.mark.slow  # 5 full default searches per score: 45-100 s
-def test_global_search_from_the_60_degree_grid_finds_the_truth(builtin_score):
-    """Noise-free, +-60 wedges, random true poses (seeds 0-4, not chosen): the default
-    search (108 candidates, stochastic parallel, then polish) lands within 1 degree in at
-    least 4 of 5 pairs. benchmarks/global_search.py reports the 10-pair figures (9/10)."""
+def test_the_default_global_search_finds_the_truth(builtin_score):
+    """Noise-free, +-60 wedges, random true poses (seeds 0-4, not chosen): the default search
+    (the scan of so3_uniform's rotations, binned search, polish race) lands within 1 degree
+    in every pair; measured 0.15-0.33 (rcs) and 0.15-0.46 degrees (fcs), 2026-12-06, 2-5 s.
+    benchmarks/global_search.py reports the held-out figures."""
     config = subalign.compose_config("align", [f"score={builtin_score}"])
     errors = []
     for seed in range(5):
         pair = synthetic_pair(seed, snr=np.inf)
         result = subalign.align_pair(config, pair.fixed, pair.moving)
         errors.append(float(rotation_distance_deg(result.transform.rotation, pair.truth.rotation)))
-    assert sum(error < 1.0 for error in errors) >= 4, errors
+    assert max(errors) < 1.0, errors

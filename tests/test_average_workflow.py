@@ -372,13 +372,13 @@ def test_a_particle_in_both_halves_is_refused_and_dedupe_drops_it(tmp_path):
     check_half_sets(kept)
 
 
-def test_the_best_round_is_the_finest_and_of_equal_ones_the_earliest():
+def test_the_best_round_is_the_finest_and_of_equal_ones_the_latest():
     def record(number, angstrom, independent=True):
         return {"number": number, "resolution": {"0.143": angstrom}, "independent": independent}
 
     assert best_round([record(0, 30.0), record(1, 25.0), record(2, 27.0)])["number"] == 1
-    # at the Nyquist cap every round ties: the earliest, not the one with most chances to drift
-    assert best_round([record(0, 30.0), record(1, 20.0), record(2, 20.0), record(3, 20.0)])["number"] == 1
+    # at the Nyquist cap rounds tie: the latest (its docstring says why)
+    assert best_round([record(0, 30.0), record(1, 20.0), record(2, 20.0), record(3, 27.0)])["number"] == 2
     # maps that are not independent halves (round 0 from one reference) do not count
     assert best_round([record(0, 18.0, independent=False), record(1, 22.0)])["number"] == 1
     assert best_round([{"number": 0}, {"number": 1}])["number"] == 1  # none measured: the last

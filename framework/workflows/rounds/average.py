@@ -276,12 +276,18 @@ def _stop(records: list[dict], plan: AveragePlan) -> str | None:
 
 def best_round(records: list[dict]) -> dict:
     """The round whose independent half maps reached the finest FSC 0.143; of equal ones the
-    earliest (a later round that is no finer has only had more chances to drift; at the
-    Nyquist cap every round ties). Without any, the last round."""
+    latest. Without any, the last round.
+
+    Ties are common at the Nyquist cap, and the FSC cannot tell them apart. Preferring the
+    earliest was tried: a refinement from perturbed poses that improved them (8 to under 3
+    degrees, tests/test_average_workflow.py) then handed back its unrefined start, because
+    both rounds crossed at Nyquist. The latest keeps the refined poses there, and keeps
+    drifted ones where rounds made poses worse; telling the two apart needs more than the
+    FSC."""
     trusted = [r for r in records if r.get("resolution") and r.get("independent", True)]
     if not trusted:
         return records[-1]
-    return min(trusted, key=lambda r: (r["resolution"]["0.143"], r["number"]))
+    return min(trusted, key=lambda r: (r["resolution"]["0.143"], -r["number"]))
 
 
 def run_average(config: DictConfig, *, executor=None, window: int | None = None,

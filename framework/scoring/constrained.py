@@ -28,6 +28,16 @@ residual ``sqrt((1 - w) d0)`` (0 when the overlap suffices, so ordinary scores a
 unchanged). Every constrained score built on this base gets the rule; the rotation scan of
 the search stage applies the same weight to its correlations.
 
+**Measurement models.** ``fixed_tilt`` and ``moving_tilt`` may be any measurement model
+(:mod:`subalign.numerics.measurement`; a :class:`~subalign.numerics.wedge.TiltRange` is one).
+With binary models the common mask is ``M_f . Lambda_R M_g`` as above, computed exactly as
+before. With a weighted one the mask is the support of both transfers, the moving spectrum
+reaches a subclass already multiplied by its factor and :meth:`fixed_values` gives the fixed
+side's; both factors, like the mask, are held at the current rotation in a Jacobian, and the
+overlap is the models' weighted one. Only scores that declare
+``accepts_measurement_models = True`` receive weighted models
+(:mod:`subalign.scoring.measured`).
+
 :class:`ConstrainedObjective` implements everything of the :class:`~subalign.plugin.protocols.Objective`
 protocol except how residuals are formed from the transformed moving spectrum; a score
 subclasses it and implements :meth:`ConstrainedObjective.residual_parts` and
@@ -94,7 +104,7 @@ class ConstrainedObjective:
     ----------
     fixed, moving : ndarray of shape (N, N, N)
         ``[z, y, x]`` volumes, validated by the caller.
-    fixed_tilt, moving_tilt : TiltRange
+    fixed_tilt, moving_tilt : TiltRange or measurement model
     config : ConstrainedScoreConfig
     """
 

@@ -268,11 +268,12 @@ def model_weights(model, shape: tuple[int, int, int], rotation: np.ndarray | Non
                            margin).reshape(grid.spectrum_shape)
 
 
-def rotated_noise(model, frequencies: np.ndarray, rotation: np.ndarray | None,
-                  size: int) -> np.ndarray | None:
-    """The relative noise variance ``s^2(R^T xi)`` of a model that gives one, else None."""
+def rotated_noise(model, frequencies: np.ndarray, rotation: np.ndarray | None, size: int,
+                  weighting: str) -> np.ndarray | None:
+    """The relative noise variance ``s^2(R^T xi)`` a comparison with ``weighting`` uses: of a
+    model that gives one, for ``matched`` (the only weighting that reads it), else None."""
     noise = getattr(model, "noise", None)
-    if noise is None:
+    if noise is None or weighting != "matched":
         return None
     points = frequencies if rotation is None else frequencies @ np.asarray(rotation, dtype=float)
     return noise(points, size)

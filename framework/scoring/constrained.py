@@ -153,7 +153,7 @@ class ConstrainedObjective:
         self._fixed_band_weights = rotated_weights(fixed_tilt, self.band_frequencies, None,
                                                    self.shape[0], self.margin)
         self._fixed_band_noise = rotated_noise(fixed_tilt, self.band_frequencies, None,
-                                               self.shape[0])
+                                               self.shape[0], config.measurement_weighting)
         self.expected_overlap = expected_model_overlap(self.shape, fixed_tilt, moving_tilt,
                                                        config.max_frequency, self.margin)
         if not self.expected_overlap > 0:
@@ -209,7 +209,8 @@ class ConstrainedObjective:
         support, fixed_factor, moving_factor = comparison_factors(
             self._fixed_band_weights, moving, self.config.measurement_weighting,
             self._fixed_band_noise, rotated_noise(self.moving_tilt, self.band_frequencies,
-                                                  rotation, self.shape[0]))
+                                                  rotation, self.shape[0],
+                                                  self.config.measurement_weighting))
         overlap = float(model_overlaps(self._fixed_band_weights, moving, self.band_weights))
         return support, fixed_factor, moving_factor, overlap
 

@@ -136,7 +136,7 @@ class _ScanSetup:
             weights=weights, fixed_values=fixed_values,
             fixed_power=weights * np.abs(fixed_values) ** 2,
             fixed_kept=fixed_tilt.weights(xi, shape[0], margin=margin),
-            fixed_noise=rotated_noise(fixed_tilt, xi, None, shape[0]),
+            fixed_noise=rotated_noise(fixed_tilt, xi, None, shape[0], weighting),
             moving=SpectrumSampler(band_limited(moving, max_frequency, mask_edge),
                                    SCAN_KERNEL_WIDTH, max_frequency),
             moving_tilt=moving_tilt, margin=margin,
@@ -164,7 +164,7 @@ class _ScanSetup:
             overlap = (weights[None] * fixed_factor).sum(axis=1) / float(weights.sum())
         else:
             moving_noise = rotated_noise(self.moving_tilt, unrotated.reshape(-1, 3), None,
-                                         shape[0])
+                                         shape[0], self.weighting)
             _, fixed_factor, moving_factor = comparison_factors(
                 self.fixed_kept[None], moving_weights, self.weighting,
                 None if self.fixed_noise is None else self.fixed_noise[None],

@@ -146,12 +146,19 @@ class MeasurementContract(_Contract):
         if model.binary:  # a binary model's boundary is eroded (weighted ones may ignore it)
             assert eroded.sum() < exact.sum(), "weights(margin=1.5): a binary model erodes nothing"
 
-    def test_a_turned_volume_has_the_turned_model(self, model):
+    def test_weights_depend_on_the_frequency_alone(self, model):
+        """The framework turns a model by evaluating it at ``R^T xi``; that is right only if
+        the weights are a function of the frequency, the same whenever and in whatever batch
+        they are asked for (no state, no dependence on the order of the points)."""
         rng = np.random.default_rng(7)
         rotation = Rotation.random(random_state=8).as_matrix()
         xi = rng.uniform(-0.3, 0.3, (300, 3))
+        model.weights(rng.uniform(-0.3, 0.3, (50, 3)), 32)  # an unrelated call in between
         # The volume turned by R has h(R^T xi'); at xi' = R xi that is h(xi).
         np.testing.assert_allclose(
             np.asarray(rotated_weights(model, xi @ rotation.T, rotation, 32), float),
             np.asarray(model.weights(xi, 32), float), atol=1e-6,
             err_msg="the model of a turned volume at R xi differs from the model at xi")
+        np.testing.assert_allclose(np.asarray(model.weights(xi[::-1], 32), float),
+                                   np.asarray(model.weights(xi, 32), float)[::-1], atol=1e-12,
+                                   err_msg="weights(): depend on the order of the frequencies")

@@ -7,10 +7,6 @@ w_t, 1)`` on the DFT grid (each tilt's defocus, astigmatism, CTF scale and dose;
 (``rlnCtfImage``), those volumes. Particles with neither fall back to ``planes`` where their
 tilt geometry is known, else to their tilt range, so on simulated 3-D subtomograms ``ctf``
 aligns exactly as ``tilt_range`` does.
-
-``normalize``: divide each transfer by its largest value, so particles with different CTF
-scales or numbers of tilts weigh alike in the scores (averages use the transfers as
-they are).
 """
 
 from __future__ import annotations
@@ -22,9 +18,7 @@ from subalign.api import Acquisition, SampledWeights, TiltPlanes, hookimpl
 
 @dataclass
 class CtfMeasurementConfig:
-    """Attributes: ``normalize`` (bool): scale each transfer to a largest value of 1."""
-
-    normalize: bool = False
+    """No fields."""
 
 
 class CtfMeasurement:
@@ -35,10 +29,7 @@ class CtfMeasurement:
 
     def build(self, acquisition: Acquisition):
         if acquisition.transfer is not None:
-            transfer = acquisition.transfer
-            if self.config.normalize and transfer.max() > 0:
-                transfer = transfer / transfer.max()
-            return SampledWeights(transfer, acquisition.tilt_range, acquisition.noise)
+            return SampledWeights(acquisition.transfer, acquisition.tilt_range, acquisition.noise)
         if acquisition.beams is not None:
             return TiltPlanes(acquisition.beams, acquisition.tilt_range)
         return acquisition.tilt_range

@@ -1,7 +1,10 @@
 """The compiled (numba) trilinear spreading of :func:`subalign.numerics.insertion.insert_sections`,
 and its reverse, the trilinear gathering of :class:`subalign.numerics.measurement.SampledWeights`.
 
-Imported on first use only, so importing subalign loads no numba; module-level so that
+The two keep their own copy of the eight-corner loop: a shared compiled helper that writes
+the corners' indices and weights into arrays made the gather 1.8x slower (83 to 146 us for
+2,100 points), and the gather runs at every rotation of a weighted score. Imported on first
+use only, so importing subalign loads no numba; module-level so that
 numba's on-disk cache serves every later process (as :mod:`subalign.numerics.spectral_kernels`).
 """
 

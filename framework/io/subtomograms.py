@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,13 +140,20 @@ class SubtomogramReader:
                                weight=self._weight(index))
         return self._crop(index)
 
-    def _stack(self, index: int, name: str) -> Subtomogram:
+    def _opened(self, index: int, name: str, read) -> Any:
+        """``read(path)`` of particle ``index``'s file ``name``, which returns its content and
+        voxel size: the file must exist, read without error and agree with the set's pixel
+        size; any failure is one line naming the row. Returns the content."""
         path = self._existing(index, name)
         try:
-            images, voxel = read_stack(path)
-        except ParticleTableError as exc:
+            content, voxel = read(path)
+        except SubalignError as exc:
             raise self._error(index, "subtomogram", str(exc)) from None
         self._check_pixel(index, "subtomogram", voxel, str(path))
+        return content
+
+    def _stack(self, index: int, name: str) -> Subtomogram:
+        images = self._opened(index, name, read_stack)
         self._check_box(index, name, images.shape[-1], "its images are")
         box = reconstruct_stack(self.particles, index, images, name)
         frame = RigidTransform(box.frame, np.zeros(3))
@@ -194,18 +202,7 @@ class SubtomogramReader:
                                             f"inconsistent with the set's pixel size {pixel:g} Angstrom")
 
     def _read(self, index: int, name: str) -> np.ndarray:
-        path = self._existing(index, name)
-        voxel = 0.0
-        try:
-            if path.suffix.lower() == ".em":
-                volume = self._read_em(path)
-            else:
-                read = read_map(path)
-                volume = check_volume(read.data, read.source).astype(np.float32)
-                voxel = float(read.voxel_size[2])
-        except SubalignError as exc:
-            raise self._error(index, "subtomogram", str(exc)) from None
-        self._check_pixel(index, "subtomogram", voxel, str(path))
+        volume = self._opened(index, name, self._volume)
         if self.box_size is None:
             self.box_size = volume.shape[0]
         if volume.shape != (self.box_size,) * 3:
@@ -213,6 +210,14 @@ class SubtomogramReader:
                               f"{name} holds a (z, y, x) = {volume.shape} volume; expected "
                               f"{(self.box_size,) * 3} like the set's other subtomograms")
         return volume
+
+    @classmethod
+    def _volume(cls, path: Path) -> tuple[np.ndarray, float]:
+        """A 3-D subtomogram file's float32 volume and voxel size (0: not stated)."""
+        if path.suffix.lower() == ".em":
+            return cls._read_em(path), 0.0
+        read = read_map(path)
+        return check_volume(read.data, read.source).astype(np.float32), float(read.voxel_size[2])
 
     @staticmethod
     def _read_em(path: Path) -> np.ndarray:
@@ -299,12 +304,7 @@ class SubtomogramReader:
         if not name:
             self._bounds(index)
             return
-        path = self._existing(index, name)
-        try:
-            shape, voxel = _header(path)
-        except ParticleTableError as exc:
-            raise self._error(index, "subtomogram", str(exc)) from None
-        self._check_pixel(index, "subtomogram", voxel, str(path))
+        shape = self._opened(index, name, _header)
         if self.particles.stacks:
             if shape[-1] != shape[-2]:
                 raise self._error(index, "subtomogram", f"stack {name} holds images of "

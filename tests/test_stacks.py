@@ -472,6 +472,11 @@ def test_a_3d_box_reads_its_weight_volume_when_asked(tmp_path, wedge_weight):
         box = reader(0)
     assert box.weight.layout == "half+multiplicity"
     np.testing.assert_array_equal(box.weight.weight, half)
+    (tmp_path / "w.mrc").unlink()  # a weight volume to be read is checked before any work
+    with SubtomogramReader(particles, weights=True) as reader:
+        with pytest.raises(ParticleTableError, match="rlnCtfImage.*weight volume w.mrc not found"):
+            reader.check(0)
+    SubtomogramReader(particles).check(0)  # not read unless asked: not checked
     # the ctf measurement model of that box is its weight volume, on the full DFT grid
     model = default_plugin_set().create("measurement", "ctf").build(box.acquisition(TiltRange(-60, 60)))
     k = np.stack(np.meshgrid(*[np.fft.fftfreq(32, 1 / 32)] * 3, indexing="ij"), axis=-1)[..., ::-1]

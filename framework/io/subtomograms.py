@@ -159,8 +159,9 @@ class SubtomogramReader:
         frame = RigidTransform(box.frame, np.zeros(3))
         return Subtomogram(index, box.volume, frame.compose(self.particles.pose(index)), frame, box)
 
-    def _weight(self, index: int) -> WeightVolume | None:
-        """The particle's ``rlnCtfImage``, if its table names one."""
+    def _weight_path(self, index: int) -> Path | None:
+        """The file of the particle's ``rlnCtfImage`` when weights are read and its table names
+        one (None otherwise); a named file that is not there is one line naming the row."""
         table = self.particles.source.table if self.particles.source is not None else None
         if not self.weights or table is None or "rlnCtfImage" not in table.columns:
             return None
@@ -172,6 +173,13 @@ class SubtomogramReader:
             raise row_error(self.particles.label, index, "rlnCtfImage",
                             f"weight volume {name} not found (looked in {self.particles.base_dir} "
                             "and the working directory)")
+        return path
+
+    def _weight(self, index: int) -> WeightVolume | None:
+        """The particle's ``rlnCtfImage``, if its table names one."""
+        path = self._weight_path(index)
+        if path is None:
+            return None
         try:
             return read_weight_volume(path, self.box_size)
         except ParticleTableError as exc:
@@ -293,7 +301,8 @@ class SubtomogramReader:
 
     def check(self, index: int) -> None:
         """The cheap checks of particle ``index``, before any work: its file's header (box,
-        voxel size; a stack's image count), or its crop's place in the tomogram.
+        voxel size; a stack's image count) and, when weights are read, that its weight
+        volume is there; or its crop's place in the tomogram.
 
         Raises
         ------
@@ -305,6 +314,7 @@ class SubtomogramReader:
             self._bounds(index)
             return
         shape = self._opened(index, name, _header)
+        self._weight_path(index)  # a weight volume to be read must be there
         if self.particles.stacks:
             if shape[-1] != shape[-2]:
                 raise self._error(index, "subtomogram", f"stack {name} holds images of "

@@ -163,7 +163,15 @@ def _tilts(particles: ParticleSet) -> np.ndarray:
     return np.array([[r.min_deg, r.max_deg] for r in ranges], dtype=float)
 
 
-def _check_files(particles: ParticleSet, box_size: int | None, edge: str) -> int:
+def reads_weights(align: dict) -> bool:
+    """Whether the run's measurement plugin reads weight volumes (``rlnCtfImage``)."""
+    from subalign.workflows.batch.worker import measurement_plugin
+
+    return bool(getattr(measurement_plugin(align), "uses_transfer", True))
+
+
+def _check_files(particles: ParticleSet, box_size: int | None, edge: str,
+                 weights: bool = False) -> int:
     """Every particle before any work: each file exists and its header agrees (box, voxel
     size, a stack's image count), each crop lies in its tomogram; the first box reads whole.
     Returns the box edge."""
@@ -173,7 +181,7 @@ def _check_files(particles: ParticleSet, box_size: int | None, edge: str) -> int
             raise row_error(particles.label, row, particles.column("subtomogram"),
                             f"{'stack' if particles.stacks else 'subtomogram'} {name} not found "
                             f"(looked in {particles.base_dir} and the working directory)")
-    with SubtomogramReader(particles, box_size=box_size, edge=edge) as reader:
+    with SubtomogramReader(particles, box_size=box_size, edge=edge, weights=weights) as reader:
         box = int(reader(0).volume.shape[0])
         every = max(1, len(particles) // 10)
         for row in range(1, len(particles)):
@@ -270,7 +278,7 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
         plugins.create(kind, align[kind])
     particles = _read_set(config)
     tilts = _tilts(particles)
-    box = _check_files(particles, config.box_size, config.edge)
+    box = _check_files(particles, config.box_size, config.edge, reads_weights(align))
     reference, reference_tilt, pairs, truths = None, [-90.0, 90.0], np.zeros((0, 2), int), None
     if config.mode == "reference":
         reference = _reference(config, particles, box)

@@ -31,7 +31,13 @@ from subalign.numerics.volumes import box_centre, check_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
 from subalign.workflows.maps import parse_symmetry, soft_sphere_mask
-from subalign.workflows.batch.plan import _check_files, _tilts, align_part, check_alignable
+from subalign.workflows.batch.plan import (
+    _check_files,
+    _tilts,
+    align_part,
+    check_alignable,
+    reads_weights,
+)
 from subalign.workflows.rounds.config import ScheduleConfig
 
 logger = logging.getLogger(__name__)
@@ -308,7 +314,7 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
         raise ConfigError(f"{config.particles}: expected at least {least} particles, found "
                           f"{len(particles)}")
     tilts = _tilts(particles)
-    box = _check_files(particles, config.box_size, config.edge)
+    box = _check_files(particles, config.box_size, config.edge, reads_weights(align))
     pixel = particles.require_pixel_size("resolutions in Angstrom (give pixel_size=)")
     mask, radius = _mask(config, box, pixel)
     truth = None

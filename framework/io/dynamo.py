@@ -17,7 +17,10 @@ names Dynamo extrinsic ZXZ and passive, like RELION):
   score; column 36 ``apix`` the pixel size (0: absent).
 * column 13 ``ftype`` with 14-17 ``ymintilt, ymaxtilt, xmintilt, xmaxtilt``: ``0`` no
   missing wedge, ``1`` tilt axis y (columns 14-15), ``2`` tilt axis x (16-17); other types
-  leave the wedge unknown.
+  leave the wedge unknown, and so does ``0`` with all four tilt columns 0 (a blank row, as
+  ``dynamo_table_blank`` and subalign write a particle of unknown wedge; a full wedge is
+  written ``0, -90, 90``).
+* columns 24-26 all 0: no coordinate (a blank row; index 0 is outside the tomogram).
 * particle folder: ``<folder>/particle_<tag, 5 digits>.em`` (or ``.mrc``).
 
 Dynamo has no half-set column. Tables are read with ``dynamotable`` and written with pandas
@@ -46,6 +49,7 @@ from subalign.io.particles import (
     link_files,
     require_columns,
 )
+from subalign.io.tables import index1_coordinates
 from subalign.io.tomograms import tomogram_name, tomogram_numbers
 
 __all__ = ["particle_file", "read_dynamo", "write_dynamo"]
@@ -144,7 +148,7 @@ def read_dynamo(path: str | os.PathLike, *, pixel_size: float | None = None,
     if "cc" in number:
         fields["score"] = number["cc"]
     if all(c in number for c in "xyz"):
-        fields.update(x=number["x"], y=number["y"], z=number["z"])
+        fields.update(index1_coordinates(number["x"], number["y"], number["z"]))
     if "ftype" in number and all(c in number for c in ("ymintilt", "ymaxtilt", "xmintilt", "xmaxtilt")):
         fields.update(_wedges(number, n))
     if subtomograms is not None:
@@ -164,7 +168,8 @@ def _wedges(number: dict, n: int) -> dict:
     for code, (a, b), name in ((1, ("ymintilt", "ymaxtilt"), "y"), (2, ("xmintilt", "xmaxtilt"), "x")):
         rows = ftype == code
         low[rows], high[rows], axis[rows] = number[a][rows], number[b][rows], name
-    full = ftype == 0
+    tilts = np.column_stack([number[c] for c in ("ymintilt", "ymaxtilt", "xmintilt", "xmaxtilt")])
+    full = (ftype == 0) & (tilts != 0).any(axis=1)  # all zero: a blank row, the wedge unknown
     low[full], high[full] = -90.0, 90.0
     return {"tilt_min": low, "tilt_max": high, "tilt_axis": axis}
 

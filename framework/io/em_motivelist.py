@@ -11,7 +11,8 @@ Convention (AV3's ``av3_trans_rot_alig`` documentation; ``tom_rotate`` and
   Rows 14-16 (the shift before the rotation, ``R^T t``) are kept as read, or computed
   for a new list.
 * rows 8-10: the box centre in the tomogram as a voxel index counted from 1 (MATLAB;
-  ``av3_average`` crops ``[x - r, x + r)``): our ``"index1"`` frame, in pixels.
+  ``av3_average`` crops ``[x - r, x + r)``): our ``"index1"`` frame, in pixels; all three 0
+  is no coordinate (a blank column).
 * row 1 score, row 4 particle number (the tag; subtomograms are ``<prefix>_<number>.em``),
   row 5 tomogram number, row 20 class. Rows 2, 3, 6, 7 are kept as read.
 
@@ -31,6 +32,7 @@ import pandas as pd
 from subalign.io.euler import matrix_to_zxz, zxz_to_matrix
 from subalign.io.files import atomic_path
 from subalign.io.particles import ParticleSet, ParticleTableError, SourceTable, Tomogram, link_files
+from subalign.io.tables import index1_coordinates
 from subalign.io.tomograms import tomogram_name, tomogram_numbers
 
 __all__ = ["ROWS", "angles_to_rotations", "numbered_files", "read_motivelist",
@@ -110,7 +112,7 @@ def read_motivelist(path: str | os.PathLike, *, pixel_size: float | None = None,
                  for name, number in zip(pd.unique(names), pd.unique(values[:, 4]))}
     fields = {"tag": tags, "tomogram": names, "score": values[:, 0],
               "class_number": values[:, 19].astype(np.int64),
-              "x": values[:, 7], "y": values[:, 8], "z": values[:, 9]}
+              **index1_coordinates(values[:, 7], values[:, 8], values[:, 9])}
     if subtomograms is not None:
         fields["subtomogram"] = numbered_files(subtomograms, tags)
     table = pd.DataFrame(values, columns=[str(r) for r in range(1, 21)])

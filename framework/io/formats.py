@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from subalign.io.agreement import check_tomogram_table
 from subalign.io.dynamo import read_dynamo, write_dynamo
 from subalign.io.em_motivelist import read_motivelist, write_motivelist
 from subalign.io.particles import ParticleSet, ParticleTableError
@@ -172,15 +173,26 @@ def read_particles(path: str | os.PathLike, format: str | None = None, *,
             f"AV3, STOPGAP); a {name} table names each particle's file itself")
     else:
         particles = FORMATS[name].read(path, pixel_size=pixel_size)
+    return assign_stack_wedges(_with_tomograms(particles, tomograms, project_dir, wedge,
+                                               tilt_axis, pixel_size))
+
+
+def _with_tomograms(particles: ParticleSet, tomograms, project_dir, wedge, tilt_axis,
+                    pixel_size) -> ParticleSet:
+    """``particles`` with a tomogram table merged in (where the two agree:
+    :func:`subalign.io.agreement.check_tomogram_table`) and unknown wedges filled."""
     table = (read_tomogram_table(tomograms, project_dir=project_dir) if tomograms is not None
              else None)
     default = None
     if wedge is not None:
         default = wedge if isinstance(wedge, TiltRange) else TiltRange.parse(wedge, field="wedge")
-    if table is not None or default is not None:
-        particles = particles.assign_wedges(tomograms=table, default=default, tilt_axis=tilt_axis,
-                                            table=str(tomograms))
-    return assign_stack_wedges(particles)
+    if table is not None:
+        check_tomogram_table(particles, table, str(tomograms), tilt_axis=tilt_axis,
+                             given_pixel_size=pixel_size)
+    if table is None and default is None:
+        return particles
+    return particles.assign_wedges(tomograms=table, default=default, tilt_axis=tilt_axis,
+                                   table=str(tomograms))
 
 
 def write_particles(particles: ParticleSet, path: str | os.PathLike, format: str | None = None, *,

@@ -5,7 +5,8 @@ columns, as the converters between them (cryoCAT's ``emmotl2stopgap``) copy them
 
 * ``phi, psi, the``: our ``R = Rz(psi) Rx(the) Rz(phi)``;
 * ``x_shift, y_shift, z_shift``: our ``t`` (voxels);
-* ``orig_x, orig_y, orig_z``: the box centre as a voxel index counted from 1 (``"index1"``);
+* ``orig_x, orig_y, orig_z``: the box centre as a voxel index counted from 1 (``"index1"``;
+  all three 0: no coordinate);
 * ``subtomo_num`` the tag (subtomograms are ``<subtomo_name>_<subtomo_num>.mrc``),
   ``tomo_num`` the tomogram's number, ``halfset`` ``A``/``B`` (our 1/2), ``score``,
   ``class``; ``motl_idx`` and ``object`` are kept as read (new lists: the tag and 1).
@@ -37,6 +38,7 @@ from subalign.io.particles import (
     row_error,
 )
 from subalign.io.star import loop_block, read_star, write_star
+from subalign.io.tables import index1_coordinates
 from subalign.io.tomograms import tomogram_name, tomogram_numbers
 
 __all__ = ["COLUMNS", "read_stopgap", "write_stopgap"]
@@ -80,7 +82,7 @@ def read_stopgap(path: str | os.PathLike, *, pixel_size: float | None = None,
     fields = {"tag": tags, "tomogram": names, "score": number["score"],
               "class_number": number["class"].astype(np.int64),
               "half_set": np.array([_HALVES[h] for h in halves], dtype=np.int64),
-              "x": number["orig_x"], "y": number["orig_y"], "z": number["orig_z"]}
+              **index1_coordinates(number["orig_x"], number["orig_y"], number["orig_z"])}
     if subtomograms is not None:
         fields["subtomogram"] = numbered_files(subtomograms, tags)
     rotations = angles_to_rotations(number["phi"], number["psi"], number["the"])

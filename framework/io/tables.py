@@ -16,7 +16,7 @@ import pandas as pd
 from subalign.errors import SubalignError
 
 __all__ = ["ParticleTableError", "assign_column", "check_pixel_size", "finite_column",
-           "link_files", "rebase_names", "require_columns", "row_error"]
+           "index1_coordinates", "link_files", "rebase_names", "require_columns", "row_error"]
 
 
 class ParticleTableError(SubalignError, ValueError):
@@ -78,6 +78,15 @@ def finite_column(table: pd.DataFrame, column: str, source: str, what: str,
         found = found.item() if isinstance(found, np.generic) else found
         raise row_error(source, row, label or column, f"expected {what}, found {found!r}")
     return values
+
+
+def index1_coordinates(x, y, z) -> dict[str, np.ndarray]:
+    """Coordinates counted from 1 (Dynamo, TOM/AV3, STOPGAP) as fields ``x, y, z``, NaN
+    (unknown) where all three are 0: those formats' blank value, outside any tomogram
+    (its first voxel is 1), which read as a place would be written to RELION as -1."""
+    values = np.column_stack([np.asarray(v, dtype=float) for v in (x, y, z)])
+    values[(values == 0).all(axis=1)] = np.nan
+    return dict(zip("xyz", values.T))
 
 
 def check_pixel_size(found: np.ndarray, given: float | None, source: str, column: str) -> float | None:

@@ -130,6 +130,16 @@ def _given(table: pd.DataFrame, column: str, row: int) -> bool:
         str(table[column].iloc[row]).strip() != ""
 
 
+def _unique_names(names: pd.Series, source: str, column: str) -> None:
+    """Raise at the first tomogram named a second time (which row would hold?)."""
+    repeated = names.duplicated().to_numpy()
+    if repeated.any():
+        row = int(np.argmax(repeated))
+        first = int(np.argmax((names == names.iloc[row]).to_numpy()))
+        raise row_error(source, row, column, f"tomogram {names.iloc[row]!r} again (row {first + 1}); "
+                                             "expected one row per tomogram")
+
+
 def _csv_tomograms(path: Path) -> dict[str, Tomogram]:
     source = str(path)
     try:
@@ -150,6 +160,7 @@ def _csv_tomograms(path: Path) -> dict[str, Tomogram]:
         sizes = np.column_stack([finite_column(table, f"size_{a}", source, "a size in voxels")
                                  for a in "xyz"]).astype(int)
         voxel = finite_column(table, "pixel_size", source, "a pixel size in Angstrom")
+    _unique_names(table["tomogram"].astype(str), source, "tomogram")
     tomograms = {}
     for row, name in enumerate(table["tomogram"].astype(str)):
         axis = table["tilt_axis"].iloc[row] if "tilt_axis" in table.columns else None
@@ -227,6 +238,7 @@ def _relion_tomograms(path: Path, project_dir: Path | None) -> dict[str, Tomogra
                                  for c in size_columns[:3]]).astype(int)
         voxel = finite_column(table, size_columns[3], source, "a pixel size in Angstrom")
     places = [p for p in (project_dir, path.parent, Path.cwd()) if p is not None]
+    _unique_names(table["rlnTomoName"].astype(str), f"{source} data_global", "rlnTomoName")
     tomograms = {}
     for row, name in enumerate(table["rlnTomoName"].astype(str)):
         size = tuple(int(v) for v in sizes[row]) if has_size else None

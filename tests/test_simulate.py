@@ -12,9 +12,12 @@ from subalign.simulation.density import phantom
 from subalign.errors import ConfigError
 from subalign.numerics.fourier import forward, inverse
 from subalign.numerics.geometry import RigidTransform, rotation_distance_deg
+from subalign.io.formats import read_particles
 from subalign.io.mrc import read_volume
+from subalign.simulation.mixture import load_densities, particle_classes
 from subalign.simulation.simulate import (
     check_fits,
+    check_simulation,
     load_density,
     simulate_pair,
     simulate_particle,
@@ -243,3 +246,119 @@ def test_the_largest_allowed_translation_keeps_the_particle_mass_inside():
     beyond = np.sqrt((offsets ** 2).sum(axis=0)) > 15 - allowed
     assert density[beyond].sum() <= 0.01 * density.sum()
     assert check_fits(simulation_config({"max_translation_voxels": allowed}), density) == allowed
+
+
+# --- mixtures -------------------------------------------------------------------------------
+
+#: Two structures a 16-voxel box tells apart: the paper's phantom and a rod of three blobs.
+ROD = [{"centre": [0.0, 0.0, z], "sigma": 0.06, "amplitude": 1.0} for z in (-0.2, 0.0, 0.2)]
+MIXTURE = {"structures": [{"source": "phantom"}, {"source": "phantom", "blobs": ROD}],
+           "proportions": [0.7, 0.3]}
+
+
+@pytest.mark.parametrize("n, proportions", [(20, [0.7, 0.3]), (7, [0.5, 0.5]),
+                                            (10, [0.25, 0.0, 0.75]), (9, None)])
+def test_class_counts_match_the_proportions(n, proportions):
+    structures = [{"source": "phantom"}] * (3 if proportions is None else len(proportions))
+    config = simulation_config({"n": n, "seed": 4, "structures": structures,
+                                "proportions": proportions})
+    classes = particle_classes(config)
+    shares = np.full(len(structures), 1 / len(structures)) if proportions is None else proportions
+    counts = np.bincount(classes, minlength=len(structures) + 1)[1:]
+    assert counts.sum() == n and np.all(np.abs(counts - n * np.asarray(shares)) < 1)
+    np.testing.assert_array_equal(particle_classes(config), classes)  # same seed, same classes
+    other = particle_classes(simulation_config({**config, "seed": 5}))
+    np.testing.assert_array_equal(np.sort(other), np.sort(classes))
+
+
+def test_a_particle_is_the_same_whatever_its_class():
+    """Pose and noise come from the particle's own stream; its class only picks the map."""
+    config = simulation_config({"n": 6, "size": 16, **MIXTURE})
+    densities = load_densities(config)
+    alone = simulation_config({"size": 16, "density": MIXTURE["structures"][1]})
+    mixed = simulate_particle(config, densities[1], 3)
+    single = simulate_particle(alone, load_density(alone), 3)
+    np.testing.assert_array_equal(mixed.subtomogram.volume, single.subtomogram.volume)
+
+
+@pytest.fixture(scope="module")
+def mixture(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("mixture")
+    config = simulation_config({"n": 10, "seed": 2, "size": 16, "max_translation_voxels": 1,
+                                "pairs": "all", "imaging": {"snr": float("inf"), "ctf": None},
+                                **MIXTURE})
+    write_simulation(config, directory)
+    return config, directory
+
+
+def test_each_particle_matches_its_own_class_map_under_its_pose(mixture):
+    config, directory = mixture
+    truth = read_particles(directory / "particles.star")
+    classes = truth.fields["class_number"].to_numpy()
+    assert list(np.bincount(classes)[1:]) == [7, 3]
+    maps = [read_volume(directory / f"density_{k}.mrc").data for k in (1, 2)]
+    assert not (directory / "density.mrc").exists()
+    record = json.loads((directory / "simulation.json").read_text())
+    for index, particle in enumerate(record["particles"]):
+        pose = RigidTransform.from_record(particle["pose"])
+        volume = read_volume(directory / particle["file"]).data
+        scores = [correlation(volume, transform_volume(m, pose)) for m in maps]
+        assert particle["class"] == classes[index] == 1 + int(np.argmax(scores)), scores
+        assert max(scores) > 0.7 and max(scores) - min(scores) > 0.4  # a clear decision
+
+
+def test_mixture_pairs_stay_within_a_class(mixture):
+    config, directory = mixture
+    record = json.loads((directory / "simulation.json").read_text())
+    class_of = {p["file"]: p["class"] for p in record["particles"]}
+    pairs = json.loads((directory / "pairs.json").read_text())["pairs"]
+    assert len(pairs) == 7 * 6 // 2 + 3 * 2 // 2  # every pair of each class, none across
+    for pair in pairs:
+        assert class_of[pair["fixed"]] == class_of[pair["moving"]] == pair["class"]
+        index = [int(pair[k][-10:-4]) for k in ("fixed", "moving")]
+        pose = [RigidTransform.from_record(record["particles"][i]["pose"]) for i in index]
+        expected = pose[0].compose(pose[1].inverse())
+        assert rotation_distance_deg(RigidTransform.from_record(pair["truth"]).rotation,
+                                     expected.rotation) < 1e-9
+    classes = np.array([1, 2, 1, 1, 2, 1])
+    assert pair_indices(6, "consecutive", classes) == [(0, 2), (1, 4), (3, 5)]
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"proportions": [0.7, 0.2]},
+     "proportions: expected numbers summing to 1 (within 1e-06), found [0.7, 0.2] summing to 0.9"),
+    ({"proportions": [0.5, 0.3, 0.2]},
+     "proportions: expected 2 numbers (one per structure), found 3: [0.5, 0.3, 0.2]"),
+    ({"proportions": [1.5, -0.5]},
+     "proportions: expected non-negative numbers, found [1.5, -0.5]"),
+    ({"structures": [], "proportions": None},
+     "structures: expected at least one density ({source: phantom|structure|map, ...}), found []"),
+    ({"structures": None},
+     "proportions: expected null without structures (one proportion per structure), "
+     "found [0.7, 0.3]"),
+])
+def test_bad_mixtures_are_refused_in_one_line(override, message):
+    with pytest.raises(ConfigError) as info:
+        check_simulation(simulation_config({**MIXTURE, **override}))
+    assert str(info.value) == message
+
+
+def test_the_command_refuses_a_bad_mixture_with_exit_2(tmp_path, monkeypatch, capsys):
+    from subalign.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "structures=[{source:phantom},{source:phantom}]",
+              "proportions=[0.6,0.6]"])
+    assert info.value.code == 2 and list(tmp_path.iterdir()) == []
+    assert capsys.readouterr().err == ("subalign: error: proportions: expected numbers summing "
+                                       "to 1 (within 1e-06), found [0.6, 0.6] summing to 1.2\n")
+
+
+def test_a_bad_entry_names_its_structure():
+    config = simulation_config({"structures": [{"source": "phantom"},
+                                               {"source": "phantom", "blobs": [
+                                                   {"centre": [0, 0, 0], "sigma": 0,
+                                                    "amplitude": 1}]}]})
+    with pytest.raises(ConfigError, match=r"^structures\[1\]\.blobs\[0\]\.sigma: expected"):
+        load_densities(config)

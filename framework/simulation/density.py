@@ -32,7 +32,9 @@ __all__ = [
     "MAX_MASS_OUTSIDE",
     "PAPER_PHANTOM",
     "GaussianBlob",
+    "DENSITY_SOURCES",
     "check_blobs",
+    "density_from_config",
     "density_from_map",
     "density_from_structure",
     "phantom",
@@ -72,20 +74,36 @@ class GaussianBlob:
     amplitude: float
 
 
-def check_blobs(blobs: tuple[GaussianBlob, ...]) -> tuple[GaussianBlob, ...]:
+def check_blobs(blobs: tuple[GaussianBlob, ...], field: str = "density.blobs"
+                ) -> tuple[GaussianBlob, ...]:
     """``blobs`` if each images as something: positive sigma, non-zero amplitude, centre
-    inside the box; else a :class:`~subalign.errors.ConfigError` naming ``density.blobs[k]``."""
+    inside the box; else a :class:`~subalign.errors.ConfigError` naming ``{field}[k]``."""
     for k, blob in enumerate(blobs):
         if not (np.isfinite(blob.sigma) and blob.sigma > 0):
-            raise ConfigError(f"density.blobs[{k}].sigma: expected a positive fraction of the box, "
+            raise ConfigError(f"{field}[{k}].sigma: expected a positive fraction of the box, "
                               f"found {blob.sigma:g}")
         if not (np.isfinite(blob.amplitude) and blob.amplitude != 0):
-            raise ConfigError(f"density.blobs[{k}].amplitude: expected a non-zero finite value, "
+            raise ConfigError(f"{field}[{k}].amplitude: expected a non-zero finite value, "
                               f"found {blob.amplitude:g}")
         if not all(np.isfinite(c) and abs(c) < 0.5 for c in blob.centre):
-            raise ConfigError(f"density.blobs[{k}].centre: expected offsets inside the box "
+            raise ConfigError(f"{field}[{k}].centre: expected offsets inside the box "
                               f"(|c| < 0.5 of its edge), found {list(blob.centre)}")
     return blobs
+
+
+def _blobs(entries, field: str) -> tuple[GaussianBlob, ...]:
+    try:
+        blobs = tuple(
+            GaussianBlob(tuple(float(c) for c in b["centre"]), float(b["sigma"]),
+                         float(b["amplitude"]))
+            for b in entries
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{field}: expected a list of {{centre: [x, y, z], sigma: s, amplitude: a}}, "
+            f"found an entry missing or mistyping {exc}"
+        ) from None
+    return check_blobs(blobs, field)
 
 
 # At N = 32 (1 nm voxels) the sigmas are 2.0, 1.3, 1.6 and 1.0 voxels: FWHM 2.4-4.7 nm, the
@@ -373,3 +391,48 @@ def _normalised(volume: np.ndarray, path: Path) -> np.ndarray:
     if not peak > 0:
         raise VolumeError(f"{path}: expected density inside the box, found maximum {peak:g}")
     return volume / peak
+
+
+# --- from a config ------------------------------------------------------------------------
+
+
+#: Where a density comes from (``DensityConfig.source``).
+DENSITY_SOURCES = ("phantom", "structure", "map")
+
+
+def density_from_config(entry, *, size: int, voxel_size_nm: float,
+                        field: str = "density") -> np.ndarray:
+    """The density a ``DensityConfig`` node names (:mod:`subalign.simulation.simulate`).
+
+    Parameters
+    ----------
+    entry : DictConfig
+        ``source``, ``path``, ``resolution_nm`` and ``blobs``.
+    size : int
+        Box edge ``N`` in voxels.
+    voxel_size_nm : float
+    field : str
+        The entry's name in messages (``density``, ``structures[1]``).
+
+    Returns
+    -------
+    ndarray of shape (N, N, N)
+        ``[z, y, x]``.
+
+    Raises
+    ------
+    ConfigError
+        In one line naming ``{field}.<key>``.
+    """
+    if entry.source not in DENSITY_SOURCES:
+        raise ConfigError(
+            f"{field}.source: expected one of {', '.join(DENSITY_SOURCES)}, found {entry.source!r}")
+    if entry.source == "phantom":
+        if entry.blobs is None:
+            return phantom(size)
+        return phantom(size, _blobs(entry.blobs, f"{field}.blobs"))
+    if entry.path is None:
+        raise ConfigError(f"{field}.path: expected a file for source {entry.source}, found null")
+    reader = density_from_structure if entry.source == "structure" else density_from_map
+    return reader(entry.path, voxel_size_nm=voxel_size_nm, resolution_nm=entry.resolution_nm,
+                  size=size)

@@ -5,6 +5,8 @@ Layout of ``output_dir``::
     subtomograms/particle_000000.mrc ...   one MRC per particle (voxel size in the header)
     poses.star       RELION-style pose table (conventions in simulation.json)
     pairs.json       pair list with each pair's ground-truth relative transform
+    density.mrc      the true map; in a mixture, density_1.mrc, density_2.mrc ... (one per
+                     class) instead
     particles.star, particles.tbl, dynamo/, wedges.csv
                      the ground truth as RELION 5 and Dynamo particle sets
                      (:mod:`subalign.simulation.particle_tables`)
@@ -21,6 +23,12 @@ again, never trusted. A different config in the same directory is refused. The t
 written last, and ``"status": "complete"`` only after them; ``seconds`` adds up the time of
 every run that worked on the directory. The same config gives the same bytes in every file
 but ``simulation.json`` (which records time and machine), however the run was interrupted.
+
+A mixture (``structures``, :mod:`subalign.simulation.mixture`) writes each particle's true
+class (1-based) into every table: ``rlnClassNumber`` in the STAR files, Dynamo's ``class``
+column, ``"class"`` in ``simulation.json`` and ``pairs.json``. Its pairs are made within each
+class only (the pair list of each class's members, in index order): a truth transform
+between particles of two different structures would mean nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import time
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from subalign.errors import ConfigError
@@ -41,11 +50,17 @@ from subalign.io.files import file_record, matches_record, write_json
 from subalign.io.mrc import write_volume
 from subalign.io.star import write_star
 from subalign.simulation.particle_tables import relion_pose_columns, write_truth_tables
+from subalign.simulation.mixture import (
+    class_entry,
+    density_of,
+    load_densities,
+    particle_classes,
+    structure_entries,
+)
 from subalign.simulation.stacks import write_relion5_stacks
 from subalign.simulation.simulate import (
     check_fits,
     check_simulation,
-    load_density,
     particle_rng,
     random_pose,
     simulate_particle,
@@ -67,10 +82,17 @@ POSE_CONVENTION = (
 )
 
 
-def pair_indices(n: int, kind: str) -> list[tuple[int, int]]:
-    """Particle pairs ``(fixed, moving)``: ``consecutive`` (0, 1), (2, 3), ... or ``all`` i < j."""
+def pair_indices(n: int, kind: str, classes: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Particle pairs ``(fixed, moving)``: ``consecutive`` (0, 1), (2, 3), ... or ``all`` i < j.
+
+    With ``classes`` (n,), the pairs are made among each class's members in index order
+    (the members ``m`` of a class pair as ``(m[0], m[1]), (m[2], m[3])``, ...), sorted.
+    """
     if kind not in PAIR_LISTS:
         raise ConfigError(f"pairs: expected one of {', '.join(PAIR_LISTS)}, found {kind!r}")
+    if classes is not None:
+        members = [np.flatnonzero(classes == label) for label in np.unique(classes)]
+        return sorted((int(m[i]), int(m[j])) for m in members for i, j in pair_indices(len(m), kind))
     if kind == "consecutive":
         return [(i, i + 1) for i in range(0, n - 1, 2)]
     return list(combinations(range(n), 2))
@@ -125,29 +147,72 @@ CONVENTIONS = {"pose": POSE_CONVENTION, "pair_truth": TRANSFORM_CONVENTION,
 
 
 def _write_tables(config: DictConfig, output_dir: Path, particles: list, poses: list,
-                  pairs, voxel_angstrom: float) -> None:
+                  pairs, classes: np.ndarray | None, voxel_angstrom: float) -> None:
     """``poses.star``, the truth tables of every format, and ``pairs.json`` (the true
-    transform of each pair)."""
+    transform of each pair); with ``classes`` (n,), each particle's and pair's class."""
     _write_star(output_dir / "poses.star", [
-        {"rlnImageName": p["file"], **relion_pose_columns(pose, voxel_angstrom)}
-        for p, pose in zip(particles, poses)
+        {"rlnImageName": p["file"], **relion_pose_columns(pose, voxel_angstrom),
+         **class_entry(classes, index, "rlnClassNumber")}
+        for index, (p, pose) in enumerate(zip(particles, poses))
     ])
-    write_truth_tables(config, output_dir, [p["file"] for p in particles], poses)
+    write_truth_tables(config, output_dir, [p["file"] for p in particles], poses, classes)
     write_json(output_dir / "pairs.json", {
         "convention": TRANSFORM_CONVENTION,
         "pairs": [
             {"fixed": particles[i]["file"], "moving": particles[j]["file"],
+             **class_entry(classes, i, "class"),
              "truth": poses[i].compose(poses[j].inverse()).to_record()}
             for i, j in pairs
         ],
     })
 
 
-def _write_truth(config: DictConfig, output_dir: Path, density, voxel_angstrom: float) -> None:
-    """The true map (``density.mrc``) and, with ``stacks``, the RELION 5 stack set."""
-    write_volume(output_dir / "density.mrc", density, voxel_size=voxel_angstrom)
+def _write_truth(config: DictConfig, output_dir: Path, densities: list,
+                 voxel_angstrom: float) -> None:
+    """The true maps (``density.mrc``, or ``density_K.mrc`` per class of a mixture) and,
+    with ``stacks``, the RELION 5 stack set."""
+    names = (["density.mrc"] if config.structures is None else
+             [f"density_{label}.mrc" for label in range(1, len(densities) + 1)])
+    for name, density in zip(names, densities):
+        write_volume(output_dir / name, density, voxel_size=voxel_angstrom)
     if config.stacks:
-        log.info("wrote the RELION 5 2-D stack set %s", write_relion5_stacks(config, output_dir, density))
+        log.info("wrote the RELION 5 2-D stack set %s",
+                 write_relion5_stacks(config, output_dir, *densities))
+
+
+def _make_particles(config: DictConfig, output_dir: Path, densities: list,
+                    classes: np.ndarray | None, clock: JobClock) -> tuple[list, list, int]:
+    """Write the particles not yet on disk (module docstring).
+
+    Returns
+    -------
+    list of dict, list of RigidTransform, int
+        Each particle's record and pose, and how many were made in this run.
+    """
+    voxel_angstrom = float(config.voxel_size_nm) * 10.0
+    start, made = time.perf_counter(), 0
+    written = RowLog(output_dir / "particles.jsonl")
+    every = max(1, int(config.n) // 10)
+    particles, poses = [], []
+    for index in range(int(config.n)):
+        path = output_dir / _particle_file(index)
+        fingerprint = written.rows.get(index)
+        if fingerprint is not None and matches_record(path, fingerprint):
+            pose = random_pose(particle_rng(config, index), float(config.max_translation_voxels))
+        else:  # never written, or truncated or corrupted since: made again
+            particle = simulate_particle(config, density_of(densities, classes, index), index)
+            write_volume(path, particle.subtomogram.volume, voxel_size=voxel_angstrom)
+            fingerprint = {"index": index, **file_record(path), "path": _particle_file(index)}
+            written.add(fingerprint)
+            clock.tick()
+            pose, made = particle.pose, made + 1
+        poses.append(pose)
+        particles.append({"file": _particle_file(index), **class_entry(classes, index, "class"),
+                          "pose": pose.to_record(), "bytes": fingerprint["bytes"],
+                          "sha256": fingerprint["sha256"]})
+        if (index + 1) % every == 0 or index + 1 == int(config.n):
+            log.info("particle %d/%d (%.1f s)", index + 1, int(config.n), time.perf_counter() - start)
+    return particles, poses, made
 
 
 def write_simulation(config: DictConfig, output_dir: str | Path, *,
@@ -170,39 +235,21 @@ def write_simulation(config: DictConfig, output_dir: str | Path, *,
     output_dir = Path(output_dir)
     record = _config_record(config)
     check_simulation(config)
-    pairs = pair_indices(int(config.n), config.pairs)
-    density = load_density(config)  # validated before the directory is claimed
-    check_fits(config, density)
+    classes = particle_classes(config)
+    pairs = pair_indices(int(config.n), config.pairs, classes)
+    densities = load_densities(config)  # validated before the directory is claimed
+    for density in densities:
+        check_fits(config, density)
     _claim(output_dir, record)
     voxel_angstrom = float(config.voxel_size_nm) * 10.0
-    start, made = time.perf_counter(), 0
     clock = JobClock(output_dir / "clock.jsonl")
-    written = RowLog(output_dir / "particles.jsonl")
-    every = max(1, int(config.n) // 10)
-    particles, poses = [], []
-    for index in range(int(config.n)):
-        path = output_dir / _particle_file(index)
-        fingerprint = written.rows.get(index)
-        if fingerprint is not None and matches_record(path, fingerprint):
-            pose = random_pose(particle_rng(config, index), float(config.max_translation_voxels))
-        else:  # never written, or truncated or corrupted since: made again
-            particle = simulate_particle(config, density, index)
-            write_volume(path, particle.subtomogram.volume, voxel_size=voxel_angstrom)
-            fingerprint = {"index": index, **file_record(path), "path": _particle_file(index)}
-            written.add(fingerprint)
-            clock.tick()
-            pose, made = particle.pose, made + 1
-        poses.append(pose)
-        particles.append({"file": _particle_file(index), "pose": pose.to_record(),
-                          "bytes": fingerprint["bytes"], "sha256": fingerprint["sha256"]})
-        if (index + 1) % every == 0 or index + 1 == int(config.n):
-            log.info("particle %d/%d (%.1f s)", index + 1, int(config.n), time.perf_counter() - start)
+    particles, poses, made = _make_particles(config, output_dir, densities, classes, clock)
     seconds = clock.tick()
-    _write_tables(config, output_dir, particles, poses, pairs, voxel_angstrom)
-    _write_truth(config, output_dir, density, voxel_angstrom)
-    density_file = None if config.density.source == "phantom" else config.density.path
-    final = {"status": "complete",
-             **provenance(record, {"density.path": density_file}, command=command),
+    _write_tables(config, output_dir, particles, poses, pairs, classes, voxel_angstrom)
+    _write_truth(config, output_dir, densities, voxel_angstrom)
+    inputs = {f"{name}.path": None if entry.source == "phantom" else entry.path
+              for name, entry in structure_entries(config)}
+    final = {"status": "complete", **provenance(record, inputs, command=command),
              "conventions": CONVENTIONS, "particles": particles, "made": made,
              "seconds": seconds, "parts": clock.parts}
     write_json(output_dir / "simulation.json", final)

@@ -3,7 +3,8 @@
 Written next to the volumes by :func:`subalign.simulation.output.write_simulation`::
 
     particles.star   RELION 5 particles: rlnImageName, poses (rlnAngle*, rlnOrigin*Angst),
-                     rlnTomoName 1, rlnRandomSubset alternating 1, 2
+                     rlnTomoName 1, rlnRandomSubset alternating 1, 2 and, in a mixture,
+                     the true class rlnClassNumber (Dynamo: the class column)
     particles.tbl    Dynamo table of the same poses, with the tilt range in columns 13-15
     dynamo/          Dynamo's particle folder: particle_00001.mrc ... link to subtomograms/
     wedges.csv       the tilt range of tomogram 1, for formats that hold none
@@ -40,7 +41,7 @@ def relion_pose_columns(pose: RigidTransform, voxel_size_angstrom: float) -> dic
 
 
 def write_truth_tables(config: DictConfig, output_dir: str | Path, files: list[str],
-                       poses: list[RigidTransform]) -> None:
+                       poses: list[RigidTransform], classes: np.ndarray | None = None) -> None:
     """Write ``particles.star``, ``particles.tbl`` with ``dynamo/`` and ``wedges.csv``.
 
     Parameters
@@ -52,6 +53,8 @@ def write_truth_tables(config: DictConfig, output_dir: str | Path, files: list[s
         Each particle's MRC file, relative to ``output_dir``.
     poses : list of RigidTransform
         Each particle's pose ``tau_t Lambda_R`` of the density.
+    classes : ndarray of shape (n,), optional
+        Each particle's true class, 1-based (a mixture); None: no class column.
     """
     output_dir = Path(output_dir)
     n = len(files)
@@ -60,8 +63,8 @@ def write_truth_tables(config: DictConfig, output_dir: str | Path, files: list[s
         np.stack([p.rotation for p in poses]), np.stack([p.translation for p in poses]),
         pixel_size=float(config.voxel_size_nm) * 10.0, subtomogram=np.array(files, dtype=object),
         tomogram=np.array(["1"] * n, dtype=object), tilt_min=np.full(n, low),
-        tilt_max=np.full(n, high), half_set=1 + np.arange(n) % 2, box_size=int(config.size),
-        base_dir=str(output_dir))
+        tilt_max=np.full(n, high), half_set=1 + np.arange(n) % 2, class_number=classes,
+        box_size=int(config.size), base_dir=str(output_dir))
     write_particles(truth, output_dir / "particles.star", "relion5")
     write_particles(truth, output_dir / "particles.tbl", "dynamo", subtomograms=output_dir / "dynamo")
     with atomic_path(output_dir / "wedges.csv") as temporary:

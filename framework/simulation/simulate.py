@@ -34,14 +34,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from scipy.spatial.transform import Rotation
 
-from subalign.simulation.density import (
-    MAX_MASS_OUTSIDE,
-    GaussianBlob,
-    check_blobs,
-    density_from_map,
-    density_from_structure,
-    phantom,
-)
+from subalign.simulation.density import MAX_MASS_OUTSIDE, density_from_config
 from subalign.errors import ConfigError, check_number
 from subalign.numerics.geometry import RigidTransform
 from subalign.simulation.imaging import (
@@ -53,6 +46,7 @@ from subalign.simulation.imaging import (
     tilt_angles,
     tilt_series_geometry,
 )
+from subalign.simulation.mixture import check_mixture, structure_entries
 from subalign.simulation.synthetic import SyntheticPair
 from subalign.numerics.volumes import transform_volume
 from subalign.numerics.wedge import TiltRange
@@ -77,9 +71,6 @@ __all__ = [
     "simulate_subtomogram",
     "simulation_config",
 ]
-
-DENSITY_SOURCES = ("phantom", "structure", "map")
-
 
 @dataclass
 class DensityConfig:
@@ -132,7 +123,7 @@ class ImagingConfig:
 
 @dataclass
 class SimulateConfig:
-    """``subalign simulate``: N subtomograms of one density, with ground truth.
+    """``subalign simulate``: N subtomograms of one density, or of a mixture, with ground truth.
 
     Attributes
     ----------
@@ -155,6 +146,12 @@ class SimulateConfig:
         Also write a RELION 5 2-D stack set, its tilt axis turned this far from the
         tomogram's ``y`` (``relion5_stacks/``, :mod:`subalign.simulation.stacks`).
     density : DensityConfig
+        The one structure, when ``structures`` is null.
+    structures : list of DensityConfig, optional
+        A mixture: particles of each, class ``k`` (1-based) being ``structures[k - 1]``
+        (:mod:`subalign.simulation.mixture`); ``density`` is then unused.
+    proportions : list of float, optional
+        Share of each structure, non-negative, summing to 1; null: equal shares.
     imaging : ImagingConfig
     """
 
@@ -169,6 +166,8 @@ class SimulateConfig:
     stacks: bool = False
     stack_axis_deg: float = 85.0
     density: DensityConfig = field(default_factory=DensityConfig)
+    structures: Optional[List[DensityConfig]] = None
+    proportions: Optional[List[float]] = None
     imaging: ImagingConfig = field(default_factory=ImagingConfig)
 
 
@@ -222,48 +221,24 @@ class SimulatedParticle:
     subtomogram: Subtomogram
 
 
-def _blobs(config) -> tuple:
-    try:
-        blobs = tuple(
-            GaussianBlob(tuple(float(c) for c in b["centre"]), float(b["sigma"]),
-                         float(b["amplitude"]))
-            for b in config
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(
-            "density.blobs: expected a list of {centre: [x, y, z], sigma: s, amplitude: a}, "
-            f"found an entry missing or mistyping {exc}"
-        ) from None
-    return check_blobs(blobs)
-
-
 def load_density(config: DictConfig) -> np.ndarray:
-    """The density map a simulation config names.
+    """The density map of structure 1: ``density``, or ``structures[0]`` in a mixture
+    (:func:`subalign.simulation.mixture.load_densities` loads every structure's).
 
     Parameters
     ----------
     config : DictConfig
-        A :class:`SimulateConfig` node (``density``, ``size``, ``voxel_size_nm`` are read).
+        A :class:`SimulateConfig` node (``density``, ``structures``, ``size``,
+        ``voxel_size_nm`` are read).
 
     Returns
     -------
     ndarray of shape (N, N, N)
         ``[z, y, x]``.
     """
-    density = config.density
-    if density.source not in DENSITY_SOURCES:
-        raise ConfigError(
-            f"density.source: expected one of {', '.join(DENSITY_SOURCES)}, found {density.source!r}"
-        )
-    if density.source == "phantom":
-        if density.blobs is None:
-            return phantom(config.size)
-        return phantom(config.size, _blobs(density.blobs))
-    if density.path is None:
-        raise ConfigError(f"density.path: expected a file for source {density.source}, found null")
-    reader = density_from_structure if density.source == "structure" else density_from_map
-    return reader(density.path, voxel_size_nm=config.voxel_size_nm,
-                  resolution_nm=density.resolution_nm, size=config.size)
+    name, entry = structure_entries(config)[0]
+    return density_from_config(entry, size=int(config.size),
+                               voxel_size_nm=float(config.voxel_size_nm), field=name)
 
 
 def random_pose(rng: np.random.Generator, max_translation_voxels: float) -> RigidTransform:
@@ -327,6 +302,7 @@ def check_simulation(config: DictConfig, prefix: str = "") -> None:
     check_number(config.size, f"{prefix}size", at_least=MIN_BOX, integer=True)
     check_number(config.voxel_size_nm, f"{prefix}voxel_size_nm", above=0)
     check_number(config.max_translation_voxels, f"{prefix}max_translation_voxels", at_least=0)
+    check_mixture(config, prefix)
     check_imaging(config.imaging, prefix)
 
 

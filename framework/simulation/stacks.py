@@ -4,6 +4,7 @@
 
     particles.star          rlnTomoSubTomosAre2DStacks 1; per particle its stack, true pose
                             (tomogram frame), centred coordinate, visible tilts, half set
+                            and, in a mixture, true class (rlnClassNumber)
     tomograms.star          data_global (size, hand -1, pixel size, microscope, dose per tilt)
                             and data_sim: per tilt rlnTomoProjX/Y/Z/W (rotation only, as
                             WarpTools writes), defocus, CTF scale, pre-exposure
@@ -37,6 +38,7 @@ from subalign.io.star import write_star
 from subalign.io.tiltseries import nominal_projections
 from subalign.numerics.geometry import RigidTransform
 from subalign.simulation.imaging import CTFParameters, ctf, filter_images
+from subalign.simulation.mixture import class_entry, density_of, particle_classes
 from subalign.simulation.particle_tables import relion_pose_columns
 from subalign.simulation.simulate import (
     check_imaging,
@@ -111,8 +113,16 @@ def _stack(config: DictConfig, density: np.ndarray, index: int, turn: np.ndarray
     return images[visible], truth, visible
 
 
-def write_relion5_stacks(config: DictConfig, output_dir: str | Path, density: np.ndarray) -> Path:
+def write_relion5_stacks(config: DictConfig, output_dir: str | Path, *densities: np.ndarray) -> Path:
     """Write ``config.n`` particles as a RELION 5 2-D stack set (module docstring).
+
+    Parameters
+    ----------
+    config : DictConfig
+        A :class:`subalign.simulation.simulate.SimulateConfig` node.
+    output_dir : str or Path
+    *densities : ndarray of shape (N, N, N)
+        The true map of each structure, class 1 first (one without ``structures``).
 
     Returns
     -------
@@ -129,8 +139,10 @@ def write_relion5_stacks(config: DictConfig, output_dir: str | Path, density: np
                    ctf((size, size), float(config.voxel_size_nm), CTFParameters(**config.imaging.ctf)))
     rows = []
     positions = np.random.default_rng([int(config.seed), 7]).uniform(-1, 1, (int(config.n), 3))
+    classes = particle_classes(config)
     for index in range(int(config.n)):
-        images, truth, visible = _stack(config, density, index, turn, premultiply)
+        images, truth, visible = _stack(config, density_of(densities, classes, index), index, turn,
+                                        premultiply)
         name = f"stacks/particle_{index + 1:06d}.mrcs"
         write_volume(folder / name, images, voxel_size=pixel)
         centre = positions[index] * np.array(TOMOGRAM_SIZE) * pixel / 4
@@ -139,7 +151,8 @@ def write_relion5_stacks(config: DictConfig, output_dir: str | Path, density: np
                      "rlnCenteredCoordinateYAngst": centre[1], "rlnCenteredCoordinateZAngst": centre[2],
                      **relion_pose_columns(truth, pixel), "rlnOpticsGroup": 1,
                      "rlnTomoVisibleFrames": "[" + ",".join(str(int(v)) for v in visible) + "]",
-                     "rlnRandomSubset": 1 + index % 2})
+                     "rlnRandomSubset": 1 + index % 2,
+                     **class_entry(classes, index, "rlnClassNumber")})
     optics = pd.DataFrame({
         "rlnOpticsGroup": [1], "rlnOpticsGroupName": ["opticsGroup1"],
         "rlnTomoTiltSeriesPixelSize": [pixel], "rlnCtfDataAreCtfPremultiplied": [int(premultiply is not None)],

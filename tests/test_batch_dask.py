@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -142,69 +143,69 @@ def test_scheduler_and_workers_started_apart_are_joined_by_address(sim16, tmp_pa
     assert summary["count"] == 4 and summary["duplicates"] == 0 and "errors" in summary
 
 
-def _records(path: Path, size: int) -> int:
-    try:
-        return path.stat().st_size // size
-    except FileNotFoundError:
-        return 0
+#: Holds the sitecustomize that interrupts a run after a number of records (its docstring).
+KILL_HOOK = Path(__file__).parent / "kill_hook"
+
+
+def _interrupted(args: list[str], after: int, env: dict | None = None,
+                 **hook: str) -> tuple[int, str]:
+    """``subalign batch args`` in its own process group, interrupted by tests/kill_hook once
+    ``results.bin`` holds ``after`` records (``hook``: more of its SUBALIGN_TEST_KILL_* settings,
+    without the prefix); returns the exit code and stderr. Whatever is left of the group is
+    killed after (workers of a killed batch end on their own, a little later)."""
+    extra = {"SUBALIGN_TEST_KILL_AFTER": str(after), "SUBALIGN_TEST_KILL_FILE": "results.bin",
+             "PYTHONPATH": str(KILL_HOOK), **{f"SUBALIGN_TEST_KILL_{k}": v for k, v in hook.items()}}
+    with tempfile.TemporaryFile("w+") as err:  # a file: a pipe would wait for every worker
+        process = subprocess.Popen([str(SUBALIGN), "batch", *args], env={**(env or _env()), **extra},
+                                   stdout=subprocess.DEVNULL, stderr=err, text=True,
+                                   start_new_session=True)
+        try:
+            code = process.wait(timeout=600)
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        err.seek(0)
+        return code, err.read()
+
+
+def _record_bytes() -> int:
+    from subalign.execution.arraylog import ArrayLog
+    from subalign.workflows.batch.worker import FIELDS
+
+    return ArrayLog(Path("absent.bin"), FIELDS, 0).record_bytes  # reads nothing
 
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_rerun_aligns_every_pair_exactly_once(sim16, tmp_path):
-    """Up to five SIGKILLs of the batch process (mode=all, 28 pairs, 2 workers), each at a
-    random moment: while it starts, or soon after it committed a new result; the rerun
-    completes with every pair's record exactly once, equal to an uninterrupted run.
-
-    A kill can land after the last record was committed (the store is complete, the summary
-    not yet written); the kills stop there, and at least three must have hit a partial
-    store."""
-    from subalign.execution.arraylog import ArrayLog
-    from subalign.workflows.batch.worker import FIELDS
-
+    """Four SIGKILLs of the batch process (mode=all, 28 pairs, 2 workers), each once
+    ``results.bin`` holds a seeded number of records (tests/kill_hook: 0 is after the cluster
+    started, before any record; some while a record is half written); the rerun completes
+    with every pair's record exactly once, equal to an uninterrupted run."""
     out = tmp_path / "killed"
-    # A search heavier than TINY (the 1,055-rotation scan, 4 candidates refined), so that
-    # the 28 pairs take seconds and the kills find the store partial.
-    heavier = ("sampler.spacing_deg=30", "scan.keep=4", "refiner.n_max_iter=20")
-    args = _args(sim16, out, "mode=all", "executor.workers=2", *heavier)
-    size = ArrayLog(tmp_path / "probe.bin", FIELDS, 0).record_bytes
+    args = _args(sim16, out, "mode=all", "executor.workers=2")
+    size = _record_bytes()
     rng = np.random.default_rng(13)
-    counts = []
-    while len(counts) < 5 and (not counts or counts[-1] < 28):
-        before = _records(out / "results.bin", size)
-        process = subprocess.Popen([str(SUBALIGN), "batch", *args], env=_env(),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
-        if rng.random() < 0.3:  # while the cluster starts
-            time.sleep(rng.uniform(0.2, 1.5))
-        else:  # after a new result, at a random moment of the next ones
-            deadline = time.monotonic() + 300
-            while (_records(out / "results.bin", size) <= before and process.poll() is None
-                   and time.monotonic() < deadline):
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 0.3))
-        assert process.poll() is None, "the batch ended before it was killed"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        try:  # the workers notice their parent is gone; anything left of the group goes too
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        counts.append(_records(out / "results.bin", size))
-    print(f"records after each of the 5 kills: {counts}")
-    assert counts == sorted(counts), counts
-    assert sum(0 < count < 28 for count in counts) >= 3, counts
+    afters = [0, *sorted(rng.integers(1, 27, 3).tolist())]
+    torn = [False, *rng.integers(0, 2, 3).astype(bool).tolist()]
+    held = 0
+    for after, half in zip(afters, torn):
+        code, err = _interrupted(args, after, **({"TORN": "1"} if half else {}))
+        assert code == -signal.SIGKILL, err[-3000:]
+        held = max(held, after)
+        length = (out / "results.bin").stat().st_size if held or half else 0
+        assert divmod(length, size) == (held, size - size // 2 if half else 0), (after, half)
+    print(f"killed after {afters} records (torn: {torn})")
     done = subprocess.run([str(SUBALIGN), "batch", *args], env=_env(), capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    if counts[-1] < 28:
-        assert f"aligned {28 - counts[-1]} of 28 items" in done.stdout
-    else:
-        assert "all 28 items already done" in done.stdout
+    assert f"aligned {28 - held} of 28 items" in done.stdout
     indices = record_indices(out)
     assert sorted(indices.tolist()) == list(range(28)), indices
     summary = json.loads((out / "summary.json").read_text())
     assert summary["parts"] >= 2 and summary["duplicates"] == 0
-    uninterrupted = _in_process(sim16, tmp_path / "whole", "mode=all", *heavier)
+    uninterrupted = _in_process(sim16, tmp_path / "whole", "mode=all")
     np.testing.assert_array_equal(stored(out, 28), uninterrupted)
 
 
@@ -236,33 +237,29 @@ def test_two_identical_batches_at_once_align_each_pair_once(sim16, tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_is_one_line_and_the_rerun_aligns_every_pair_once(sim16, tmp_path):
-    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) after the first
-    results: one line saying how to resume, exit 130, no worker traceback; the rerun
-    completes with every pair exactly once."""
-    from subalign.execution.arraylog import ArrayLog
-    from subalign.workflows.batch.worker import FIELDS
-
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it, by tests/kill_hook)
+    three times, once ``results.bin`` holds a seeded number of records: each time one line
+    on stderr (beside the log) saying how to resume, exit 130, the records kept; the rerun completes with
+    every pair exactly once, equal to an uninterrupted run."""
     out = tmp_path / "interrupted"
-    args = _args(sim16, out, "mode=all", "executor.workers=2", "sampler.spacing_deg=30",
-                 "scan.keep=4", "refiner.n_max_iter=20")
-    size = ArrayLog(tmp_path / "probe.bin", FIELDS, 0).record_bytes
-    process = subprocess.Popen([str(SUBALIGN), "batch", *args], env=_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while _records(out / "results.bin", size) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    assert "Traceback" not in err, err
-    assert err.splitlines()[-1] == ("subalign: interrupted; what finished is kept: rerun the same "
-                                    "command to resume")
-    done = _records(out / "results.bin", size)
-    assert 2 <= done < 28, "the interrupt landed after the last pair"
+    args = _args(sim16, out, "mode=all", "executor.workers=2")
+    size = _record_bytes()
+    afters = sorted(np.random.default_rng(7).choice(np.arange(1, 27), 3, replace=False).tolist())
+    for after in afters:
+        code, err = _interrupted(args, after, SIGNAL="INT")
+        assert code == 130, err[-3000:]
+        # the interruption adds one line to the log (time-stamped lines, the workers' warnings
+        # naming particles): no traceback of the main process or the workers
+        assert [line for line in err.splitlines() if not line.startswith(("[", str(sim16)))] == [
+            "subalign: interrupted; what finished is kept: rerun the same command to resume"], err
+        assert (out / "results.bin").stat().st_size == after * size
+    print(f"interrupted after {afters} records")
     rerun = subprocess.run([str(SUBALIGN), "batch", *args], env=_env(), capture_output=True,
                            text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
+    assert f"aligned {28 - afters[-1]} of 28 items" in rerun.stdout
     assert sorted(record_indices(out).tolist()) == list(range(28))
+    np.testing.assert_array_equal(stored(out, 28), _in_process(sim16, tmp_path / "whole", "mode=all"))
 
 
 STAND_IN_SBATCH = """#!/bin/bash
@@ -328,3 +325,36 @@ def test_slurm_end_to_end_with_stand_in_sbatch(sim16, tmp_path):
     assert stuck.stderr.splitlines()[-1] == (
         "subalign: error: executor.slurm.start_timeout_s: no SLURM job started a worker within 3 s; "
         "the jobs were cancelled (see squeue for the queue; rerun the same command to resume)")
+
+
+@pytest.mark.slow
+def test_slurm_worker_job_killed_mid_run_stops_in_one_line_and_the_rerun_resumes(sim16, tmp_path):
+    """executor=slurm with the stand-ins, the one worker job (2 workers) SIGKILLed by
+    tests/kill_hook once results.bin holds 5 records, as SLURM ends a job at its walltime:
+    the batch stops in one line (it waited forever before), the records kept; the rerun
+    aligns the rest, every pair exactly once, equal to an in-process run."""
+    require("dask_jobqueue")
+    from subalign.execution.cluster import JOBS_LOST_AFTER_S
+
+    out = tmp_path / "slurm"
+    args = _args(sim16, out, "mode=all", "executor=slurm", "executor.workers=1",
+                 "executor.slurm.cores=2", "executor.slurm.start_timeout_s=120")
+    env = _stand_in_slurm(tmp_path / "s1", starts=True)
+    started = time.monotonic()
+    code, err = _interrupted(args, 5, env, GROUPS=str(tmp_path / "s1" / "jobs"))
+    stopped = time.monotonic() - started
+    assert code == 2, err[-3000:]
+    assert err.splitlines()[-1] == (
+        f"subalign: error: executor.kind: every SLURM job of the batch ended with no worker left "
+        f"for {JOBS_LOST_AFTER_S:g} s (killed, or past executor.slurm.walltime=01:00:00; see the "
+        "jobs' logs); what finished is kept: rerun the same command to resume")
+    assert "Traceback" not in err, err
+    kept = (out / "results.bin").stat().st_size // _record_bytes()
+    assert 5 <= kept < 28, kept  # the results that reached the batch before the kill, no more
+    print(f"stopped {stopped:.1f} s after it started, {kept} records kept")
+    rerun = subprocess.run([str(SUBALIGN), "batch", *args], env=_stand_in_slurm(tmp_path / "s2", starts=True),
+                           capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"aligned {28 - kept} of 28 items" in rerun.stdout
+    assert sorted(record_indices(out).tolist()) == list(range(28))
+    np.testing.assert_array_equal(stored(out, 28), _in_process(sim16, tmp_path / "here", "mode=all"))

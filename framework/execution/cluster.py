@@ -11,7 +11,10 @@
   the workers must see the input and output files at the same paths;
 * ``kind: slurm``: ``dask_jobqueue.SLURMCluster`` submitting ``workers`` jobs, each of
   ``slurm.cores`` worker processes of one thread, with the queue, account, memory, walltime,
-  extra ``#SBATCH`` directives and the script prologue of ``slurm``.
+  extra ``#SBATCH`` directives and the script prologue of ``slurm``. Jobs that never start
+  (``slurm.start_timeout_s``), or that all end before the work is done (killed, past their
+  walltime: :data:`JOBS_LOST_AFTER_S` with no worker), stop the command in one line instead
+  of leaving it waiting; what finished is kept for the rerun.
 
 Every worker runs one thread: subalign's work is numpy/scipy on small arrays, which holds
 the GIL for much of a task, and one thread per process keeps results independent of how
@@ -29,6 +32,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, List, Optional
@@ -199,6 +203,51 @@ def _wait_for_a_job(client, cluster, timeout_s: float | None) -> None:
                             "for the queue; rerun the same command to resume)") from None
 
 
+#: Seconds with no worker of any SLURM job connected, every job having started, before a
+#: batch stops (its jobs were killed, or reached their walltime).
+JOBS_LOST_AFTER_S = 10.0
+
+
+class _JobWatch:
+    """Watch a SLURM cluster's workers from a thread: when every job has started a worker and
+    none is connected for :data:`JOBS_LOST_AFTER_S`, cancel the executor's tasks, so the
+    batch waiting on them stops (:func:`dask_executor` then raises one line) instead of
+    waiting forever for workers that will not come back."""
+
+    def __init__(self, cluster, executor) -> None:
+        self._cluster, self._executor = cluster, executor
+        self._stop = threading.Event()
+        self.fired = False
+        self._thread = threading.Thread(target=self._watch, name="subalign-job-watch",
+                                        daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        started: set[str] = set()
+        gone_since = None
+        while not self._stop.wait(0.5):
+            try:
+                names = [str(w.get("name")) for w in
+                         dict(self._cluster.scheduler_info.get("workers", {})).values()]
+                jobs = [str(job) for job in list(self._cluster.worker_spec)]
+            except Exception:  # the cluster is closing
+                continue
+            started |= {job for job in jobs
+                        if any(name == job or name.startswith(f"{job}-") for name in names)}
+            if names or not jobs or not set(jobs) <= started:
+                gone_since = None
+                continue
+            gone_since = gone_since if gone_since is not None else time.monotonic()
+            if time.monotonic() - gone_since >= JOBS_LOST_AFTER_S:
+                self.fired = True
+                self._executor.shutdown(wait=False)  # cancels the tasks: the waits end
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def _distributed():
     try:
         import distributed
@@ -289,10 +338,21 @@ def dask_executor(config: Any) -> Iterator[DaskRun]:
                 memory_limit=str(config.memory_limit), silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
         description = f"a local cluster of {workers} worker processes"
+    executor = client.get_executor(pure=False)
+    watch = _JobWatch(cluster, executor) if config.kind == "slurm" and cluster is not None else None
     try:
-        yield DaskRun(client.get_executor(pure=False), client,
-                      workers * int(config.tasks_per_worker), description)
+        yield DaskRun(executor, client, workers * int(config.tasks_per_worker), description)
+    except Exception:
+        if watch is not None and watch.fired:
+            raise SubalignError(
+                f"executor.kind: every SLURM job of the batch ended with no worker left for "
+                f"{JOBS_LOST_AFTER_S:g} s (killed, or past executor.slurm.walltime="
+                f"{config.slurm.walltime}; see the jobs' logs); what finished is kept: rerun "
+                "the same command to resume") from None
+        raise
     finally:
+        if watch is not None:
+            watch.stop()
         client.close()
         if cluster is not None:
             cluster.close()

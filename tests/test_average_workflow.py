@@ -24,6 +24,7 @@ from subalign.errors import ConfigError
 from subalign.execution.arraylog import ArrayLog
 from subalign.io.formats import read_particles
 from subalign.io.mrc import read_volume, write_volume
+from subalign.io.particles import ParticleTableError
 from subalign.numerics.fourier import forward, fourier_grid
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import transform_volume
@@ -367,9 +368,36 @@ def test_a_particle_in_both_halves_is_refused_and_dedupe_drops_it(tmp_path):
     with pytest.raises(ParticleTableError, match="row 3, column rlnRandomSubset: the particle of "
                                                  "row 1 again \\(same file\\), in the other half set"):
         check_half_sets(particles)
-    kept = drop_duplicates(particles, distance=5.0)
+    kept, rows = drop_duplicates(particles, distance=5.0)
     assert kept.fields["subtomogram"].tolist() == ["a.mrc", "b.mrc"]
+    assert rows.tolist() == [0, 1]
     check_half_sets(kept)
+
+
+def test_a_duplicated_halves_set_is_refused_and_after_dedupe_gives_the_honest_resolution(
+        sim16, tmp_path):
+    """Six of the 12 particles listed again in the other half: ``average`` refuses the set;
+    with ``dedupe_angstrom`` the repeats are dropped and the half maps, FSC and resolution
+    are the honest set's, bit for bit."""
+    lines = (sim16 / "particles.star").read_text().splitlines()
+    rows = [line for line in lines if line.endswith("\t1\t1") or line.endswith("\t2\t1")]
+    assert len(rows) == 12
+    swapped = [row[:-3] + ("2" if row[-3] == "1" else "1") + row[-2:] for row in rows[:6]]
+    (sim16 / "duplicated.star").write_text("\n".join(lines + swapped) + "\n")
+    inputs = [f"tomograms={sim16 / 'wedges.csv'}", "start=poses", "rounds=0"]
+    honest = run_average(_config(f"particles={sim16 / 'particles.star'}", *inputs,
+                                 f"output_dir={tmp_path / 'honest'}"), inline=True)
+    with pytest.raises(ParticleTableError, match="in the other half set"):
+        run_average(_config(f"particles={sim16 / 'duplicated.star'}", *inputs,
+                            f"output_dir={tmp_path / 'fooled'}"), inline=True)
+    assert not (tmp_path / "fooled").exists()
+    deduped = run_average(_config(f"particles={sim16 / 'duplicated.star'}", *inputs,
+                                  "dedupe_angstrom=1", f"output_dir={tmp_path / 'deduped'}"),
+                          inline=True)
+    assert deduped.summary["resolution"] == honest.summary["resolution"]
+    for half in ("half1.mrc", "half2.mrc"):
+        np.testing.assert_array_equal(read_volume(tmp_path / "deduped" / half).data,
+                                      read_volume(tmp_path / "honest" / half).data)
 
 
 def test_the_best_round_is_the_finest_and_of_equal_ones_the_latest():

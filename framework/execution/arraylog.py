@@ -11,7 +11,9 @@ Each record is written with one ``write`` call as soon as its item finishes, so 
 killed at any moment keeps every record it wrote; the file is fsynced at most once a second
 (and on :meth:`close`), so a power cut may lose the last second. A torn last record (shorter
 than a record, or failing its CRC) is ignored on reading, and cut off by the next
-:meth:`add`, so its item is simply done again. Records are never rewritten.
+:meth:`add`, so its item is simply done again. Appending never changes an earlier record;
+the one rewrite is :meth:`forget`, which drops the records of items whose inputs changed,
+atomically (the old file or the new one, never a mix).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+
+from subalign.io.files import atomic_path
 
 __all__ = ["ArrayLog"]
 
@@ -140,6 +144,35 @@ class ArrayLog:
         if time.monotonic() - self._synced >= SYNC_INTERVAL:
             os.fsync(self._handle.fileno())
             self._synced = time.monotonic()
+
+    def forget(self, indices) -> int:
+        """Drop the records of items ``indices``, so that they are done again.
+
+        Parameters
+        ----------
+        indices : array_like of int
+
+        Returns
+        -------
+        int
+            Records dropped (items of ``indices`` that were done).
+        """
+        indices = np.unique(np.asarray(indices, dtype=np.int64))
+        gone = indices[self.present[indices]]
+        if gone.size == 0:
+            return 0
+        self.close()
+        self.present[gone] = False
+        self.values[gone] = np.nan
+        kept = np.flatnonzero(self.present)
+        records = np.zeros(len(kept), dtype=self.dtype)
+        records["index"], records["values"] = kept, self.values[kept]
+        records["crc"] = self._checksums(records)
+        with atomic_path(self.path) as temporary:
+            temporary.write_bytes(records.tobytes())
+        self._valid_bytes = records.nbytes
+        self.duplicates = 0
+        return int(gone.size)
 
     def close(self) -> None:
         """Sync and close the file (reading stays possible)."""

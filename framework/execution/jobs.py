@@ -7,14 +7,16 @@ first setting that differs, because its results would be mixed with the earlier 
 One run at a time (:func:`run_lock`): a running job holds an exclusive ``flock`` on
 ``<output_dir>/.subalign.lock``, which names it (process, machine, start). A second run
 in the same directory is refused in one line naming the first, instead of doing the work
-twice. The operating system releases the lock when the process ends, however it ends, so a
-killed run never leaves a stale lock. POSIX ``flock``; on a network file system shared by
+twice, or (``wait=true``) waits for it to end and then resumes. The operating system
+releases the lock when the process ends, however it ends, so a killed run never leaves a
+stale lock. POSIX ``flock``; on a network file system shared by
 several machines it holds only where the file system supports it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -28,6 +30,8 @@ from subalign.io.files import write_json
 __all__ = ["LOCK_FILE", "check_claim", "claim", "first_difference", "run_lock"]
 
 LOCK_FILE = ".subalign.lock"
+
+log = logging.getLogger("subalign")
 
 _ABSENT = object()
 
@@ -127,14 +131,23 @@ def claim(path: str | Path, record: dict, *, what: str = "job") -> bool:
 
 
 @contextmanager
-def run_lock(output_dir: str | Path, *, what: str = "job") -> Iterator[Path]:
+def run_lock(output_dir: str | Path, *, what: str = "job", wait: bool = False) -> Iterator[Path]:
     """Hold ``output_dir``'s run lock while the block runs (module docstring).
+
+    Parameters
+    ----------
+    output_dir : str or Path
+    what : str
+        What runs there, for the messages.
+    wait : bool
+        If another run holds the lock, log one line naming it and wait until it ends,
+        instead of refusing.
 
     Raises
     ------
     ConfigError
-        Another run holds it: ``"<dir>: another <what> is running in it (pid ... on ...
-        since ...); ..."``.
+        Another run holds it and ``wait`` is False: ``"<dir>: another <what> is running in it
+        (pid ... on ... since ...); ..."``.
     """
     import fcntl
 
@@ -146,9 +159,14 @@ def run_lock(output_dir: str | Path, *, what: str = "job") -> Iterator[Path]:
         except OSError:
             handle.seek(0)
             holder = handle.read().strip() or "a process"
-            raise ConfigError(f"{output_dir}: another {what} is running in it ({holder}); expected "
-                              "one run per output_dir (rerun when it has finished: it resumes, "
-                              "or choose another output_dir)") from None
+            if not wait:
+                raise ConfigError(f"{output_dir}: another {what} is running in it ({holder}); "
+                                  "expected one run per output_dir (rerun when it has finished: "
+                                  "it resumes; wait=true waits for it; or choose another "
+                                  "output_dir)") from None
+            log.info("%s: another %s is running in it (%s); waiting for it to end", output_dir,
+                     what, holder)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "

@@ -5,7 +5,8 @@ into place, so an interrupted run leaves either the old file or the new one. The
 the permissions any other new file would (``0o666`` less the process umask), not the
 private ``0o600`` of a raw temporary file. A fingerprint (:func:`file_record`: size and
 SHA-256) recorded when a file is written lets a resumed run tell a finished file from a
-truncated or corrupted one (:func:`matches_record`).
+truncated or corrupted one (:func:`matches_record`). An input's stamp (:func:`file_stamp`:
+size and modification time, no read) tells a resumed run which inputs changed since.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ __all__ = [
     "check_output_dir",
     "current_umask",
     "file_record",
+    "file_stamp",
+    "input_sha",
     "matches_record",
     "sha256_of",
     "write_json",
@@ -87,6 +90,18 @@ def sha256_of(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def input_sha(path: str | os.PathLike | None) -> str | None:
+    """SHA-256 of an input file for a job's identity; None for no file given (None or "")."""
+    return None if path in (None, "") else sha256_of(path)
+
+
+def file_stamp(path: str | os.PathLike) -> list:
+    """``[path, bytes, mtime_ns]`` of an existing file: cheap (one ``stat``, no read), and
+    different after any rewrite that changes its size or modification time."""
+    status = Path(path).stat()
+    return [str(path), int(status.st_size), int(status.st_mtime_ns)]
 
 
 def file_record(path: str | os.PathLike) -> dict:

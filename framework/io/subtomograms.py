@@ -237,10 +237,18 @@ class SubtomogramReader:
             raise ParticleTableError(f"{path}: expected an EM volume, found {exc}") from None
         return check_volume(np.asarray(data), str(path)).astype(np.float32)
 
-    def _tomogram(self, index: int) -> tuple:
+    def files(self, index: int) -> list[Path]:
+        """The files particle ``index`` is read from: its subtomogram or stack and, when
+        weights are read, its weight volume; or the tomogram its box is cropped from."""
+        name = self.particles.fields["subtomogram"].iloc[index]
+        if not name:
+            return [self._tomogram_path(index)]
+        weight = self._weight_path(index)
+        return [self._existing(index, name)] + ([] if weight is None else [weight])
+
+    def _tomogram_path(self, index: int) -> Path:
+        """The MRC file of particle ``index``'s tomogram (one line naming the row if none)."""
         name = self.particles.fields["tomogram"].iloc[index]
-        if name in self._tomograms:
-            return self._tomograms[name]
         known = self.particles.tomograms.get(name)
         file = known.path if known is not None and known.path else name
         path = self.particles.resolve(file) if file else None
@@ -249,6 +257,14 @@ class SubtomogramReader:
                               f"no subtomogram file, and tomogram {name!r} has no file to crop "
                               f"from (looked for {file!r}); expected a tomogram MRC (give a tomogram "
                               "table with a path column)")
+        return path
+
+    def _tomogram(self, index: int) -> tuple:
+        name = self.particles.fields["tomogram"].iloc[index]
+        if name in self._tomograms:
+            return self._tomograms[name]
+        known = self.particles.tomograms.get(name)
+        path = self._tomogram_path(index)
         import mrcfile
 
         try:
@@ -368,7 +384,8 @@ class SubtomogramReader:
 
 
 def _header(path: Path) -> tuple[tuple, float]:
-    """``(z, y, x)`` shape and voxel size (Angstrom, 0: unknown) from a file's header only."""
+    """``(z, y, x)`` shape and voxel size (Angstrom, 0: unknown) from a file's header only; an
+    MRC file shorter than its header's data is refused (one ``stat``, nothing read)."""
     try:
         if path.suffix.lower() == ".em":
             import emfile
@@ -382,6 +399,14 @@ def _header(path: Path) -> tuple[tuple, float]:
             with mrcfile.open(path, permissive=True, header_only=True) as mrc:
                 header = mrc.header
                 shape = tuple(int(header[k]) for k in ("nz", "ny", "nx"))
-                return (shape[1:] if shape[0] == 1 else shape), float(mrc.voxel_size.x)
+                voxel = float(mrc.voxel_size.x)
+                needed = 1024 + int(header.nsymbt) + int(np.prod(shape)) * \
+                    mrcfile.utils.data_dtype_from_header(header).itemsize
     except Exception as exc:  # mrcfile and emfile raise several kinds on a bad header
         raise ParticleTableError(f"{path}: expected a readable header, found {exc}") from None
+    found = path.stat().st_size
+    if found < needed:
+        raise ParticleTableError(f"{path}: its header promises {shape[::-1]} voxels (x, y, z) in "
+                                 f"{needed} bytes, the file has {found}; expected a whole file "
+                                 "(cut short while copying?)")
+    return (shape[1:] if shape[0] == 1 else shape), voxel

@@ -77,6 +77,10 @@ class BatchConfig(AlignSettings):
         Box edge when cropping from tomograms.
     edge : {"error", "zero", "mean"}
         Boxes reaching past a tomogram's face.
+    bad_particles : {"refuse", "skip"}
+        A particle whose file fails the checks before work (missing, unreadable, another box
+        or voxel size, a crop outside its tomogram): refuse the run naming it, or leave it
+        out and record why in ``skipped.json`` (:mod:`subalign.workflows.particle_files`).
     mode : {"reference", "all", "pairs"}
     reference : str, optional
         MRC map (mode ``reference``), in the particles' voxel size and box.
@@ -109,6 +113,9 @@ class BatchConfig(AlignSettings):
         Where it runs (:mod:`subalign.execution.cluster`); not part of the job's identity.
     output_dir : str
         Where the results go (required); rerunning the same command with it resumes.
+    wait : bool
+        If another run holds ``output_dir``, wait for it to end (then resume what it left)
+        instead of stopping; not part of the job's identity.
     """
 
     particles: Optional[str] = None
@@ -120,6 +127,7 @@ class BatchConfig(AlignSettings):
     particle_wedge: WedgeConfig = field(default_factory=WedgeConfig)
     box_size: Optional[int] = None
     edge: str = "error"
+    bad_particles: str = "refuse"
     mode: str = "reference"
     reference: Optional[str] = None
     reference_wedge: WedgeConfig = field(default_factory=WedgeConfig)
@@ -134,3 +142,4 @@ class BatchConfig(AlignSettings):
     histogram: bool = True
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     output_dir: Optional[str] = None
+    wait: bool = False

@@ -17,7 +17,6 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -26,12 +25,11 @@ from subalign.align.config import AlignSettings, align_settings
 from subalign.errors import ConfigError, VolumeError, check_number
 from subalign.execution.cluster import check_executor
 from subalign.io.figures import figures_available
-from subalign.io.files import check_output_dir, sha256_of
+from subalign.io.files import check_output_dir, input_sha
 from subalign.io.formats import FORMATS, output_table, read_particles
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet, row_error
 from subalign.io.stacks import off_axis_summary
-from subalign.io.subtomograms import SubtomogramReader
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import check_volume
 from subalign.numerics.wedge import TiltRange
@@ -39,6 +37,7 @@ from subalign.plugin.manager import default_plugin_set
 from subalign.workflows.batch.config import BATCH_MODES, SEARCHES
 from subalign.workflows.batch.worker import BatchContext
 from subalign.workflows.hand import check_hand, reference_hand
+from subalign.workflows.particle_files import CheckedParticles, check_particles
 
 __all__ = ["BatchPlan", "align_part", "prepare_batch", "read_pair_list"]
 
@@ -46,7 +45,7 @@ __all__ = ["BatchPlan", "align_part", "prepare_batch", "read_pair_list"]
 #: Settings that say where and how a batch runs, not what it computes.
 logger = logging.getLogger(__name__)
 
-_NOT_IDENTITY = ("executor", "output_dir", "histogram", "hand_check")
+_NOT_IDENTITY = ("executor", "output_dir", "histogram", "hand_check", "wait")
 
 
 @dataclass
@@ -67,6 +66,8 @@ class BatchPlan:
         The job's identity, for ``job.json``.
     truths : list of RigidTransform or None
         Mode ``pairs``: each pair's true transform, when the pair list gives them all.
+    checked : CheckedParticles
+        The particles' files: their stamps (the rest of the identity) and those skipped.
     """
 
     context: BatchContext
@@ -76,6 +77,14 @@ class BatchPlan:
     output_format: str | None
     record: dict
     truths: list | None
+    checked: CheckedParticles
+
+    def items_of(self, particles: np.ndarray) -> np.ndarray:
+        """The items (particles, or pairs) that involve any of ``particles`` (rows of the
+        set), as an int array."""
+        if self.context.mode == "reference":
+            return np.asarray(particles, dtype=np.int64)
+        return np.flatnonzero(np.isin(self.context.pairs, particles).any(axis=1))
 
 
 def align_part(config: DictConfig) -> dict:
@@ -170,27 +179,6 @@ def reads_weights(align: dict) -> bool:
     return bool(getattr(measurement_plugin(align), "uses_transfer", True))
 
 
-def _check_files(particles: ParticleSet, box_size: int | None, edge: str,
-                 weights: bool = False) -> int:
-    """Every particle before any work: each file exists and its header agrees (box, voxel
-    size, a stack's image count), each crop lies in its tomogram; the first box reads whole.
-    Returns the box edge."""
-    names = particles.fields["subtomogram"].to_numpy()
-    for row, name in enumerate(names):
-        if name and not particles.resolve(name).is_file():
-            raise row_error(particles.label, row, particles.column("subtomogram"),
-                            f"{'stack' if particles.stacks else 'subtomogram'} {name} not found "
-                            f"(looked in {particles.base_dir} and the working directory)")
-    with SubtomogramReader(particles, box_size=box_size, edge=edge, weights=weights) as reader:
-        box = int(reader(0).volume.shape[0])
-        every = max(1, len(particles) // 10)
-        for row in range(1, len(particles)):
-            reader.check(row)
-            if len(particles) > 10_000 and row % every == 0:
-                logger.info("checked %d of %d particles", row, len(particles))
-        return box
-
-
 def _reference(config: DictConfig, particles: ParticleSet, box: int) -> np.ndarray:
     if config.reference in (None, ""):
         raise ConfigError("reference: expected an MRC map to align the particles to (mode "
@@ -259,10 +247,6 @@ def read_pair_list(path: str | os.PathLike, particles: ParticleSet) -> tuple[np.
     return rows, (truths if all(t is not None for t in truths) else None)
 
 
-def _file_sha(path: Any) -> str | None:
-    return None if path in (None, "") else sha256_of(path)
-
-
 def prepare_batch(config: DictConfig) -> BatchPlan:
     """Check ``config`` and read its inputs (module docstring); writes nothing.
 
@@ -276,9 +260,11 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     plugins = default_plugin_set()
     for kind in ("score", "optimizer", "sampler", "constraint", "refiner", "measurement"):
         plugins.create(kind, align[kind])
-    particles = _read_set(config)
+    full = _read_set(config)
+    checked = check_particles(full, config.box_size, config.edge, weights=reads_weights(align),
+                              bad_particles=config.bad_particles)
+    particles, box = checked.particles, checked.box
     tilts = _tilts(particles)
-    box = _check_files(particles, config.box_size, config.edge, reads_weights(align))
     reference, reference_tilt, pairs, truths = None, [-90.0, 90.0], np.zeros((0, 2), int), None
     if config.mode == "reference":
         reference = _reference(config, particles, box)
@@ -293,7 +279,7 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     else:
         if config.pair_list in (None, ""):
             raise ConfigError("pair_list: expected a JSON pair list (mode pairs), found null")
-        pairs, truths = read_pair_list(config.pair_list, particles)
+        pairs, truths = _kept_pairs(*read_pair_list(config.pair_list, full), checked)
     if config.classes is not None:
         if config.mode != "all":
             raise ConfigError(f"classes: expected null for mode {config.mode} (clustering needs "
@@ -314,10 +300,22 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     context = BatchContext(mode=config.mode, align=align, particles=particles, tilts=tilts,
                            box_size=config.box_size or box, edge=config.edge,
                            reference=reference, reference_tilt=reference_tilt, pairs=pairs,
-                           local=local)
+                           local=local, stamps=checked.stamps)
     count = len(particles) if config.mode == "reference" else len(pairs)
     return BatchPlan(context=context, count=count, output_dir=output_dir, output=output,
-                     output_format=fmt, record=_identity(config, align), truths=truths)
+                     output_format=fmt, record=_identity(config, align), truths=truths,
+                     checked=checked)
+
+
+def _kept_pairs(pairs: np.ndarray, truths: list | None, checked: CheckedParticles) -> tuple:
+    """A pair list's pairs (rows of the input set) as rows of the checked set: the pairs of a
+    skipped particle left out, with their truths."""
+    keep = np.isin(pairs, checked.rows).all(axis=1)
+    if not keep.any():
+        raise ConfigError("pair_list: every pair has a skipped particle (bad_particles=skip); "
+                          "expected at least one pair of particles that passed the checks")
+    kept = np.searchsorted(checked.rows, pairs[keep])
+    return kept, (None if truths is None else [t for t, k in zip(truths, keep) if k])
 
 
 def _identity(config: DictConfig, align: dict) -> dict:
@@ -329,6 +327,6 @@ def _identity(config: DictConfig, align: dict) -> dict:
     if config.search != "local":
         settings.pop("local")
     settings.update({name: align[name] for name in align})
-    settings["inputs"] = {role: _file_sha(config[role])
+    settings["inputs"] = {role: input_sha(config[role])
                           for role in ("particles", "tomograms", "reference", "pair_list")}
     return settings

@@ -4,6 +4,10 @@ A run writes into ``output_dir``::
 
     job.json        the job's identity: every setting but where it runs, and each input's
                     SHA-256 (:mod:`subalign.execution.jobs`); another config is refused
+    particle_files.json  the rest of it: each particle's files' size and modification time
+                    (:mod:`subalign.workflows.particle_files`); a particle changed since is
+                    aligned again, alone (its items are dropped from ``results.bin``)
+    skipped.json    the particles left out by ``bad_particles=skip``, with why
     context.pkl     what the workers share, loaded once per worker (:mod:`.worker`)
     results.bin     one fixed-width record per finished item, appended as it lands
                     (:class:`subalign.execution.ArrayLog`)
@@ -32,11 +36,13 @@ from omegaconf import DictConfig, OmegaConf
 from subalign.execution import JobClock, map_resumable, provenance
 from subalign.execution.arraylog import ArrayLog
 from subalign.execution.cluster import dask_executor
-from subalign.execution.jobs import claim, run_lock
+from subalign.execution.jobs import check_claim, claim, run_lock
 from subalign.io.files import write_json
 from subalign.workflows.batch.outputs import write_outputs
 from subalign.workflows.batch.plan import BatchPlan, prepare_batch
 from subalign.workflows.batch.worker import FIELDS, BatchTask, write_context
+from subalign.workflows.particle_files import (changed_particles, describe_changed,
+                                               record_particle_files)
 
 __all__ = ["BatchRun", "completed_summary", "run_batch"]
 
@@ -68,6 +74,24 @@ def _label(plan: BatchPlan) -> str:
     return f"batch {mode} ({plan.count} {what})"
 
 
+def _forget_changed(plan: BatchPlan) -> None:
+    """Drop from the results the items of particles whose files changed since the job's
+    last run, so that they, and only they, are aligned again."""
+    output_dir = plan.output_dir
+    if not check_claim(output_dir / "job.json", plan.record, what="batch"):
+        return  # a new job (another job's directory is refused here, untouched)
+    changed = changed_particles(output_dir, plan.checked)
+    if not changed.size:
+        return
+    (output_dir / "summary.json").unlink(missing_ok=True)
+    items = plan.items_of(changed)
+    with ArrayLog(output_dir / "results.bin", FIELDS, plan.count) as store:
+        dropped = store.forget(items)
+    log.info("%s: %s changed since the last run in %s; %d of their %d items are aligned again",
+             _label(plan), describe_changed(plan.checked, changed), output_dir, dropped,
+             len(items))
+
+
 def run_batch(config: DictConfig, *, executor: Executor | None = None, window: int | None = None,
               command: str | None = None) -> BatchRun:
     """Run (or resume, or find complete) the batch ``config`` describes.
@@ -93,19 +117,21 @@ def run_batch(config: DictConfig, *, executor: Executor | None = None, window: i
     plan = prepare_batch(config)
     output_dir = plan.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
-    with run_lock(output_dir, what="batch"):
+    with run_lock(output_dir, what="batch", wait=bool(config.wait)):
         return _run_claimed(plan, config, executor, window, command)
 
 
 def _run_claimed(plan: BatchPlan, config: DictConfig, executor, window, command) -> BatchRun:
     """The batch in its claimed, locked directory: align what is missing, write the outputs."""
     output_dir = plan.output_dir
+    _forget_changed(plan)
     done = completed_summary(output_dir, plan.record)
     if done is not None:
         log.info("%s: already complete in %s (%d items); nothing to do", _label(plan),
                  output_dir, done["count"])
         return BatchRun(done, 0)
     resumed = claim(output_dir / "job.json", plan.record, what="batch")
+    record_particle_files(output_dir, plan.checked)
     task = BatchTask(str((output_dir / "context.pkl").resolve()),
                      write_context(plan.context, output_dir / "context.pkl"))
     clock = JobClock(output_dir / "clock.jsonl")
@@ -129,7 +155,7 @@ def _run_claimed(plan: BatchPlan, config: DictConfig, executor, window, command)
     inputs = {role: config[role] for role in ("particles", "tomograms", "reference", "pair_list")}
     summary = {
         "status": "complete", "mode": plan.context.mode, "count": plan.count,
-        "ran": remaining, "duplicates": duplicates, "seconds": clock.tick(),
+        "ran": remaining, "duplicates": duplicates, "skipped": len(plan.checked.skipped), "seconds": clock.tick(),
         "parts": clock.parts, "executor": where, **results, "job": plan.record,
         **provenance(OmegaConf.to_container(config, resolve=True), inputs, command=command),
     }

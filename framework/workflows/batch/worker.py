@@ -78,6 +78,10 @@ class BatchContext:
     local : dict or None
         The local search (``cone_deg``, ``spacing_deg``, ``max_shift_voxels``, ``keep``),
         None for a global one.
+    stamps : list or None
+        The particles' file stamps (:mod:`subalign.workflows.particle_files`): a context whose
+        files changed is another context, so a worker that outlives a run never serves a box
+        it read from an earlier version of a file.
     """
 
     mode: str
@@ -90,6 +94,7 @@ class BatchContext:
     reference_tilt: list
     pairs: np.ndarray
     local: dict | None
+    stamps: list | None = None
 
 
 def write_context(context: BatchContext, path: str | Path) -> str:

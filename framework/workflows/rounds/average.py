@@ -42,7 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from subalign.errors import ConfigError, check_number
 from subalign.execution import JobClock, provenance
-from subalign.execution.jobs import claim, run_lock
+from subalign.execution.jobs import run_lock
 from subalign.io.files import write_json
 from subalign.io.mrc import read_volume, write_volume
 from subalign.numerics.geometry import RigidTransform
@@ -55,8 +55,8 @@ from subalign.workflows.rounds.outputs import write_fsc, write_maps
 from subalign.workflows.rounds.passes import (
     RunExecutor, Subtomograms, accumulate, align_pass, local_search_at, prepare_reference)
 from subalign.workflows.rounds.loop import (
-    HALVES, RoundState, close_round, copy_round_files, load_state, moved_summary, pose_changes,
-    round_dir, run_rounds, save_state, starting_state, write_round_set)
+    HALVES, RoundState, claim_run, close_round, copy_round_files, load_state, moved_summary,
+    pose_changes, round_dir, run_rounds, save_state, starting_state, write_round_set)
 from subalign.workflows.rounds.report import write_report
 from subalign.workflows.rounds.truth import pose_errors
 
@@ -316,7 +316,7 @@ def run_average(config: DictConfig, *, executor=None, window: int | None = None,
     inputs = plan.inputs
     output_dir = inputs.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
-    with run_lock(output_dir, what="refinement"):
+    with run_lock(output_dir, what="refinement", wait=bool(config.wait)):
         return _average_locked(plan, config, executor=executor, window=window, inline=inline,
                                command=command)
 
@@ -326,7 +326,7 @@ def _average_locked(plan: AveragePlan, config: DictConfig, *, executor, window, 
     """:func:`run_average` in its locked output directory."""
     inputs = plan.inputs
     output_dir = inputs.output_dir
-    if claim(output_dir / "job.json", inputs.record, what="refinement"):
+    if claim_run(inputs, "refinement"):
         log.info("average: resuming in %s", output_dir)
     with Subtomograms(inputs) as volumes, RunExecutor(config.executor, executor=executor,
                                                       window=window, inline=inline) as run:

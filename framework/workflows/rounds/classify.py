@@ -33,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from subalign.errors import ConfigError, check_number
 from subalign.execution import JobClock, provenance
-from subalign.execution.jobs import claim, run_lock
+from subalign.execution.jobs import run_lock
 from subalign.io.files import write_json
 from subalign.io.mrc import read_volume, write_volume
 from subalign.workflows.rounds.allvsall import run_all_vs_all
@@ -43,8 +43,8 @@ from subalign.workflows.rounds.passes import (
 from subalign.workflows.rounds.config import CLASSIFY_MODES, CLASSIFY_STARTS
 from subalign.workflows.rounds.inputs import RefineInputs, read_box_map, read_inputs
 from subalign.workflows.rounds.loop import (
-    RoundState, close_round, copy_round_files, load_state, moved_summary, pose_changes,
-    round_dir, run_rounds, save_state, starting_state, write_round_set)
+    RoundState, claim_run, close_round, copy_round_files, load_state, moved_summary,
+    pose_changes, round_dir, run_rounds, save_state, starting_state, write_round_set)
 from subalign.workflows.rounds.report import write_report
 
 __all__ = ["ClassifyPlan", "ClassifyRun", "prepare_classify", "run_classify"]
@@ -299,7 +299,7 @@ def run_classify(config: DictConfig, *, executor=None, window: int | None = None
     plan = prepare_classify(config)
     output_dir = plan.inputs.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
-    with run_lock(output_dir, what="classification"):
+    with run_lock(output_dir, what="classification", wait=bool(config.wait)):
         return _classify_locked(plan, config, executor=executor, window=window, inline=inline,
                                 command=command)
 
@@ -308,7 +308,7 @@ def _classify_locked(plan: ClassifyPlan, config: DictConfig, *, executor, window
                      command) -> ClassifyRun:
     """:func:`run_classify` in its locked output directory."""
     output_dir = plan.inputs.output_dir
-    if claim(output_dir / "job.json", plan.inputs.record, what="classification"):
+    if claim_run(plan.inputs, "classification"):
         log.info("classify: resuming in %s", output_dir)
     with RunExecutor(config.executor, executor=executor, window=window, inline=inline) as run:
         if plan.mode == "all":

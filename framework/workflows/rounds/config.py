@@ -97,6 +97,9 @@ class RefineRunConfig(AlignSettings):
         The particle set, any format of :mod:`subalign.io.formats`.
     format, tomograms, project_dir, subtomograms, pixel_size, particle_wedge, box_size, edge
         How to read it, as for ``subalign batch``.
+    bad_particles : {"refuse", "skip"}
+        A particle whose file fails the checks before work: refuse, or leave it out and
+        record why in ``skipped.json``, as for ``subalign batch``.
     dedupe_angstrom : float, optional
         Drop every particle that repeats an earlier one: the same file, or its centre
         (coordinate plus shift) within this distance in the same tomogram, as RELION's
@@ -128,6 +131,9 @@ class RefineRunConfig(AlignSettings):
     output_dir : str
         Where the rounds and results go (required); rerunning the same command with it
         resumes.
+    wait : bool
+        If another run holds ``output_dir``, wait for it to end instead of stopping; not part
+        of the run's identity.
     """
 
     particles: Optional[str] = None
@@ -139,6 +145,7 @@ class RefineRunConfig(AlignSettings):
     particle_wedge: WedgeConfig = field(default_factory=WedgeConfig)
     box_size: Optional[int] = None
     edge: str = "error"
+    bad_particles: str = "refuse"
     dedupe_angstrom: Optional[float] = None
     truth: Optional[str] = None
     initial_lowpass_angstrom: float = 60.0
@@ -152,6 +159,7 @@ class RefineRunConfig(AlignSettings):
     figures: bool = True
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     output_dir: Optional[str] = None
+    wait: bool = False
 
 
 @dataclass

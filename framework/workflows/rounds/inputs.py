@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from subalign.errors import ConfigError, VolumeError, check_number
 from subalign.execution.cluster import check_executor
 from subalign.io.figures import figures_available
-from subalign.io.files import check_output_dir, sha256_of
+from subalign.io.files import check_output_dir, input_sha
 from subalign.io.formats import FORMATS, output_table, read_particles
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet, row_error
@@ -32,12 +32,12 @@ from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
 from subalign.workflows.maps import parse_symmetry, soft_sphere_mask
 from subalign.workflows.batch.plan import (
-    _check_files,
     _tilts,
     align_part,
     check_alignable,
     reads_weights,
 )
+from subalign.workflows.particle_files import CheckedParticles, check_particles
 from subalign.workflows.rounds.config import ScheduleConfig
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ DEFAULT_MASK_EDGE = 3.0
 #: Settings that say where and how a run goes, or when it stops: not its identity (a rerun
 #: with more rounds continues a finished run).
 NOT_IDENTITY = ("executor", "output_dir", "figures", "rounds", "min_improvement", "min_changes",
-                "hand_check")
+                "hand_check", "wait")
 #: ``align`` fields a refinement does not take from the config (wedges come per particle).
 
 
@@ -84,8 +84,11 @@ class RefineInputs:
         The particle set written each round, relative to a round's directory.
     output_format : str
     truth : ParticleSet or None
+        The true poses of ``particles`` (the rows of duplicates and skipped particles left out).
     record : dict
         The run's identity, for ``job.json``.
+    checked : CheckedParticles
+        The particles' files: their stamps (the rest of the identity) and those skipped.
     """
 
     particles: ParticleSet
@@ -102,6 +105,7 @@ class RefineInputs:
     output_format: str
     truth: ParticleSet | None
     record: dict
+    checked: CheckedParticles
 
     def tilt(self, row: int) -> TiltRange:
         """Particle ``row``'s tilt range."""
@@ -178,10 +182,16 @@ def _read_set(config: DictConfig, path: str, field: str) -> ParticleSet:
         wedge=None if wedge is None else TiltRange.parse(wedge, field="particle_wedge.tilt_range_deg"))
 
 
-def drop_duplicates(particles: ParticleSet, distance: float) -> ParticleSet:
+def drop_duplicates(particles: ParticleSet, distance: float) -> tuple[ParticleSet, np.ndarray]:
     """``particles`` without those that repeat an earlier one: the same file, or a centre
     (coordinate plus shift, Angstrom) within ``distance`` of an earlier one's in the same
-    tomogram. Logs how many were dropped and the first rows."""
+    tomogram. Logs how many were dropped and the first rows.
+
+    Returns
+    -------
+    ParticleSet, and ndarray of int of shape (k,)
+        The set kept, and its particles' rows in ``particles``.
+    """
     from scipy.spatial import cKDTree
 
     names = [str(particles.resolve(n).resolve()) if n else f"#{k}"
@@ -202,7 +212,7 @@ def drop_duplicates(particles: ParticleSet, distance: float) -> ParticleSet:
         logger.warning("dropped %d duplicate particle(s) (same file, or within %g A): rows %s",
                        len(dropped), distance, ", ".join(str(r + 1) for r in dropped[:10])
                        + (" ..." if len(dropped) > 10 else ""))
-    return particles.take(keep)
+    return particles.take(keep), np.flatnonzero(keep)
 
 
 def check_half_sets(particles: ParticleSet) -> None:
@@ -266,11 +276,6 @@ def _mask(config: DictConfig, box: int, pixel: float) -> tuple[np.ndarray, float
     return soft_sphere_mask(box, radius, edge), float(radius)
 
 
-def file_sha(path) -> str | None:
-    """SHA-256 of an input file, None for none given."""
-    return None if path in (None, "") else sha256_of(path)
-
-
 def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs:
     """Check the shared settings of ``config`` and read the set, mask and truth.
 
@@ -304,25 +309,11 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
     plugins = default_plugin_set()
     for kind in ("score", "optimizer", "sampler", "constraint", "refiner"):
         plugins.create(kind, align[kind])
-    particles = _read_set(config, config.particles, "particles")
-    check_alignable(particles)
-    if config.dedupe_angstrom is not None:
-        check_number(config.dedupe_angstrom, "dedupe_angstrom", at_least=0)
-        particles = drop_duplicates(particles, float(config.dedupe_angstrom))
-    check_half_sets(particles)
-    if len(particles) < least:
-        raise ConfigError(f"{config.particles}: expected at least {least} particles, found "
-                          f"{len(particles)}")
+    checked, truth = _checked_set(config, align, least)
+    particles, box = checked.particles, checked.box
     tilts = _tilts(particles)
-    box = _check_files(particles, config.box_size, config.edge, reads_weights(align))
     pixel = particles.require_pixel_size("resolutions in Angstrom (give pixel_size=)")
     mask, radius = _mask(config, box, pixel)
-    truth = None
-    if config.truth not in (None, ""):
-        truth = _read_set(config, config.truth, "truth")
-        if len(truth) != len(particles):
-            raise ConfigError(f"{config.truth}: expected the {len(particles)} particles of "
-                              f"{config.particles} in the same order, found {len(truth)}")
     if config.figures and not figures_available("figures"):
         config.figures = False
     output_dir = check_output_dir(config.output_dir)
@@ -330,7 +321,32 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
     return RefineInputs(particles=particles, tilts=tilts, box=box, edge=str(config.edge), pixel_size=float(pixel),
                         mask=mask, radius=radius, symmetry=symmetry, align=align,
                         output_dir=output_dir, output=output, output_format=fmt, truth=truth,
-                        record=_identity(config, align, inputs))
+                        record=_identity(config, align, inputs), checked=checked)
+
+
+def _checked_set(config: DictConfig, align: dict, least: int) -> tuple:
+    """The set to refine, checked (duplicates dropped if asked, half sets, every particle's
+    files), and the truth of its particles (None without one)."""
+    particles = _read_set(config, config.particles, "particles")
+    check_alignable(particles)
+    total = len(particles)
+    rows = np.arange(total)
+    if config.dedupe_angstrom is not None:
+        check_number(config.dedupe_angstrom, "dedupe_angstrom", at_least=0)
+        particles, rows = drop_duplicates(particles, float(config.dedupe_angstrom))
+    check_half_sets(particles)
+    checked = check_particles(particles, config.box_size, config.edge,
+                              weights=reads_weights(align), bad_particles=config.bad_particles)
+    if len(checked.particles) < least:
+        raise ConfigError(f"{config.particles}: expected at least {least} particles, found "
+                          f"{len(checked.particles)}")
+    if config.truth in (None, ""):
+        return checked, None
+    truth = _read_set(config, config.truth, "truth")
+    if len(truth) != total:
+        raise ConfigError(f"{config.truth}: expected the {total} particles of "
+                          f"{config.particles} in the same order, found {len(truth)}")
+    return checked, truth.take(rows[checked.rows])
 
 
 def _identity(config: DictConfig, align: dict, inputs: dict) -> dict:
@@ -342,6 +358,6 @@ def _identity(config: DictConfig, align: dict, inputs: dict) -> dict:
     record.update(align)
     files = {"particles": config.particles, "tomograms": config.tomograms,
              "mask": config.mask.file, "truth": config.truth, **inputs}
-    record["inputs"] = {role: ([file_sha(p) for p in path] if isinstance(path, list)
-                               else file_sha(path)) for role, path in files.items()}
+    record["inputs"] = {role: ([input_sha(p) for p in path] if isinstance(path, list)
+                               else input_sha(path)) for role, path in files.items()}
     return record

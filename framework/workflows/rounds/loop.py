@@ -27,16 +27,18 @@ from typing import Callable
 import numpy as np
 
 from subalign.execution import JobClock
+from subalign.execution.jobs import check_claim, claim
 from subalign.io.files import atomic_path, write_json
 from subalign.io.formats import write_particles
 from subalign.io.star import copy_star
 from subalign.numerics.geometry import rotation_distance_deg
 from subalign.workflows.maps import symmetry_rotations
+from subalign.workflows.particle_files import record_particle_files, refuse_changed
 from subalign.workflows.rounds.inputs import RefineInputs
 from subalign.workflows.rounds.outputs import round_line, write_round_log
 
 __all__ = ["HALVES", "MOVED_DEG", "MOVED_VOXELS", "RoundState", "assign_half_sets",
-           "close_round", "copy_round_files", "finished_round", "load_state", "moved_summary",
+           "claim_run", "close_round", "copy_round_files", "finished_round", "load_state", "moved_summary",
            "pose_changes", "round_dir", "run_rounds", "save_state", "starting_state",
            "write_round_set"]
 
@@ -70,6 +72,24 @@ def assign_half_sets(half_set: np.ndarray, seed: int) -> tuple[np.ndarray, bool]
     halves = np.full(len(given), 2, dtype=np.int64)
     halves[order[: (len(given) + 1) // 2]] = 1
     return halves, True
+
+
+def claim_run(inputs: RefineInputs, what: str) -> bool:
+    """Claim ``inputs.output_dir`` for this run (:func:`subalign.execution.jobs.claim`):
+    refuse another run's directory, or one whose particles' files changed since the run
+    began there; record the files' stamps.
+
+    Returns
+    -------
+    bool
+        True when the directory held this run (it resumes).
+    """
+    job = inputs.output_dir / "job.json"
+    if check_claim(job, inputs.record, what=what):
+        refuse_changed(inputs.output_dir, inputs.checked, what)
+    resumed = claim(job, inputs.record, what=what)
+    record_particle_files(inputs.output_dir, inputs.checked)
+    return resumed
 
 
 def round_dir(output_dir: Path, number: int) -> Path:

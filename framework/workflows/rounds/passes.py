@@ -197,7 +197,8 @@ def align_pass(inputs: RefineInputs, run: RunExecutor, *, rows: np.ndarray,
                            tilts=inputs.tilts[rows], box_size=inputs.box, edge=inputs.edge,
                            reference=np.asarray(reference, dtype=np.float32),
                            reference_tilt=[float(a) for a in reference_tilt],
-                           pairs=np.zeros((0, 2), dtype=np.int64), local=local)
+                           pairs=np.zeros((0, 2), dtype=np.int64), local=local,
+                           stamps=[inputs.checked.stamps[r] for r in rows])
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.pkl"
     task = BatchTask(str(path.resolve()), write_context(context, path))

@@ -362,3 +362,15 @@ def test_a_bad_entry_names_its_structure():
                                                     "amplitude": 1}]}]})
     with pytest.raises(ConfigError, match=r"^structures\[1\]\.blobs\[0\]\.sigma: expected"):
         load_densities(config)
+
+
+def test_a_missing_map_in_a_later_structure_is_refused_before_any_folder(tmp_path, monkeypatch,
+                                                                          capsys):
+    from subalign.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "structures=[{source:phantom},{source:map,path:absent.mrc}]"])
+    assert info.value.code == 2 and list(tmp_path.iterdir()) == []
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "absent.mrc" in error, error

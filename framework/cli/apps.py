@@ -28,7 +28,7 @@ from subalign.cli.progress import ProgressLog
 from subalign.cli.rundirs import claim_runs_of, config_fingerprint, job_output_dir, release_claim
 from subalign.errors import SubalignError
 from subalign.plugin.manager import PluginSet, build_plugin_set, default_plugin_set
-from subalign.simulation.simulate import load_density
+from subalign.simulation.mixture import density_of, load_densities, particle_classes
 
 __all__ = ["RESUMABLE", "TASKS", "run_hydra_command"]
 
@@ -75,7 +75,8 @@ def _simulate_task(config: DictConfig) -> None:
     if config.figure:
         from subalign.simulation.figures import write_figure2b  # loads matplotlib
 
-        print(f"wrote {write_figure2b(config, load_density(config), output_dir / 'figure2b.png')}")
+        particle0 = density_of(load_densities(config), particle_classes(config), 0)  # its class's map
+        print(f"wrote {write_figure2b(config, particle0, output_dir / 'figure2b.png')}")
 
 
 def _experiment_task(config: DictConfig) -> None:

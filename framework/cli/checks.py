@@ -35,6 +35,7 @@ from subalign.simulation.simulate import (
     load_density,
     simulation_config,
 )
+from subalign.simulation.mixture import load_densities
 
 __all__ = ["CHECKS", "CONFIG_NAMES", "alignment_config_record", "check_alignment_dir",
            "check_command", "demo_simulation"]
@@ -128,7 +129,8 @@ def check_simulate(config: DictConfig, *, single_run: bool = True) -> None:
 
     check_simulation(config)
     pair_indices(int(config.n), config.pairs)
-    check_fits(config, load_density(config))
+    for density in load_densities(config):  # every structure of a mixture, before any folder
+        check_fits(config, density)
     if config.figure:
         pyplot()
     check_output_dir(config.output_dir or DEFAULT_OUTPUTS)

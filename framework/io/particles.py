@@ -193,6 +193,9 @@ class ParticleSet:
         Where a file's subtomograms were extracted in a rotated frame (RELION 5's
         pseudo-subtomograms): the rotation from the tomogram's frame to each box's, so a
         box's pose is ``tau_(B t) Lambda_(B R)``. None: every box is in the tomogram's frame.
+    poses_given : bool
+        False for a table with no rotations (freshly extracted): identity rotations, no
+        angles written for it, refused where a pose is needed (:meth:`require_poses`).
     """
 
     rotations: np.ndarray
@@ -208,6 +211,7 @@ class ParticleSet:
     stacks: bool = False
     box_rotations: np.ndarray | None = None
     pixel_sizes: np.ndarray | None = None
+    poses_given: bool = True
 
     def __post_init__(self) -> None:
         self.rotations = np.asarray(self.rotations, dtype=float)
@@ -272,6 +276,12 @@ class ParticleSet:
                 f"{self.label}: pixel size absent; expected one for {purpose} (give --pixel-size "
                 "or a file that states it)")
         return self.pixel_size
+
+    def require_poses(self, purpose: str) -> None:
+        """Refuse a set without poses for ``purpose`` (e.g. ``"search=local"``), in one line."""
+        if not self.poses_given:
+            raise ParticleTableError(f"{self.label}: no poses (the table has no rotation columns); "
+                                     f"expected them for {purpose} (a global search needs none)")
 
     def pixel_size_groups(self) -> str:
         """``"pixel sizes 2.446 A (optics group 1: 2 particles), ..."``, for messages."""
@@ -451,13 +461,10 @@ class ParticleSet:
         return replace(self, fields=fields, tomograms=merged)
 
     def subtomograms_from(self, directory: str | os.PathLike) -> np.ndarray:
-        """The subtomogram names as a table in ``directory`` must write them.
-
-        Relative names are taken from where :meth:`resolve` finds the first of them (beside
-        the source file, else the working directory) and rewritten relative to
-        ``directory``; absolute and empty names stay, and so does every name when the table
-        stays in :attr:`base_dir` or the first name is found nowhere. One decision for the
-        whole set, so 100,000 names cost no file-system call each.
+        """The subtomogram names as a table in ``directory`` must write them: relative names
+        taken from where :meth:`resolve` finds the first (beside the source, else the working
+        directory), rewritten relative to ``directory``; absolute and empty names stay. One
+        decision for the whole set, so 100,000 names cost no file-system call each.
 
         Returns
         -------

@@ -221,7 +221,9 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> 
     The version is told by the columns: ``rlnCenteredCoordinateXAngst``,
     ``rlnTomoVisibleFrames`` or ``rlnTomoSubTomosAre2DStacks`` is RELION 5 (WarpTools writes
     RELION 5 2-D stack sets with ``rlnCoordinateX/Y/Z`` in pixels), ``rlnCoordinateX`` alone
-    RELION 3/4; a file with neither reads as RELION 5.
+    RELION 3/4; a file with neither reads as RELION 5. A table with no
+    ``rlnAngleRot/Tilt/Psi`` (freshly extracted) reads with identity rotations and
+    ``poses_given=False``.
 
     Parameters
     ----------
@@ -237,7 +239,7 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> 
     Raises
     ------
     ParticleTableError
-        Missing angle or coordinate columns, non-finite values (naming row and column),
+        Some but not all angle columns, missing coordinate columns, non-finite values (naming row and column),
         pixel size absent (with Angstrom origins) or inconsistent, unknown optics groups.
     """
     source = str(path)
@@ -247,7 +249,9 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> 
     general = blocks.get("general") if isinstance(blocks.get("general"), dict) else {}
     version = _version(particles, general)
     box_rotations = _box_rotations(particles, source)
-    rotations = _rotations(particles, source, ANGLES)
+    poses_given = any(c in particles.columns for c in ANGLES)
+    rotations = (_rotations(particles, source, ANGLES) if poses_given
+                 else np.tile(np.eye(3), (len(particles), 1, 1)))
     if box_rotations is not None:
         rotations = np.swapaxes(box_rotations, -1, -2) @ rotations
     pixel, pixel_column = _pixel_size(optics, particles, source, pixel_size)
@@ -268,7 +272,7 @@ def read_relion(path: str | os.PathLike, *, pixel_size: float | None = None) -> 
         coordinate_unit=unit, box_size=box, tomograms=tomograms,
         base_dir=str(Path(path).parent), box_rotations=box_rotations, pixel_sizes=pixels,
         stacks=int(general.get("rlnTomoSubTomosAre2DStacks", 0) or 0) == 1,
-        source=SourceTable(version, source, particles,
+        poses_given=poses_given, source=SourceTable(version, source, particles,
                            {k: v for k, v in blocks.items() if v is not particles}, columns))
 
 
@@ -372,8 +376,10 @@ def _write(particles: ParticleSet, path: Path, version: str) -> Path:
         shifts = np.einsum("nij,nj->ni", particles.box_rotations, shifts)
     else:
         table = table.drop(columns=[c for c in SUBTOMOGRAM_ANGLES if c in table.columns])
+    invented = not particles.poses_given and np.allclose(rotations, np.eye(3))
     for column, values in zip(ANGLES, matrix_to_euler_zyz(np.swapaxes(rotations, -1, -2)).T):
-        assign_column(table, column, values)
+        if not invented:  # a set read without poses, still without: none written
+            assign_column(table, column, values)
     for column, values in zip(ORIGINS, (-shifts * pixel).T):
         assign_column(table, column, values)
     if particles.has("subtomogram"):

@@ -264,6 +264,8 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     checked = check_particles(full, config.box_size, config.edge, weights=reads_weights(align),
                               bad_particles=config.bad_particles)
     particles, box = checked.particles, checked.box
+    if config.search == "local":
+        particles.require_poses("search=local")
     tilts = _tilts(particles)
     reference, reference_tilt, pairs, truths = None, [-90.0, 90.0], np.zeros((0, 2), int), None
     if config.mode == "reference":

@@ -121,6 +121,9 @@ def prepare_average(config: DictConfig) -> AveragePlan:
     global_rounds = config.local.global_rounds
     if global_rounds is None:
         global_rounds = 0 if start == "poses" else 1
+    if start == "poses" or global_rounds == 0:
+        inputs.particles.require_poses(f"start={start} with local.global_rounds={global_rounds} "
+                                       "(round 1 searches around each particle's pose)")
     return AveragePlan(config, inputs, start, reference, int(global_rounds))
 
 

@@ -8,7 +8,8 @@ leave the scratch directory exactly as it was: no output directory, no half-writ
 The cases run in-process through :func:`subalign.cli.main` (the console script's entry
 point); a few also run as a real subprocess to show the two agree.
 
-``docs/errors.md`` is generated from this catalogue::
+``docs/errors.md`` is generated from this catalogue and its continuation for particle
+sets and their tables (``tests/test_bad_inputs_sets.py``)::
 
     python tests/test_bad_inputs.py --write-docs
 
@@ -593,6 +594,11 @@ def test_the_catalogue_is_large_and_covers_every_command():
 @pytest.mark.parametrize("case", CATALOGUE, ids=lambda c: f"{c.args[0]}: {c.what}")
 def test_bad_input_gives_one_line_exit_2_and_writes_nothing(case, scratch, capsys):
     prepare(case, scratch)
+    check_case(case, scratch, capsys)
+
+
+def check_case(case: Case, scratch: Path, capsys) -> None:
+    """Run ``case`` in its prepared scratch directory: one line, exit 2, nothing written."""
     before = snapshot(scratch)
     code, out, err = run_case(case, scratch, capsys)
     assert code == 2
@@ -638,8 +644,16 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def every_case() -> list[Case]:
+    """This catalogue and its continuation for particle sets (``test_bad_inputs_sets``)."""
+    from test_bad_inputs_sets import CASES
+
+    return CATALOGUE + CASES
+
+
 def render() -> str:
     """``docs/errors.md``: the catalogue as a table."""
+    cases = every_case()
     lines = [
         "# Errors",
         "",
@@ -653,12 +667,12 @@ def render() -> str:
         "full trace before the line. In a message, … stands for text that comes from a "
         "library or the operating system.",
         "",
-        f"{len(CATALOGUE)} inputs.",
+        f"{len(cases)} inputs.",
         "",
         "| input | command | message |",
         "|---|---|---|",
     ]
-    for case in CATALOGUE:
+    for case in cases:
         command = "subalign " + " ".join(case.args)
         lines.append(f"| {_cell(case.what)} | `{_cell(command)}` | "
                      f"{_cell(case.message.replace('*', '…'))} |")
@@ -674,4 +688,4 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--write-docs"]:
         sys.exit("usage: python tests/test_bad_inputs.py --write-docs")
     DOCS.write_text(render())
-    print(f"wrote {DOCS} ({len(CATALOGUE)} inputs)")
+    print(f"wrote {DOCS} ({len(every_case())} inputs)")

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from subalign.errors import ConfigError, raise_parser_errors
+from subalign.io.files import check_output_dir
 from subalign.io.formats import FORMATS, output_format, read_particles, summarize, write_particles
 from subalign.io.mrc import read_volume, write_volume
 from subalign.io.stacks import OFF_AXIS_LIMIT_DEG as OFF_AXIS_FLAG_DEG, tilt_geometry
@@ -85,9 +86,16 @@ def convert_main(argv: list[str]) -> None:
                              "each subtomogram file into")
     raise_parser_errors(parser, "convert")
     args = parser.parse_args(argv)
+    if args.input.exists() and args.output.exists() and args.input.resolve() == args.output.resolve():
+        raise ConfigError(f"{args.output}: is the input; expected another file for the converted "
+                          "set (the input is never overwritten)")
+    check_output_dir(args.output.parent, "output")
     particles = _read(args, args.input)
     source = particles.source.format
     target = args.to or output_format(args.output, source)
+    if args.write_subtomograms is not None:
+        folder = args.write_subtomograms if target == "dynamo" else args.write_subtomograms.parent
+        check_output_dir(folder, "--write-subtomograms")
     path = write_particles(particles, args.output, target, subtomograms=args.write_subtomograms)
     print(f"wrote {len(particles)} particles: {args.input} ({source}) -> {path} ({target})")
 
@@ -101,6 +109,8 @@ def show_main(argv: list[str]) -> None:
     _reading_options(parser)
     raise_parser_errors(parser, "show")
     args = parser.parse_args(argv)
+    if args.rows < 0:
+        raise ConfigError(f"--rows: expected a number of particles >= 0, found {args.rows}")
     particles = _read(args, args.particles)
     summary = summarize(particles)
     pixel = summary["pixel_size"]
@@ -118,7 +128,9 @@ def show_main(argv: list[str]) -> None:
     print(f"tomograms ({len(summary['tomograms'])}): {listed(summary['tomograms'])}")
     print(f"wedges: {listed(summary['wedges'])}")
     print(f"half sets: {listed(summary['half_sets'])}; classes: {listed(summary['classes'])}")
-    if summary["count"]:
+    if summary["count"] and not particles.poses_given:
+        print("poses: none in the table (no rotation columns: a global search needs none)")
+    elif summary["count"]:
         q1, q2, q3 = summary["tilt_quartiles_deg"]
         median, largest = summary["shift_voxels"]
         print(f"poses: ZYZ theta quartiles {q1:.0f}, {q2:.0f}, {q3:.0f} deg (uniform: 60, 90, 120); "
@@ -149,6 +161,7 @@ def aligned_main(argv: list[str]) -> None:
     if (args.particles is None) == (args.alignment is None):
         raise ConfigError("aligned: expected either --particles SET --index I or --alignment "
                           "alignment.json --moving volume.mrc")
+    check_output_dir(args.output.parent, "output")
     if args.particles is not None:
         particles = _read(args, args.particles)
         if args.index is None or not 1 <= args.index <= len(particles):

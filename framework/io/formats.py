@@ -173,6 +173,8 @@ def read_particles(path: str | os.PathLike, format: str | None = None, *,
             f"AV3, STOPGAP); a {name} table names each particle's file itself")
     else:
         particles = FORMATS[name].read(path, pixel_size=pixel_size)
+    if not len(particles):
+        raise ParticleTableError(f"{path}: expected at least one particle, found an empty table")
     return assign_stack_wedges(_with_tomograms(particles, tomograms, project_dir, wedge,
                                                tilt_axis, pixel_size))
 

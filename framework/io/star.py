@@ -48,6 +48,11 @@ def read_star(path: str | os.PathLike) -> dict:
                                  f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
     if not blocks:
         raise ParticleTableError(f"{path}: expected a STAR file with data blocks, found none")
+    for name, block in blocks.items():
+        repeated = block.columns[block.columns.duplicated()] if hasattr(block, "columns") else []
+        if len(repeated):
+            raise ParticleTableError(f"{path}: data_{name}: column {repeated[0]} appears more than "
+                                     "once; expected each column once")
     return blocks
 
 

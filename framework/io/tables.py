@@ -99,6 +99,9 @@ def check_pixel_size(found: np.ndarray, given: float | None, source: str, column
         None when neither the file nor the user states one.
     """
     values = np.asarray(found, dtype=float).ravel()
+    if (values < 0).any():
+        raise ParticleTableError(f"{source}: column {column}: found a pixel size of "
+                                 f"{values[values < 0][0]:g} Angstrom; expected a positive one (0 for none)")
     stated = np.unique(values[np.isfinite(values) & (values > 0)])
     if stated.size and (stated.max() - stated.min()) > 1e-4 * stated.max():
         raise ParticleTableError(

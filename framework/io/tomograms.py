@@ -130,6 +130,19 @@ def _given(table: pd.DataFrame, column: str, row: int) -> bool:
         str(table[column].iloc[row]).strip() != ""
 
 
+def _positive(table: pd.DataFrame, column: str, source: str, what: str, *,
+              whole: bool = False) -> np.ndarray:
+    """Column ``column`` as float64, raising at its first value that is not a positive
+    (``whole``: whole) number."""
+    expected = f"{'a positive whole number' if whole else 'a positive number'} ({what})"
+    values = finite_column(table, column, source, expected)
+    bad = (values <= 0) | ((values != np.round(values)) if whole else False)
+    if np.any(bad):
+        row = int(np.argmax(bad))
+        raise row_error(source, row, column, f"expected {expected}, found {values[row]:g}")
+    return values
+
+
 def _unique_names(names: pd.Series, source: str, column: str) -> None:
     """Raise at the first tomogram named a second time (which row would hold?)."""
     repeated = names.duplicated().to_numpy()
@@ -157,9 +170,11 @@ def _csv_tomograms(path: Path) -> dict[str, Tomogram]:
     if has_size:
         require_columns(table, ["size_x", "size_y", "size_z", "pixel_size"], source,
                         "tomogram sizes")
-        sizes = np.column_stack([finite_column(table, f"size_{a}", source, "a size in voxels")
+        sizes = np.column_stack([_positive(table, f"size_{a}", source, "a size in voxels", whole=True)
                                  for a in "xyz"]).astype(int)
-        voxel = finite_column(table, "pixel_size", source, "a pixel size in Angstrom")
+        voxel = _positive(table, "pixel_size", source, "a pixel size in Angstrom")
+    numbers = (_positive(table, "number", source, "a tomogram number", whole=True).astype(int)
+               if "number" in table.columns else None)
     _unique_names(table["tomogram"].astype(str), source, "tomogram")
     tomograms = {}
     for row, name in enumerate(table["tomogram"].astype(str)):
@@ -173,7 +188,7 @@ def _csv_tomograms(path: Path) -> dict[str, Tomogram]:
             voxel_size=float(voxel[row]) if has_size else None,
             tilt_range=_tilt(low[row], high[row], source, row) if has_tilt else None,
             tilt_axis=axis,
-            number=int(table["number"].iloc[row]) if "number" in table.columns else None,
+            number=int(numbers[row]) if numbers is not None else None,
         )
     return tomograms
 
@@ -234,9 +249,9 @@ def _relion_tomograms(path: Path, project_dir: Path | None) -> dict[str, Tomogra
     size_columns = ["rlnTomoSizeX", "rlnTomoSizeY", "rlnTomoSizeZ", "rlnTomoTiltSeriesPixelSize"]
     has_size = all(c in table.columns for c in size_columns)
     if has_size:
-        sizes = np.column_stack([finite_column(table, c, source, "a size in pixels")
+        sizes = np.column_stack([_positive(table, c, source, "a size in pixels", whole=True)
                                  for c in size_columns[:3]]).astype(int)
-        voxel = finite_column(table, size_columns[3], source, "a pixel size in Angstrom")
+        voxel = _positive(table, size_columns[3], source, "a pixel size in Angstrom")
     places = [p for p in (project_dir, path.parent, Path.cwd()) if p is not None]
     _unique_names(table["rlnTomoName"].astype(str), f"{source} data_global", "rlnTomoName")
     tomograms = {}
@@ -270,6 +285,9 @@ def _wedge_list(path: Path) -> dict[str, Tomogram]:
                                  f"tilt, max tilt), found {columns.shape[1]} row(s)")
     tomograms = {}
     for row, (number, low, high) in enumerate(columns[:, :3]):
+        if not (np.isfinite(number) and number == round(number) and number > 0):
+            raise ParticleTableError(f"{path}: column {row + 1}, row 1 (tomogram number): expected a "
+                                     f"positive whole number, found {number:g}")
         name = tomogram_name(number)
         tomograms[name] = Tomogram(name, tilt_range=_tilt(low, high, str(path), row), number=int(number))
     return tomograms

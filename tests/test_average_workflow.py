@@ -190,23 +190,29 @@ def test_local_refinement_from_perturbed_poses_recovers_the_true_poses(tmp_path)
 
 
 @pytest.mark.slow
-def test_refinement_from_a_lowpassed_true_map_reaches_the_true_pose_resolution(sim16, tmp_path):
-    truth = run_average(_config(*_inputs(sim16), "start=poses", "rounds=0",
+def test_refinement_from_a_lowpassed_true_map_reaches_the_true_pose_resolution(tmp_path):
+    """24^3 at SNR 0.3: the true poses give 29.5 A, below the 20 A Nyquist limit, so rounds
+    can be told apart. From the true map low-passed to 40 A, the refinement reaches the
+    true-pose resolution, and no round's pose error grows by more than the 0.5 deg a round
+    of local searches moves a particle by chance (measured 3.26, 2.10, 2.37 deg with the
+    default search; 0 beyond 20 deg)."""
+    sim = simulate(tmp_path / "sim", "n=24", "size=24", "seed=11", "imaging.snr=0.3",
+                   "max_translation_voxels=1.5")
+    truth = run_average(_config(*_inputs(sim), "start=poses", "rounds=0",
                                 f"output_dir={tmp_path / 'truth'}"), inline=True)
-    reached = run_average(_config(*_inputs(sim16), f"reference={sim16 / 'reference.mrc'}",
-                                  "initial_lowpass_angstrom=40", "rounds=3",
-                                  f"truth={sim16 / 'particles.star'}",
+    assert truth.summary["resolution"]["0.143"] > 25.0  # not at the Nyquist cap
+    reached = run_average(_config(*_inputs(sim), f"reference={sim / 'reference.mrc'}",
+                                  "initial_lowpass_angstrom=40", "rounds=3", "min_improvement=0",
+                                  f"truth={sim / 'particles.star'}",
                                   f"output_dir={tmp_path / 'refined'}"), inline=True)
-    best = reached.summary["resolution"]["0.143"]
-    assert best <= 1.15 * truth.summary["resolution"]["0.143"]
-    record = json.loads((tmp_path / "refined" / f"round_{reached.summary['best_round']:03d}"
-                         / "round.json").read_text())
-    # a 16-voxel phantom pins rotations to several degrees, and the cheap global search
-    # (QUICK: 4 candidates) flips a few (2 of 12 with the spline-rotated scan of 9ba0e6f, 3
-    # with the Fourier one; the resolution, at Nyquist, is the same); the resolution counts
-    assert record["truth"]["median_rotation_error_deg"] < 10 and record["truth"]["gross_failures"] <= 3
-    first = json.loads((tmp_path / "refined" / "round_001" / "round.json").read_text())
-    assert first["search"] == "global" and "local" not in first
+    assert reached.summary["resolution"]["0.143"] <= 1.05 * truth.summary["resolution"]["0.143"]
+    rounds = [json.loads((tmp_path / "refined" / f"round_{k:03d}" / "round.json").read_text())
+              for k in range(1, reached.summary["rounds"] + 1)]
+    errors = [r["truth"]["median_rotation_error_deg"] for r in rounds]
+    assert len(errors) >= 2 and errors[-1] < 5.0, errors
+    assert all(later <= earlier + 0.5 for earlier, later in zip(errors, errors[1:])), errors
+    assert all(r["truth"]["gross_failures"] == 0 for r in rounds)
+    assert rounds[0]["search"] == "global" and rounds[1]["search"] == "local"
 
 
 @pytest.mark.slow
@@ -398,6 +404,15 @@ def test_a_duplicated_halves_set_is_refused_and_after_dedupe_gives_the_honest_re
     for half in ("half1.mrc", "half2.mrc"):
         np.testing.assert_array_equal(read_volume(tmp_path / "deduped" / half).data,
                                       read_volume(tmp_path / "honest" / half).data)
+
+
+def test_a_mask_of_ones_masks_nothing_and_is_accepted(sim16, tmp_path):
+    """A constant mask is a mask (of nothing), not a volume without contrast."""
+    write_volume(tmp_path / "ones.mrc", np.ones((16,) * 3, np.float32), voxel_size=10.0)
+    run = run_average(_config(*_inputs(sim16), "start=poses", "rounds=0",
+                              f"mask.file={tmp_path / 'ones.mrc'}",
+                              f"output_dir={tmp_path / 'run'}"), inline=True)
+    assert run.summary["status"] == "complete"
 
 
 def test_the_best_round_is_the_finest_and_of_equal_ones_the_latest():

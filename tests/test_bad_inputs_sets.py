@@ -96,6 +96,8 @@ def _tables(root: Path) -> None:
         "nopairs.json": '{"pairs": []}',
         "far.json": '{"pairs": [{"fixed": 0, "moving": 9}]}',
         "unknown.json": '{"pairs": [{"fixed": "p0.mrc", "moving": "q9.mrc"}]}',
+        "self.json": '{"pairs": [{"fixed": 1, "moving": 1}]}',
+        "badtruth.json": '{"pairs": [{"fixed": 0, "moving": 1, "truth": {"x": 1}}]}',
         "file": "a file, not a directory\n",
     })
     (root / "garbage.em").write_bytes(np.random.default_rng(1).bytes(600))
@@ -312,6 +314,26 @@ CASES = [
     Case("start=classes on a set without classes", ("classify", "particles=set.star",
                                                     "output_dir=out", "start=classes", W),
          "set.star: expected class numbers for start=classes (no references= given), found none", S),
+    Case("a particle paired with itself", ("batch", "particles=set.star", "output_dir=out",
+                                           "mode=pairs", "pair_list=self.json", W),
+         "self.json: pairs[0]: fixed and moving are both particle row 2; expected two "
+         "different particles", T),
+    Case("a pair's truth without a transform", ("batch", "particles=set.star", "output_dir=out",
+                                                "mode=pairs", "pair_list=badtruth.json", W),
+         "badtruth.json: pairs[0].truth: expected rotation_matrix (3x3) and "
+         "translation_xyz_voxels (3), found 'rotation_matrix'", T),
+    Case("a RELION output for a set without a pixel size", (
+        "batch", "particles=nopixel.star", "output_dir=out", "reference=ref.mrc", W),
+         "nopixel.star: pixel size absent; expected one for the origins in Angstrom of "
+         "aligned.star, or to= a format with shifts in voxels (give --pixel-size or a file "
+         "that states it)", S),
+    Case("an unknown rule for bad particles", ("batch", "particles=set.star", "output_dir=out",
+                                               "reference=ref.mrc", "bad_particles=ignore", W),
+         "bad_particles: expected one of refuse, skip, found 'ignore'", S),
+    Case("one reference to classify into", ("classify", "particles=set.star", "output_dir=out",
+                                            "references=[ref.mrc]", W),
+         "references: expected a list of at least 2 MRC maps, one per class, for "
+         "start=references, found ['ref.mrc'] (one class: subalign average)", S),
     Case("a tilt range of one angle", ("simulate", "imaging.tilt_range_deg=[10,10]"),
          "imaging.tilt_step_deg: 1 degrees over [10, 10] gives 1 tilt(s); expected at least 3"),
     Case("output_dir under a file", ("simulate", "output_dir=file/sim"),

@@ -34,8 +34,10 @@ __all__ = [
 _XYZ_TO_ZYX = np.eye(3)[::-1]
 
 
-def check_volume(data: np.ndarray, source: str = "<array>") -> np.ndarray:
-    """Return ``data`` as float64 after checking it is a finite, non-constant, cubic 3-D volume.
+def check_volume(data: np.ndarray, source: str = "<array>", *,
+                 constant_ok: bool = False) -> np.ndarray:
+    """Return ``data`` as float64 after checking it is a finite, non-constant, cubic 3-D volume
+    (``constant_ok``: constant allowed, as a mask of ones is).
 
     Raises
     ------
@@ -56,7 +58,7 @@ def check_volume(data: np.ndarray, source: str = "<array>") -> np.ndarray:
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
         raise VolumeError(f"{source}: expected real-valued voxels, found dtype {array.dtype}")
     check_finite(array, source)
-    if array.min() == array.max():
+    if not constant_ok and array.min() == array.max():
         raise VolumeError(f"{source}: expected a volume with contrast, found a constant volume "
                           f"(every voxel {array.flat[0]:g}): nothing to align")
     return array.astype(np.float64, copy=False)

@@ -241,9 +241,15 @@ def read_pair_list(path: str | os.PathLike, particles: ParticleSet) -> tuple[np.
             raise ConfigError(f"{path}: pairs[{k}].{role}: expected a subtomogram of "
                               f"{particles.label} or a row from 0 to {len(particles) - 1}, "
                               f"found {value!r}")
+        if rows[k, 0] == rows[k, 1]:
+            raise ConfigError(f"{path}: pairs[{k}]: fixed and moving are both particle row "
+                              f"{rows[k, 0] + 1}; expected two different particles")
         truth = pair.get("truth")
-        truths.append(None if truth is None else RigidTransform.from_record(
-            truth, source=f"{path}: pairs[{k}].truth"))
+        try:
+            truths.append(None if truth is None else RigidTransform.from_record(
+                truth, source=f"{path}: pairs[{k}].truth"))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(str(exc)) from None
     return rows, (truths if all(t is not None for t in truths) else None)
 
 
@@ -261,12 +267,12 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     for kind in ("score", "optimizer", "sampler", "constraint", "refiner", "measurement"):
         plugins.create(kind, align[kind])
     full = _read_set(config)
+    tilts = _tilts(full)  # a wedge missing from the tables is refused, not skipped
     checked = check_particles(full, config.box_size, config.edge, weights=reads_weights(align),
                               bad_particles=config.bad_particles)
-    particles, box = checked.particles, checked.box
+    particles, box, tilts = checked.particles, checked.box, tilts[checked.rows]
     if config.search == "local":
         particles.require_poses("search=local")
-    tilts = _tilts(particles)
     reference, reference_tilt, pairs, truths = None, [-90.0, 90.0], np.zeros((0, 2), int), None
     if config.mode == "reference":
         reference = _reference(config, particles, box)
@@ -290,13 +296,16 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     if config.histogram and not figures_available("histogram"):
         config.histogram = False
     output_dir = check_output_dir(config.output_dir)
-    if reference is not None:  # the costliest check last
-        check_hand(particles, tilts, reference, align, count=int(config.hand_check),
-                   box_size=box, edge=config.edge)
     output, fmt = None, None
     if config.mode == "reference" or config.classes is not None:
         output, fmt = output_table(config.output, config.to, particles, "aligned")
         output = output if output.is_absolute() else output_dir / output
+        if fmt.startswith("relion"):
+            particles.require_pixel_size(f"the origins in Angstrom of {output.name}, or to= a "
+                                         "format with shifts in voxels")
+    if reference is not None:  # the costliest check last
+        check_hand(particles, tilts, reference, align, count=int(config.hand_check),
+                   box_size=box, edge=config.edge)
     local = (OmegaConf.to_container(config.local, resolve=True)
              if config.search == "local" else None)
     context = BatchContext(mode=config.mode, align=align, particles=particles, tilts=tilts,

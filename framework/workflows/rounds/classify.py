@@ -99,9 +99,10 @@ def prepare_classify(config: DictConfig) -> ClassifyPlan:
         if start not in CLASSIFY_STARTS:
             raise ConfigError(f"start: expected one of {', '.join(CLASSIFY_STARTS)}, found "
                               f"{start!r}")
-        if start == "references" and not references:
-            raise ConfigError("references: expected a list of MRC maps, one per class, for "
-                              "start=references, found none")
+        if start == "references" and len(references) < 2:
+            raise ConfigError("references: expected a list of at least 2 MRC maps, one per "
+                              f"class, for start=references, found {references or 'none'} (one "
+                              "class: subalign average)")
         if start == "classes" and references:
             raise ConfigError(f"references: expected none for start=classes, found {references}")
     inputs = read_inputs(config, least=2, inputs={"references": references})

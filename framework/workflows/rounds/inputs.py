@@ -112,8 +112,10 @@ class RefineInputs:
         return TiltRange(float(self.tilts[row, 0]), float(self.tilts[row, 1]))
 
 
-def read_box_map(path: str, field: str, box: int, pixel_size: float) -> np.ndarray:
-    """A map the size of the particles' boxes, as float32 ``[z, y, x]``.
+def read_box_map(path: str, field: str, box: int, pixel_size: float, *,
+                 constant_ok: bool = False) -> np.ndarray:
+    """A map the size of the particles' boxes, as float32 ``[z, y, x]`` (``constant_ok``: a
+    constant map allowed, as for a mask).
 
     Raises
     ------
@@ -126,7 +128,7 @@ def read_box_map(path: str, field: str, box: int, pixel_size: float) -> np.ndarr
     if path in (None, "") or not Path(path).is_file():
         raise ConfigError(f"{field}: expected an MRC map, found no file {path}")
     read = read_map(path)
-    volume = check_volume(read.data, str(path))
+    volume = check_volume(read.data, str(path), constant_ok=constant_ok)
     if volume.shape != (box,) * 3:
         raise VolumeError(f"{path}: expected a ({box}, {box}, {box}) map like the particles' "
                           f"boxes, found {volume.shape}")
@@ -253,7 +255,7 @@ def check_half_sets(particles: ParticleSet) -> None:
 def _mask(config: DictConfig, box: int, pixel: float) -> tuple[np.ndarray, float]:
     """The mask and the particle radius it implies (voxels)."""
     if config.mask.file not in (None, ""):
-        mask = read_box_map(config.mask.file, "mask.file", box, pixel).astype(float)
+        mask = read_box_map(config.mask.file, "mask.file", box, pixel, constant_ok=True).astype(float)
         if mask.min() < -1e-3 or mask.max() > 1 + 1e-3:
             raise VolumeError(f"{config.mask.file}: expected mask values from 0 to 1, found "
                               f"{mask.min():.3g} to {mask.max():.3g}")
@@ -309,9 +311,8 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
     plugins = default_plugin_set()
     for kind in ("score", "optimizer", "sampler", "constraint", "refiner"):
         plugins.create(kind, align[kind])
-    checked, truth = _checked_set(config, align, least)
+    checked, tilts, truth = _checked_set(config, align, least)
     particles, box = checked.particles, checked.box
-    tilts = _tilts(particles)
     pixel = particles.require_pixel_size("resolutions in Angstrom (give pixel_size=)")
     mask, radius = _mask(config, box, pixel)
     if config.figures and not figures_available("figures"):
@@ -325,8 +326,8 @@ def read_inputs(config: DictConfig, *, least: int, inputs: dict) -> RefineInputs
 
 
 def _checked_set(config: DictConfig, align: dict, least: int) -> tuple:
-    """The set to refine, checked (duplicates dropped if asked, half sets, every particle's
-    files), and the truth of its particles (None without one)."""
+    """The set to refine, checked (duplicates dropped if asked, half sets, wedges, every
+    particle's files): the checked set, its tilt ranges (n, 2) and its truth (or None)."""
     particles = _read_set(config, config.particles, "particles")
     check_alignable(particles)
     total = len(particles)
@@ -335,18 +336,20 @@ def _checked_set(config: DictConfig, align: dict, least: int) -> tuple:
         check_number(config.dedupe_angstrom, "dedupe_angstrom", at_least=0)
         particles, rows = drop_duplicates(particles, float(config.dedupe_angstrom))
     check_half_sets(particles)
+    tilts = _tilts(particles)  # a wedge missing from the tables is refused, not skipped
     checked = check_particles(particles, config.box_size, config.edge,
                               weights=reads_weights(align), bad_particles=config.bad_particles)
     if len(checked.particles) < least:
         raise ConfigError(f"{config.particles}: expected at least {least} particles, found "
                           f"{len(checked.particles)}")
+    tilts = tilts[checked.rows]
     if config.truth in (None, ""):
-        return checked, None
+        return checked, tilts, None
     truth = _read_set(config, config.truth, "truth")
     if len(truth) != total:
         raise ConfigError(f"{config.truth}: expected the {total} particles of "
                           f"{config.particles} in the same order, found {len(truth)}")
-    return checked, truth.take(rows[checked.rows])
+    return checked, tilts, truth.take(rows[checked.rows])
 
 
 def _identity(config: DictConfig, align: dict, inputs: dict) -> dict:

@@ -33,7 +33,7 @@ from subalign.workflows.averaging import WedgeAccumulator, wedge_compensated_ave
 from subalign.workflows.fsc import fsc, read_fsc_table, resolution_at
 from subalign.workflows.maps import (lowpass, parse_symmetry, soft_sphere_mask, symmetrize,
                                      symmetry_rotations)
-from subalign.workflows.rounds.average import best_round, run_average
+from subalign.workflows.rounds.average import final_round, run_average
 from subalign.workflows.rounds.loop import assign_half_sets
 from subalign.workflows.rounds.truth import pose_errors
 from subalign.workflows.batch.worker import FIELDS
@@ -186,7 +186,7 @@ def test_local_refinement_from_perturbed_poses_recovers_the_true_poses(tmp_path)
     assert np.array_equal(written.fields["half_set"], 1 + np.arange(24) % 2)
     assert np.allclose(written.rotations, np.load(tmp_path / "run" / "round_001" / "state.npz")[
         "rotations"], atol=1e-6)
-    assert run.summary["best_round"] == 1 and run.summary["ran"] == 2
+    assert run.summary["final_round"] == 1 and run.summary["ran"] == 2
 
 
 @pytest.mark.slow
@@ -415,13 +415,22 @@ def test_a_mask_of_ones_masks_nothing_and_is_accepted(sim16, tmp_path):
     assert run.summary["status"] == "complete"
 
 
-def test_the_best_round_is_the_finest_and_of_equal_ones_the_latest():
+def test_the_final_round_is_the_last_unless_it_lost_more_than_a_shell():
+    """A 16-voxel box of 10 A (160 A): shell k lies at 160/k A. Rounds within one shell are
+    noise to the FSC, and the last is kept; a last round more than a shell coarser than the
+    finest gives way to the finest, and says so."""
     def record(number, angstrom, independent=True):
         return {"number": number, "resolution": {"0.143": angstrom}, "independent": independent}
 
-    assert best_round([record(0, 30.0), record(1, 25.0), record(2, 27.0)])["number"] == 1
-    # at the Nyquist cap rounds tie: the latest (its docstring says why)
-    assert best_round([record(0, 30.0), record(1, 20.0), record(2, 20.0), record(3, 27.0)])["number"] == 2
+    box = 160.0
+    # shells 6.40, 5.82, 6.15: within one shell of the finest, so the last is kept
+    assert final_round([record(0, 30.0), record(1, 25.0), record(2, 27.5), record(3, 26.0)],
+                       box)[0]["number"] == 3
+    # at the Nyquist cap every round ties: the last
+    assert final_round([record(1, 20.0), record(2, 20.0), record(3, 20.0)], box)[0]["number"] == 3
+    # shell 8 (20 A) against shell 5.33 (30 A): 2.7 shells lost, the finest is kept
+    chosen, rule = final_round([record(1, 20.0), record(2, 30.0)], box)
+    assert chosen["number"] == 1 and rule.startswith("round 1: the last round resolves 2.7")
     # maps that are not independent halves (round 0 from one reference) do not count
-    assert best_round([record(0, 18.0, independent=False), record(1, 22.0)])["number"] == 1
-    assert best_round([{"number": 0}, {"number": 1}])["number"] == 1  # none measured: the last
+    assert final_round([record(0, 12.0, independent=False), record(1, 30.0)], box)[0]["number"] == 1
+    assert final_round([{"number": 0}, {"number": 1}], box)[0]["number"] == 1  # none measured

@@ -147,8 +147,8 @@ def test_all_vs_all_clusters_the_mixture_and_averages_each_class_in_its_medoid_f
     (["mode=all"], "classes: expected the number of classes for mode=all, found null"),
     (["mode=some"], "mode: expected one of multiref, all, found 'some'"),
     (["mode=all", "classes=2", "references=[a.mrc]"], "references: expected null for mode=all"),
-    (["references=[REF1]", "classes=3"], "classes: expected 1, the number of references, found 3"),
-    (["references=[nothere.mrc]"], "references[0]: expected an MRC map, found no file nothere.mrc"),
+    (["references=[REF1]", "classes=3"], "references: expected a list of at least 2 MRC maps"),
+    (["references=[REF1,nothere.mrc]"], "references[1]: expected an MRC map, found no file nothere.mrc"),
     (["start=classes", "classes=1"], "row 7: class 2; expected a class from 1 to 1"),
     (["start=nothing"], "start: expected one of references, classes, found 'nothing'"),
 ])

@@ -70,7 +70,7 @@ examples:
 
 def _describe_average(summary: dict) -> str:
     resolution = summary["resolution"]
-    return (f"average: {summary['stop']}; best round {summary['best_round']}" + (
+    return (f"average: {summary['stop']}; final round {summary['final_round']}" + (
         f": FSC 0.143 at {resolution['0.143']:.1f} Å, 0.5 at {resolution['0.5']:.1f} Å"
         if resolution else "") + f"; {summary['ran']} round(s) computed now, "
         f"{summary['seconds']:.0f} s in all")

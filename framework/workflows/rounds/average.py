@@ -106,6 +106,7 @@ def prepare_average(config: DictConfig) -> AveragePlan:
         raise ConfigError(f"reference: expected null for start={start} (the start makes the "
                           f"first reference), found {config.reference}")
     check_number(config.min_improvement, "min_improvement", at_least=0, at_most=1)
+    check_number(config.min_moved, "min_moved", at_least=0, at_most=1)
     inputs = read_inputs(config, least=2, inputs={"reference": config.reference})
     if start == "particle":
         check_number(config.start_particle, "start_particle", at_least=0,
@@ -263,10 +264,17 @@ class _Refinement:
 
 
 def _stop(records: list[dict], plan: AveragePlan) -> str | None:
-    """Why the run stops after the last of ``records`` (None: go on)."""
+    """Why the run stops after the last of ``records`` (None: go on): ``rounds`` reached; the
+    poses settled (fewer than ``min_moved`` of the particles moved past
+    :data:`~subalign.workflows.rounds.loop.MOVED_DEG` or ``MOVED_VOXELS``: another round would
+    change nothing); or the resolution stopped improving by ``min_improvement``."""
     last = records[-1]
     if last["number"] >= int(plan.config.rounds):
         return f"reached rounds={plan.config.rounds}"
+    if last["number"] >= 1 and "moved" in last and last.get("particles"):
+        if last["moved"] < float(plan.config.min_moved) * last["particles"]:
+            return (f"round {last['number']}: poses settled ({last['moved']} of "
+                    f"{last['particles']} moved, fewer than min_moved={plan.config.min_moved:g})")
     trusted = [r for r in records[:-1] if r.get("resolution") and r.get("independent", True)]
     if last["number"] >= 1 and trusted:
         best = min(r["resolution"]["0.143"] for r in trusted)
@@ -277,20 +285,37 @@ def _stop(records: list[dict], plan: AveragePlan) -> str | None:
     return None
 
 
-def best_round(records: list[dict]) -> dict:
-    """The round whose independent half maps reached the finest FSC 0.143; of equal ones the
-    latest. Without any, the last round.
+def final_round(records: list[dict], box_angstrom: float) -> tuple[dict, str]:
+    """The round whose maps and poses are the result, and the rule that chose it.
 
-    Ties are common at the Nyquist cap, and the FSC cannot tell them apart. Preferring the
-    earliest was tried: a refinement from perturbed poses that improved them (8 to under 3
-    degrees, tests/test_average_workflow.py) then handed back its unrefined start, because
-    both rounds crossed at Nyquist. The latest keeps the refined poses there, and keeps
-    drifted ones where rounds made poses worse; telling the two apart needs more than the
-    FSC."""
-    trusted = [r for r in records if r.get("resolution") and r.get("independent", True)]
-    if not trusted:
-        return records[-1]
-    return min(trusted, key=lambda r: (r["resolution"]["0.143"], -r["number"]))
+    The last round, unless its independent half maps resolve more than one Fourier shell
+    coarser than the finest earlier round's (``box_angstrom / d`` is a resolution's shell
+    number; a shell is the smallest difference the FSC can tell from noise at this box):
+    then that finest round. Choosing among rounds whose resolutions lie within a shell would
+    pick noise, and at the Nyquist cap every round ties; the final round is kept for both.
+
+    Parameters
+    ----------
+    records : list of dict
+        Every round's record (``number``, ``resolution``, ``independent``).
+    box_angstrom : float
+        Box edge, Angstrom.
+
+    Returns
+    -------
+    dict, str
+        The round's record, and why it was chosen.
+    """
+    last = records[-1]
+    measured = [r for r in records if r.get("resolution") and r.get("independent", True)]
+    if not measured or not last.get("resolution") or not last.get("independent", True):
+        return last, "the last round"
+    finest = min(measured, key=lambda r: (r["resolution"]["0.143"], -r["number"]))
+    shells = box_angstrom / finest["resolution"]["0.143"] - box_angstrom / last["resolution"]["0.143"]
+    if shells > 1.0:
+        return finest, (f"round {finest['number']}: the last round resolves {shells:.1f} Fourier "
+                        "shells coarser (more than one)")
+    return last, "the last round"
 
 
 def run_average(config: DictConfig, *, executor=None, window: int | None = None,
@@ -344,14 +369,14 @@ def _average_locked(plan: AveragePlan, config: DictConfig, *, executor, window, 
                                         refine=refinement.refine,
                                         stop=lambda records: _stop(records, plan), report=report)
         where = run.description or "no alignment in this call"
-    best = best_round(records)
+    best, rule = final_round(records, inputs.box * inputs.pixel_size)
     files = copy_round_files(output_dir, best, lambda role: role in FINAL_FILES)
     if plan.config.figures:
         files["report"] = write_report(output_dir, records, kind="average",
                                        pixel_size=inputs.pixel_size, command=command,
                                        best=best["number"], stop=stop).name
     summary = {"status": "complete", "kind": "average", "start": plan.start,
-               "rounds": len(records) - 1, "best_round": best["number"],
+               "rounds": len(records) - 1, "final_round": best["number"], "final_rule": rule,
                "resolution": best.get("resolution"), "stop": stop, "ran": ran,
                "seconds": float(sum(r.get("seconds") or 0.0 for r in records)),
                "executor": where, "files": files, "job": inputs.record,
@@ -359,7 +384,7 @@ def _average_locked(plan: AveragePlan, config: DictConfig, *, executor, window, 
                             {"particles": config.particles, "reference": config.reference},
                             command=command)}
     write_json(output_dir / "summary.json", summary)
-    log.info("average: %s; best round %d%s", stop, best["number"],
+    log.info("average: %s; final round %d (%s)%s", stop, best["number"], rule,
              "" if not best.get("resolution") else
              f" at {best['resolution']['0.143']:.1f} Å (FSC 0.143)")
     return AverageRun(summary, ran)

@@ -183,6 +183,9 @@ class AverageConfig(RefineRunConfig):
         Row (from 0) of the particle the others are aligned to for ``start=particle``.
     min_improvement : float
         Stop when a round improves the best FSC-0.143 resolution by less than this fraction.
+    min_moved : float
+        Stop when fewer than this fraction of the particles moved past 5 degrees or 1 voxel
+        in a round (the poses settled).
     """
 
     reference: Optional[str] = None
@@ -191,6 +194,7 @@ class AverageConfig(RefineRunConfig):
     start: Optional[str] = None
     start_particle: int = 0
     min_improvement: float = 0.01
+    min_moved: float = 0.01
 
 
 @dataclass

@@ -52,6 +52,7 @@ DEFAULT_MASK_EDGE = 3.0
 #: Settings that say where and how a run goes, or when it stops: not its identity (a rerun
 #: with more rounds continues a finished run).
 NOT_IDENTITY = ("executor", "output_dir", "figures", "rounds", "min_improvement", "min_changes",
+                "min_moved",
                 "hand_check", "wait")
 #: ``align`` fields a refinement does not take from the config (wedges come per particle).
 

@@ -552,6 +552,11 @@ CATALOGUE = [
     Case("neither a particle nor an alignment", ("aligned", "out.mrc"),
          "aligned: expected either --particles SET --index I or --alignment alignment.json "
          "--moving volume.mrc"),
+    Case("no output named", ("select", "in.star"), "select: expected output, found none"),
+    Case("one set to merge", ("merge", "in.star", "--output", "m.star"),
+         "merge: expected at least 2 sets, found 1"),
+    Case("a set that is not there", ("split", "none.star", "--by", "half"),
+         "none.star: no such file (expected a particle STAR file)"),
 ]
 
 

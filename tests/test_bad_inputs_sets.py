@@ -339,6 +339,63 @@ CASES = [
     Case("output_dir under a file", ("simulate", "output_dir=file/sim"),
          "output_dir: expected a directory to write results into, found file/sim, under the "
          "existing file file", T),
+    # --- select, merge, split ------------------------------------------------------------------
+    Case("select by class in a table without classes", ("select", "set.star", "out.star",
+                                                         "--class", "1"),
+         "set.star: --class: the table has no class numbers (column rlnClassNumber absent or "
+         "empty); its columns are rlnAngleRot, rlnAngleTilt, rlnAnglePsi, rlnImageName, "
+         "rlnOpticsGroup", S),
+    Case("select by half in a Dynamo table", ("select", "wedge.tbl", "out.tbl", "--half", "1"),
+         "wedge.tbl: --half: the table has no half sets (a dynamo table has no column for them); "
+         "its columns are tag, aligned_value, *", T),
+    Case("a query on a column the table lacks", ("select", "set.star", "out.star", "--query",
+                                                 "rlnDefocusU > 1"),
+         "set.star: --query: column 'rlnDefocusU' is not in the table; its columns are "
+         "rlnAngleRot, rlnAngleTilt, rlnAnglePsi, rlnImageName, rlnOpticsGroup", S),
+    Case("a query that is not one", ("select", "set.star", "out.star", "--query", "rlnAngleRot >"),
+         "--query: expected a pandas query on the table's columns (e.g. \"rlnClassNumber == 2\"), "
+         "found 'rlnAngleRot >': SyntaxError: *", S),
+    Case("a selection nothing passes", ("select", "set.star", "out.star", "--query",
+                                        "rlnAngleRot > 1000"),
+         "select: no particle of set.star passes every filter; expected at least one (nothing "
+         "written)", S),
+    Case("a tomogram no particle is in", ("select", "wedge.tbl", "out.tbl", "--tomogram", "TS_9"),
+         "wedge.tbl: --tomogram TS_9: no particle has it; expected one of the set's tomogram "
+         "names: 1", T),
+    Case("a score filter on a RELION table", ("select", "set.star", "out.star", "--min-score", "0.5"),
+         "set.star: --min-score: the table has no scores (RELION tables have no score column); "
+         "give --alignments alignments.csv of subalign batch", S),
+    Case("a confidence filter without alignments", ("select", "set.star", "out.star",
+                                                    "--min-confidence", "0.5"),
+         "--min-confidence: confidences are in subalign batch's alignments.csv, not in particle "
+         "tables; give --alignments alignments.csv", S),
+    Case("rows past the end", ("select", "set.star", "out.star", "--rows", "3:9"),
+         "--rows: expected A:B with 1 <= A <= B <= 4 (rows counted from 1, both included; A or B "
+         "may be left out), found '3:9'", S),
+    Case("a selection onto an existing file", ("select", "set.star", "one.star", "--rows", "1:2"),
+         "one.star: exists; expected a new file (give --force to replace it)", S),
+    Case("a selection onto its input, forced", ("select", "set.star", "set.star", "--rows", "1:2",
+                                                "--force"),
+         "set.star: is an input; expected another file (an input is never overwritten)", S),
+    Case("merge of one set", ("merge", "set.star", "--output", "m.star"),
+         "merge: expected at least 2 sets, found 1", S),
+    Case("merge of two pixel sizes", ("merge", "set.star", "pix5.star", "--output", "m.star"),
+         "pix5.star: pixel size 5 A; expected the pixel size of set.star (10 A): sets of one "
+         "pixel size", S),
+    Case("merge of two formats", ("merge", "set.star", "wedge.tbl", "--output", "m.star"),
+         "wedge.tbl: a dynamo table; expected the format of set.star (relion5): merge sets of "
+         "one format (subalign convert first)", T),
+    Case("merge of a particle listed twice", ("merge", "set.star", "one.star", "--output", "m.star"),
+         "one.star: row 1: the same particle file as set.star: row 1 (p0.mrc); expected each "
+         "particle once (--allow-duplicates keeps both)", S),
+    Case("split by class of a set without classes", ("split", "set.star", "--by", "class"),
+         "set.star: --by class: the table has no class numbers (column rlnClassNumber absent or "
+         "empty); its columns are rlnAngleRot, rlnAngleTilt, rlnAnglePsi, rlnImageName, "
+         "rlnOpticsGroup", S),
+    Case("split with no rule", ("split", "set.star"),
+         "split: expected either --by half|class|tomogram or --random N", S),
+    Case("split into more parts than particles", ("split", "set.star", "--random", "9"),
+         "--random: expected a number of parts from 2 to the 4 particles, found 9", S),
 ]
 
 

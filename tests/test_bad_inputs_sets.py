@@ -105,9 +105,24 @@ def _tables(root: Path) -> None:
     emfile.write(root / "nanwedges.em", np.array([[[np.nan, -60, 60]]], np.float32), overwrite=True)
 
 
+def _half_maps(root: Path) -> None:
+    """h1, h2.mrc: 16^3 half maps of 10 A; h20 (20^3), h5A (5 A), h0A (no voxel size);
+    m2.mrc a mask with values to 2, m20.mrc one of 20^3."""
+    rng = np.random.default_rng(12)
+    base = rng.normal(size=(16,) * 3)
+    for name, data, voxel in (("h1", base + rng.normal(size=base.shape), 10.0),
+                              ("h2", base + rng.normal(size=base.shape), 10.0),
+                              ("h20", rng.normal(size=(20,) * 3), 10.0),
+                              ("h5A", base, 5.0), ("h0A", base, 0.0),
+                              ("m2", np.linspace(0, 2, base.size).reshape(base.shape), 10.0),
+                              ("m20", np.ones((20,) * 3), 10.0)):
+        write_volume(root / f"{name}.mrc", data, voxel_size=voxel)
+
+
 #: Input files of these cases, with those of :mod:`test_bad_inputs`.
-ALL_INPUTS = {**INPUTS, "sets": _sets, "tables": _tables}
+ALL_INPUTS = {**INPUTS, "sets": _sets, "tables": _tables, "half maps": _half_maps}
 S, T = ("sets",), ("sets", "tables")
+H = ("half maps",)
 
 
 def _show(what, args, message, inputs=S):
@@ -396,6 +411,35 @@ CASES = [
          "split: expected either --by half|class|tomogram or --random N", S),
     Case("split into more parts than particles", ("split", "set.star", "--random", "9"),
          "--random: expected a number of parts from 2 to the 4 particles, found 9", S),
+    # --- postprocess and mask ------------------------------------------------------------------
+    Case("a half map missing", ("postprocess", "h1.mrc", "gone.mrc"),
+         "gone.mrc: no such file (expected an MRC volume)", H),
+    Case("half maps of different boxes", ("postprocess", "h1.mrc", "h20.mrc"),
+         "h20.mrc: expected the box of h1.mrc, (16, 16, 16), found (20, 20, 20)", H),
+    Case("half maps of different voxel sizes", ("postprocess", "h1.mrc", "h5A.mrc"),
+         "h5A.mrc: voxel size 5 Angstrom in the header; expected that of h1.mrc, 10 Angstrom", H),
+    Case("a pixel size contradicting the headers", ("postprocess", "h1.mrc", "h2.mrc",
+                                                    "--pixel-size", "7"),
+         "h1.mrc: voxel size 10 Angstrom in the header; expected the --pixel-size given, 7 "
+         "Angstrom", H),
+    Case("half maps without a voxel size", ("postprocess", "h0A.mrc", "h0A.mrc"),
+         "h0A.mrc: no voxel size in the header (0); expected one, or give --pixel-size A", H),
+    Case("a mask with values above 1", ("postprocess", "h1.mrc", "h2.mrc", "--mask", "m2.mrc"),
+         "m2.mrc: expected mask values in [0, 1], found values from 0 to 2", H),
+    Case("a mask of another box", ("postprocess", "h1.mrc", "h2.mrc", "--mask", "m20.mrc"),
+         "m20.mrc: expected a mask of the half maps' box (16, 16, 16), found (20, 20, 20)", H),
+    Case("a local window of 2 voxels", ("postprocess", "h1.mrc", "h2.mrc",
+                                        "--local-window-angstrom", "20"),
+         "--local-window-angstrom: expected a window of at least 4 voxels (40 Angstrom), found "
+         "20 Angstrom", H),
+    Case("a B-factor that is not a number", ("postprocess", "h1.mrc", "h2.mrc", "--bfactor", "nan"),
+         "--bfactor: expected a number of Angstrom^2, found nan", H),
+    Case("a threshold above the map", ("mask", "h1.mrc", "--output", "mask.mrc", "--threshold", "99"),
+         "threshold: no voxel of the map low-passed to 30 Angstrom reaches 99 (its values run "
+         "from * to *); expected a value between, where the particle meets the solvent", H),
+    Case("a mask without --output", ("mask", "h1.mrc"), "mask: expected --output, found none", H),
+    Case("a mask written over its map", ("mask", "h1.mrc", "--output", "h1.mrc"),
+         "--output: h1.mrc is the map; expected another file (the map is never overwritten)", H),
 ]
 
 

@@ -64,6 +64,12 @@ COMMANDS = {
     "classify": Command("subalign.cli.average", "classify_main",
                         "sort a particle set into classes: multi-reference refinement or "
                         "all-vs-all"),
+    "postprocess": Command("subalign.cli.postprocess", "postprocess_main",
+                           "half maps as RELION post-processes them: corrected FSC, B-factor, "
+                           "sharpened map, local resolution"),
+    "mask": Command("subalign.cli.postprocess", "mask_main",
+                    "a soft mask from a map (low-pass, threshold, extend, soft edge), as "
+                    "relion_mask_create"),
 }
 
 USAGE = "\n".join([

@@ -296,13 +296,7 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     if config.histogram and not figures_available("histogram"):
         config.histogram = False
     output_dir = check_output_dir(config.output_dir)
-    output, fmt = None, None
-    if config.mode == "reference" or config.classes is not None:
-        output, fmt = output_table(config.output, config.to, particles, "aligned")
-        output = output if output.is_absolute() else output_dir / output
-        if fmt.startswith("relion"):
-            particles.require_pixel_size(f"the origins in Angstrom of {output.name}, or to= a "
-                                         "format with shifts in voxels")
+    output, fmt = _output_table(config, particles, output_dir)
     if reference is not None:  # the costliest check last
         check_hand(particles, tilts, reference, align, count=int(config.hand_check),
                    box_size=box, edge=config.edge)
@@ -316,6 +310,19 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     return BatchPlan(context=context, count=count, output_dir=output_dir, output=output,
                      output_format=fmt, record=_identity(config, align), truths=truths,
                      checked=checked)
+
+
+def _output_table(config: DictConfig, particles: ParticleSet, output_dir: Path) -> tuple:
+    """The aligned set's path and format (modes ``reference``, and ``all`` with classes;
+    else None, None), checked to be writable from this set."""
+    if config.mode != "reference" and config.classes is None:
+        return None, None
+    output, fmt = output_table(config.output, config.to, particles, "aligned")
+    output = output if output.is_absolute() else output_dir / output
+    if fmt.startswith("relion"):
+        particles.require_pixel_size(f"the origins in Angstrom of {output.name}, or to= a "
+                                     "format with shifts in voxels")
+    return output, fmt
 
 
 def _kept_pairs(pairs: np.ndarray, truths: list | None, checked: CheckedParticles) -> tuple:

@@ -101,11 +101,11 @@ def test_symmetrize_makes_a_map_invariant_under_its_cn_rotations():
     assert np.allclose(np.linalg.matrix_power(rotations[1], 7), np.eye(3))
 
 
-@pytest.mark.parametrize("text", ["D7", "c0", "T", "7"])
-def test_only_cyclic_groups_are_accepted(text):
-    with pytest.raises(ConfigError, match="symmetry: expected a cyclic point group"):
+@pytest.mark.parametrize("text", ["D0", "c0", "X5", "7", "I5"])
+def test_only_relion_point_groups_are_accepted(text):
+    with pytest.raises(ConfigError, match=r"symmetry: expected C<n>, D<n>, T, O or I<1-4>"):
         parse_symmetry(text)
-    assert parse_symmetry("C7") == parse_symmetry("c7") == 7
+    assert parse_symmetry("C7") == parse_symmetry("c7") and parse_symmetry("c7").order == 7
 
 
 def test_wedge_accumulators_merge_into_the_average_of_all():
@@ -331,7 +331,7 @@ def test_sigkill_during_a_round_then_rerun_gives_the_maps_of_an_uninterrupted_ru
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["symmetry=D7"], "symmetry: expected a cyclic point group C1, C2"),
+    (["symmetry=D0"], "symmetry: expected C<n>, D<n>, T, O or I<1-4>, found 'D0'"),
     (["reference=missing.mrc"], "reference: expected an MRC map, found no file missing.mrc"),
     (["start=particle", "reference=REF"], "reference: expected null for start=particle"),
     (["start=reference"], "reference: expected an MRC map for start=reference, found null"),

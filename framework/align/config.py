@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from subalign.errors import ConfigError, check_number, did_you_mean
+from subalign.numerics.symmetry import parse_symmetry
 from subalign.numerics.wedge import TiltRange
 from subalign.search.stage import INITIAL_TRANSLATIONS, SearchSettings
 
@@ -159,6 +160,13 @@ class AlignSettings:
         alone.
     seed : int
         Seed of stochastic refiners.
+    symmetry : str
+        Point group of the fixed volume (a reference) about its box centre, in its own axes,
+        as RELION names it: ``C1`` (none, the default), ``C7``, ``D7``, ``T``, ``O``, ``I``
+        (:mod:`subalign.numerics.symmetry`). Transforms ``T`` and ``S T`` for ``S`` in the group
+        then count as one basin: a symmetric copy of the best basin is not its runner-up in
+        the confidence, nor another basin to polish. ``average`` and ``classify`` set it to
+        the run's ``symmetry``.
     score, optimizer, sampler, constraint, refiner : dict
         The plugin of each kind and its settings (``{"name": ..., field: value}``).
     measurement : dict
@@ -179,6 +187,7 @@ class AlignSettings:
     polish_basins: int = 3
     race_score: Optional[Dict[str, Any]] = field(default_factory=lambda: {"max_frequency": 0.25})
     seed: int = 0
+    symmetry: str = "C1"
     score: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["score"]})
     optimizer: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["optimizer"]})
     sampler: Any = field(default_factory=lambda: {"name": DEFAULT_PLUGINS["sampler"]})
@@ -333,6 +342,7 @@ def check_align_fields(config: DictConfig) -> None:
     check_number(config.polish_basins, "polish_basins", at_least=1, integer=True)
     check_number(config.search_binning, "search_binning", at_least=1, integer=True)
     check_number(config.seed, "seed", at_least=0, integer=True)
+    parse_symmetry(config.symmetry)
     if config.max_shift_voxels is not None:
         check_number(config.max_shift_voxels, "max_shift_voxels", above=0)
     if config.initial_translation not in INITIAL_TRANSLATIONS:

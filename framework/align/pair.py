@@ -25,6 +25,7 @@ from subalign.align.config import align_settings, resolve_tilts, search_settings
 from subalign.deprecation import moved_names
 from subalign.errors import ConfigError, VolumeError
 from subalign.numerics.geometry import TRANSFORM_CONVENTION, RigidTransform
+from subalign.numerics.symmetry import parse_symmetry
 from subalign.numerics.threads import single_blas_thread
 from subalign.numerics.volumes import check_volume
 from subalign.plugin.manager import PluginSet, default_plugin_set
@@ -187,6 +188,8 @@ def _align(config: Any, plugins: PluginSet, fixed: np.ndarray,
     """:func:`align_pair` on a merged ``config`` and checked volumes: search, then the
     polish race (``seconds`` is set by the caller)."""
     tilts = resolve_tilts(config) if models is None else tuple(models)
+    symmetry = parse_symmetry(config.symmetry)
+    symmetry = None if symmetry.order == 1 else symmetry  # C1: the plain distances, as before
     score_node = dict(config.score)
     settings = search_settings(config)
     optimizer = plugins.create("optimizer", config.optimizer)
@@ -210,14 +213,15 @@ def _align(config: Any, plugins: PluginSet, fixed: np.ndarray,
     if settings.two_stage:
         final = prepare_score(plugins.create("score", score_node), fixed, moving, *tilts)
         starts = distinct_basins(refined.candidates or [(params, value)], parameterization,
-                                 config.polish_basins)
+                                 config.polish_basins, symmetry=symmetry)
         second = (None if second is None or len(starts) < 2  # only a race asks a second
                   else prepare_score(second, fixed, moving, *tilts))  # opinion
         race = polish_race(
             final, second, optimizer, parameterization,
             [parameterization.to_params(search.to_full(parameterization.to_transform(start)))
              for start, _ in starts], config.polish_max_steps,
-            _record_keeper(on_step, int(details.get("best_candidate", 0))))
+            _record_keeper(on_step, int(details.get("best_candidate", 0))),
+            symmetry=symmetry)
         winner, gaps = starts[race.won][0], [race.gap]
         params, value, polish_steps = race.polished.params, race.polished.value, race.steps
         details.update(search_value=float(refined.value), polish_steps=polish_steps,
@@ -230,7 +234,8 @@ def _align(config: Any, plugins: PluginSet, fixed: np.ndarray,
         n_candidates=len(candidates),
         seconds=0.0,
         confidence=confidence(
-            [*gaps, basin_gap(refined.candidates, winner, parameterization)], final, float(value)),
+            [*gaps, basin_gap(refined.candidates, winner, parameterization, symmetry=symmetry)],
+            final, float(value)),
         trace=[float(v) for v in refined.trace],
         details=details,
     )

@@ -5,6 +5,11 @@ So the best ``polish_basins`` distinct basins each get :data:`POLISH_RACE_STEPS`
 steps with the score as configured; the leader (with a second-opinion ``race_score``: the
 lowest sum of both scores' values, each relative to an unrelated pair's) is then polished
 to convergence from where its race ended.
+
+With a point group (``symmetry``: the fixed volume's, :mod:`subalign.numerics.symmetry`)
+a transform ``T`` and its copies ``S T`` are one basin: distances between basins are the least
+over the copies, so a symmetric copy is neither another basin to polish nor the runner-up of
+:func:`basin_gap`. Without one (None, as for C1) every distance is the plain one.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from subalign.numerics.geometry import rotation_distance_deg
+from subalign.numerics.symmetry import PointGroup
 from subalign.plugin.protocols import (
     CalibratedObjective,
     Objective,
@@ -39,13 +45,23 @@ def _rotation(parameterization: Parameterization, params: np.ndarray) -> np.ndar
     return parameterization.to_transform(params).rotation
 
 
-def distinct_basins(outcomes: list, parameterization: Parameterization, count: int) -> list:
+def _apart_deg(first: np.ndarray, second: np.ndarray, symmetry: PointGroup | None) -> float:
+    """Rotation angle between ``first`` and ``second``; with ``symmetry``, the least over the
+    copies ``S @ first`` (:meth:`PointGroup.transform_distance_deg`)."""
+    if symmetry is None:
+        return rotation_distance_deg(first, second)
+    return float(symmetry.transform_distance_deg(first, second))
+
+
+def distinct_basins(outcomes: list, parameterization: Parameterization, count: int, *,
+                    symmetry: PointGroup | None = None) -> list:
     """The best ``(params, value)`` of each of the ``count`` best basins, best first: entries
-    more than :data:`DISTINCT_BASIN_DEG` apart in rotation."""
+    more than :data:`DISTINCT_BASIN_DEG` apart in rotation (up to ``symmetry``, module
+    docstring)."""
     kept: list = []
     for params, value in sorted(outcomes, key=lambda outcome: outcome[1]):
         rotation = _rotation(parameterization, params)
-        if all(rotation_distance_deg(rotation, _rotation(parameterization, other))
+        if all(_apart_deg(rotation, _rotation(parameterization, other), symmetry)
                > DISTINCT_BASIN_DEG for other, _ in kept):
             kept.append((params, value))
             if len(kept) == count:
@@ -53,15 +69,16 @@ def distinct_basins(outcomes: list, parameterization: Parameterization, count: i
     return kept
 
 
-def basin_gap(outcomes: list, winner: np.ndarray,
-              parameterization: Parameterization) -> float | None:
+def basin_gap(outcomes: list, winner: np.ndarray, parameterization: Parameterization, *,
+              symmetry: PointGroup | None = None) -> float | None:
     """``(d_alt - d_win) / d_alt``, clipped to [0, 1]: how much lower the basin of ``winner``
     scores among ``outcomes`` (``(params, value)`` pairs of one score) than the best of any
-    other basin (1 when there is none); None without outcomes in the winner's basin."""
+    other basin (1 when there is none); None without outcomes in the winner's basin. With
+    ``symmetry``, the winner's symmetric copies are its own basin (module docstring)."""
     rotation = _rotation(parameterization, winner)
     same, others = [], []
     for params, value in outcomes:
-        far = rotation_distance_deg(_rotation(parameterization, params), rotation)
+        far = _apart_deg(_rotation(parameterization, params), rotation, symmetry)
         (others if far > DISTINCT_BASIN_DEG else same).append(value)
     if not same:
         return None
@@ -113,12 +130,14 @@ class RaceOutcome:
 
 def polish_race(final: Objective, second: Objective | None, optimizer: Optimizer,
                 parameterization: Parameterization, starts: list, max_steps: int,
-                on_step: Callable[[OptimizerState], None]) -> RaceOutcome:
+                on_step: Callable[[OptimizerState], None], *,
+                symmetry: PointGroup | None = None) -> RaceOutcome:
     """Race ``starts`` (parameter vectors at full size, best search basin first) under
     ``final``, ranked with ``second`` when given, and polish the winner on.
 
     Each start gets ``min(POLISH_RACE_STEPS, max_steps)`` steps; only the leader goes on,
-    up to ``max_steps`` steps in all. ``on_step(state)`` after every step.
+    up to ``max_steps`` steps in all. ``on_step(state)`` after every step. ``symmetry``:
+    as for :func:`basin_gap`.
     """
     if len(starts) > 1:
         race = [polish(final, optimizer, parameterization, start,
@@ -126,7 +145,7 @@ def polish_race(final: Objective, second: Objective | None, optimizer: Optimizer
         standing = _standings(race, final, second, parameterization)
         won = min(range(len(race)), key=lambda k: standing[k])
         gap = basin_gap([(state.params, standing[k]) for k, state in enumerate(race)],
-                        race[won].params, parameterization)
+                        race[won].params, parameterization, symmetry=symmetry)
         leader = race[won]
     else:  # one basin: no other to compare with (a gap of 1, as basin_gap gives)
         won, race, gap = 0, [], 1.0

@@ -1,20 +1,20 @@
-"""Operations on maps during refinement: soft masks, low-pass filters, C_n symmetry, centring.
+"""Operations on maps during refinement: soft masks, low-pass filters, point-group symmetry,
+centring.
 
 Conventions: volumes are ``[z, y, x]`` arrays of a cubic box ``(N, N, N)``; the box centre is
 index ``N // 2`` on every axis (:mod:`subalign.numerics.geometry`); frequencies are in
-cycles/voxel (:mod:`subalign.numerics.fourier`). A C_n symmetry axis is the map's ``z``
-axis through the box centre.
+cycles/voxel (:mod:`subalign.numerics.fourier`). Point groups (C_n, D_n, T, O, I) and their
+axes through the box centre are RELION's (:mod:`subalign.numerics.symmetry`); an int ``n``
+still means C_n about ``z``.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-from subalign.errors import ConfigError
 from subalign.numerics.fourier import forward, fourier_grid, inverse
 from subalign.numerics.geometry import RigidTransform
+from subalign.numerics.symmetry import PointGroup, parse_symmetry, point_group
 from subalign.numerics.volumes import box_centre, particle_centre, shift_volume, transform_volume
 
 __all__ = ["centre_map", "lowpass", "parse_symmetry", "soft_sphere_mask", "symmetrize",
@@ -76,51 +76,39 @@ def lowpass(volume: np.ndarray, cutoff: float) -> np.ndarray:
     return inverse(forward(volume) * (0.5 + 0.5 * np.cos(np.pi * fraction)), volume.shape)
 
 
-def parse_symmetry(text: str, field: str = "symmetry") -> int:
-    """The order ``n`` of a ``C<n>`` point group (``"c1"``, ``"C7"``).
+def symmetry_rotations(symmetry: "int | str | PointGroup") -> np.ndarray:
+    """The rotations of a point group, shape (n, 3, 3), the identity first.
 
-    Raises
-    ------
-    ConfigError
-        Anything but C_n with n >= 1 (dihedral and higher groups are not supported).
+    Parameters
+    ----------
+    symmetry : int, str or PointGroup
+        An int ``n`` is C_n about ``z`` (as before point groups); a name (``"D7"``) or a
+        group from :func:`parse_symmetry`.
     """
-    match = re.fullmatch(r"[cC](\d+)", str(text).strip())
-    if match is None or int(match.group(1)) < 1:
-        raise ConfigError(f"{field}: expected a cyclic point group C1, C2, ... (C_n about the "
-                          f"map's z axis), found {text!r}")
-    return int(match.group(1))
+    return np.array(point_group(symmetry).rotations)
 
 
-def symmetry_rotations(order: int) -> np.ndarray:
-    """The ``n`` rotations of C_n about ``z``, shape (n, 3, 3), the identity first."""
-    angles = 2 * np.pi * np.arange(order) / order
-    rotations = np.zeros((order, 3, 3))
-    rotations[:, 0, 0] = rotations[:, 1, 1] = np.cos(angles)
-    rotations[:, 0, 1], rotations[:, 1, 0] = -np.sin(angles), np.sin(angles)
-    rotations[:, 2, 2] = 1.0
-    return rotations
-
-
-def symmetrize(volume: np.ndarray, order: int) -> np.ndarray:
-    """The mean of ``volume`` rotated by the ``order`` rotations of C_n about ``z``.
+def symmetrize(volume: np.ndarray, symmetry: "int | str | PointGroup") -> np.ndarray:
+    """The mean of ``volume`` rotated about the box centre by every rotation of a point group.
 
     Parameters
     ----------
     volume : ndarray of shape (N, N, N)
-    order : int
-        ``n`` of C_n; 1 returns the volume unchanged.
+    symmetry : int, str or PointGroup
+        The group (an int ``n``: C_n about ``z``); C1 returns the volume unchanged.
 
     Returns
     -------
     ndarray of shape (N, N, N), float64
     """
     volume = np.asarray(volume, dtype=float)
-    if order == 1:
+    rotations = point_group(symmetry).rotations
+    if len(rotations) == 1:
         return volume
     total = volume.copy()
-    for rotation in symmetry_rotations(order)[1:]:
+    for rotation in rotations[1:]:
         total += transform_volume(volume, RigidTransform(rotation, np.zeros(3)))
-    return total / order
+    return total / len(rotations)
 
 
 def centre_map(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -27,6 +27,7 @@ from subalign.io.files import check_output_dir, input_sha
 from subalign.io.formats import FORMATS, output_table, read_particles
 from subalign.io.mrc import read_map
 from subalign.io.particles import ParticleSet, row_error
+from subalign.numerics.symmetry import PointGroup
 from subalign.numerics.volumes import box_centre, check_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
@@ -76,8 +77,8 @@ class RefineInputs:
         In [0, 1]: the user's, or the soft sphere.
     radius : float
         The particle's radius in voxels (the mask's extent): sets the angular steps.
-    symmetry : int
-        ``n`` of C_n.
+    symmetry : PointGroup
+        The maps' point group (:func:`~subalign.numerics.symmetry.parse_symmetry`).
     align : dict
         The merged ``align`` settings (plain containers) without wedges.
     output_dir : Path
@@ -99,7 +100,7 @@ class RefineInputs:
     pixel_size: float
     mask: np.ndarray
     radius: float
-    symmetry: int
+    symmetry: PointGroup
     align: dict
     output_dir: Path
     output: Path
@@ -140,8 +141,8 @@ def read_box_map(path: str, field: str, box: int, pixel_size: float, *,
     return volume.astype(np.float32)
 
 
-def _check_settings(config: DictConfig) -> int:
-    """Range and choice checks of the shared fields; returns the symmetry order."""
+def _check_settings(config: DictConfig) -> PointGroup:
+    """Range and choice checks of the shared fields; returns the point group."""
     if config.output_dir in (None, ""):
         raise ConfigError("output_dir: expected a directory for the rounds (rerun the same "
                           "command with it to resume), found null")

@@ -2,10 +2,12 @@
 
 A refined map is the true map in a frame of its own: a run started from a particle, or
 whose map drifted by a voxel, finds poses ``P_i = T_i X S_k`` for the true poses ``T_i``,
-one rigid transform ``X`` for the whole set and any symmetry copy ``S_k`` of C_n (about the
-map's z axis). :func:`pose_errors` estimates ``X`` (the candidate ``T_j^-1 P_j`` that leaves
-the smallest median rotation error, then the chordal mean over the particles within
-:data:`INLIER_DEG` of it) and measures each pose against ``T_i X`` up to symmetry.
+one rigid transform ``X`` for the whole set and any rotation ``S_k`` of the map's point group
+(:mod:`subalign.numerics.symmetry`: C_n, D_n, T, O, I with RELION's axes). :func:`pose_errors`
+estimates ``X`` (the candidate ``T_j^-1 P_j`` that leaves the smallest median rotation error,
+then the chordal mean over the particles within :data:`INLIER_DEG` of it) and measures each
+pose against ``T_i X`` up to symmetry: the least error over the group's copies ``P_i S_k``,
+so symmetric copies count once.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from subalign.numerics.geometry import RigidTransform, rotation_angle_deg, rotation_distance_deg
-from subalign.workflows.maps import symmetry_rotations
+from subalign.numerics.symmetry import PointGroup, point_group
 
 __all__ = ["GROSS_ERROR_DEG", "INLIER_DEG", "pose_errors"]
 
@@ -43,7 +45,7 @@ def _chordal_mean(rotations: np.ndarray) -> np.ndarray:
 
 
 def pose_errors(rotations: np.ndarray, shifts: np.ndarray, truth_rotations: np.ndarray,
-                truth_shifts: np.ndarray, symmetry: int = 1) -> dict:
+                truth_shifts: np.ndarray, symmetry: "int | str | PointGroup" = 1) -> dict:
     """Pose errors of a set against its true poses, in the best common frame (module docstring).
 
     Parameters
@@ -51,8 +53,9 @@ def pose_errors(rotations: np.ndarray, shifts: np.ndarray, truth_rotations: np.n
     rotations, truth_rotations : ndarray of shape (n, 3, 3)
     shifts, truth_shifts : ndarray of shape (n, 3)
         Poses in the particle-set convention (:mod:`subalign.io.particles`), voxels.
-    symmetry : int
-        ``n`` of the map's C_n.
+    symmetry : int, str or PointGroup
+        The map's point group (:func:`~subalign.numerics.symmetry.parse_symmetry`); an int
+        ``n`` is C_n about ``z``.
 
     Returns
     -------
@@ -62,7 +65,7 @@ def pose_errors(rotations: np.ndarray, shifts: np.ndarray, truth_rotations: np.n
         ``frame_shift_voxels`` (how far ``X`` is from the identity), and ``rotation_errors_deg``
         (n,) as a list.
     """
-    copies = symmetry_rotations(symmetry)
+    copies = point_group(symmetry).rotations
     arrays = (rotations, shifts, truth_rotations, truth_shifts)
     inverse = np.swapaxes(truth_rotations, 1, 2)
     candidates = np.unique(np.linspace(0, len(rotations) - 1, CANDIDATES).astype(int))

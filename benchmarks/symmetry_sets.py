@@ -166,7 +166,8 @@ def main() -> None:
         found = {}
         for symmetry in ("C1", group):
             run = work / f"{group}_avg_{symmetry}"
-            _run("average", f"particles={sim / 'particles.star'}", "start=poses", "rounds=0",
+            _run("average", f"particles={sim / 'particles.star'}",
+                 f"tomograms={sim / 'wedges.csv'}", "start=poses", "rounds=0",
                  f"symmetry={symmetry}", "figures=false", f"output_dir={run}")
             found[symmetry] = resolution(run)
         print(f"{name} ({model}, {group}, axes misfit {misfit:.2f} A): FSC 0.143 "

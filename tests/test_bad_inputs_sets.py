@@ -307,11 +307,9 @@ CASES = [
     Case("one particle", ("average", "particles=one.star", "output_dir=out", W),
          "one.star: expected at least 2 particles, found 1", S),
     Case("symmetry C0", ("average", "particles=set.star", "output_dir=out", "symmetry=C0", W),
-         "symmetry: expected a cyclic point group C1, C2, ... (C_n about the map's z axis), found 'C0'",
-         S),
+         "symmetry: expected C<n>, D<n>, T, O or I<1-4>, found 'C0'", S),
     Case("an unknown point group", ("average", "particles=set.star", "output_dir=out", "symmetry=X7", W),
-         "symmetry: expected a cyclic point group C1, C2, ... (C_n about the map's z axis), found 'X7'",
-         S),
+         "symmetry: expected C<n>, D<n>, T, O or I<1-4>, found 'X7'", S),
     Case("a reference of another box", ("average", "particles=set.star", "output_dir=out",
                                         "reference=ref20.mrc", W),
          "ref20.mrc: expected a (16, 16, 16) map like the particles' boxes, found (20, 20, 20)", S),
@@ -440,6 +438,14 @@ CASES = [
     Case("a mask without --output", ("mask", "h1.mrc"), "mask: expected --output, found none", H),
     Case("a mask written over its map", ("mask", "h1.mrc", "--output", "h1.mrc"),
          "--output: h1.mrc is the map; expected another file (the map is never overwritten)", H),
+    # --- point groups (issue #25) ---------------------------------------------------------------
+    Case("a point group RELION does not have", ("average", "particles=set.star", "output_dir=out",
+                                                "symmetry=I5", W),
+         "symmetry: expected C<n>, D<n>, T, O or I<1-4>, found 'I5'", S),
+    Case("a batch symmetry that is no point group", ("batch", "particles=set.star",
+                                                     "output_dir=out", "reference=ref.mrc",
+                                                     "symmetry=X5", W),
+         "symmetry: expected C<n>, D<n>, T, O or I<1-4>, found 'X5'", S),
 ]
 
 

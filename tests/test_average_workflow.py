@@ -31,6 +31,7 @@ from subalign.numerics.volumes import transform_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.workflows.averaging import WedgeAccumulator, wedge_compensated_average
 from subalign.workflows.fsc import fsc, read_fsc_table, resolution_at
+from subalign.workflows.postprocess import fsc_curves
 from subalign.workflows.maps import (lowpass, parse_symmetry, soft_sphere_mask, symmetrize,
                                      symmetry_rotations)
 from subalign.workflows.rounds.average import final_round, run_average
@@ -244,10 +245,16 @@ def test_symmetry_and_a_user_mask_shape_the_maps_and_the_fsc(sim16, tmp_path):
     turned = transform_volume(half1, quarter)
     assert np.abs(turned - half1)[inside].max() < 0.05 * np.abs(half1).max()
     frequency, correlation = fsc(half1 * mask, half2 * mask)
-    stored = read_fsc_table(round0 / "fsc.csv", 10.0)
-    assert np.allclose(stored[1], correlation, atol=1e-5)
-    assert _resolution(tmp_path / "run", 0) == pytest.approx(
+    stored = read_fsc_table(round0 / "fsc.csv", 10.0)[1]  # corrected for the mask
+    start = fsc_curves(half1, half2, mask).randomized_from
+    assert start is not None and start + 2 < len(stored)
+    np.testing.assert_allclose(stored[:start + 2], correlation[:start + 2], atol=1e-5)
+    assert np.all(stored[start + 2:] <= correlation[start + 2:] + 1e-5)  # it only lowers
+    record = json.loads((round0 / "round.json").read_text())
+    assert record["resolution_masked"]["0.143"] == pytest.approx(
         resolution_at(frequency, correlation, 0.143, 10.0), rel=1e-3)
+    assert _resolution(tmp_path / "run", 0) == pytest.approx(
+        resolution_at(frequency, stored, 0.143, 10.0), rel=1e-3)
     report = (tmp_path / "run" / "report.md").read_text()
     for name in ("fsc_rounds.png", "round_000/slices.png"):
         assert f"({name})" in report and (tmp_path / "run" / name).is_file()
@@ -404,6 +411,43 @@ def test_a_duplicated_halves_set_is_refused_and_after_dedupe_gives_the_honest_re
     for half in ("half1.mrc", "half2.mrc"):
         np.testing.assert_array_equal(read_volume(tmp_path / "deduped" / half).data,
                                       read_volume(tmp_path / "honest" / half).data)
+
+
+def test_fsc_weighting_scales_each_shell_by_its_wiener_gain():
+    """A random map filtered by a falling FSC curve: each shell's power is multiplied by the
+    gain squared (negative FSC: 0), the mean kept."""
+    from subalign.workflows.fsc import fsc_weighted
+
+    rng = np.random.default_rng(3)
+    half = rng.normal(size=(16,) * 3)
+    correlation = np.linspace(1.0, -0.2, 8)
+    filtered = fsc_weighted(half, correlation)
+    grid = fourier_grid(half.shape)
+    shells = np.floor(grid.radius * 16).astype(int)
+    before, after = np.abs(forward(half)) ** 2, np.abs(forward(filtered)) ** 2
+    for shell in range(1, 8):
+        inside = shells == shell
+        gain = max(correlation[shell], 0.0)
+        assert after[inside].sum() == pytest.approx(gain ** 2 * before[inside].sum(), abs=1e-9)
+    assert filtered.mean() == pytest.approx(half.mean())
+
+
+def test_fsc_filtered_references_and_the_final_post_processing(sim16, tmp_path):
+    """reference_filter=fsc: round 1's references are round 0's half maps Wiener-filtered by
+    its corrected FSC (then masked); the run ends by post-processing its final round."""
+    from subalign.workflows.fsc import fsc_weighted
+
+    run_average(_config(*_inputs(sim16), "start=poses", "rounds=1", "min_improvement=0",
+                        "reference_filter=fsc", f"output_dir={tmp_path / 'run'}"), inline=True)
+    round0, round1 = tmp_path / "run" / "round_000", tmp_path / "run" / "round_001"
+    correlation = read_fsc_table(round0 / "fsc.csv", 10.0)[1]
+    mask = soft_sphere_mask(16, 5.0, 3.0)  # the default: 0.4 N, the edge inside the box
+    for h in (1, 2):
+        expected = fsc_weighted(read_volume(round0 / f"half{h}.mrc").data, correlation) * mask
+        np.testing.assert_allclose(read_volume(round1 / f"reference_half{h}.mrc").data,
+                                   expected, atol=1e-5)
+    post = json.loads((tmp_path / "run" / "postprocess" / "postprocess.json").read_text())
+    assert post["round"] == 1 and post["resolution_angstrom"] >= 20.0  # Nyquist at 10 A/voxel
 
 
 def test_a_mask_of_ones_masks_nothing_and_is_accepted(sim16, tmp_path):

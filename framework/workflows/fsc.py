@@ -16,10 +16,10 @@ import numpy as np
 
 from subalign.io.figures import pyplot, save_figure
 from subalign.io.files import atomic_path
-from subalign.numerics.fourier import forward, fourier_grid
+from subalign.numerics.fourier import forward, fourier_grid, inverse
 
-__all__ = ["THRESHOLDS", "fsc", "fsc_figure", "read_fsc_table", "resolution_at", "resolutions",
-           "write_fsc_table"]
+__all__ = ["THRESHOLDS", "fsc", "fsc_figure", "fsc_weighted", "read_fsc_table", "resolution_at",
+           "resolutions", "write_fsc_table"]
 
 #: The FSC thresholds every curve is read at.
 THRESHOLDS = (0.143, 0.5)
@@ -50,6 +50,32 @@ def fsc(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         correlation = cross / np.sqrt(power_a * power_b)
     return (np.arange(count) + 0.5) / shape[0], np.nan_to_num(correlation)
+
+
+def fsc_weighted(half: np.ndarray, correlation: np.ndarray) -> np.ndarray:
+    """A half map Wiener-filtered by its half-set FSC: each shell times ``max(FSC, 0)``.
+
+    A half map is ``H = S + E``, signal and independent error; two halves correlate as
+    ``FSC = P_S / (P_S + P_E)`` per shell, which is the Wiener gain ``SSNR / (1 + SSNR)``
+    of one half (SSNR ``= P_S / P_E``). Shells past Nyquist's corner keep the last shell's
+    weight. A masked FSC overstates the gain where the mask correlates the halves.
+
+    Parameters
+    ----------
+    half : ndarray of shape (N, N, N)
+    correlation : ndarray of shape (N // 2,)
+        FSC per shell (:func:`fsc`).
+
+    Returns
+    -------
+    ndarray of shape (N, N, N), float64
+    """
+    grid = fourier_grid(half.shape)
+    shells = np.floor(grid.radius * half.shape[0]).astype(int)
+    gain = np.clip(np.asarray(correlation, dtype=float), 0.0, 1.0)
+    gain = gain[np.minimum(shells, len(gain) - 1)]
+    gain[shells == 0] = 1.0  # the mean stays
+    return inverse(forward(half) * gain, half.shape)
 
 
 def resolution_at(frequency: np.ndarray, correlation: np.ndarray, threshold: float,

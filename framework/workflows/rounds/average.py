@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from subalign.errors import ConfigError, check_number
+from subalign.errors import ConfigError, SubalignError, check_number
 from subalign.execution import JobClock, provenance
 from subalign.execution.jobs import run_lock
 from subalign.io.files import write_json
@@ -48,7 +48,8 @@ from subalign.io.mrc import read_volume, write_volume
 from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import shift_volume
 from subalign.workflows.maps import centre_map, symmetrize
-from subalign.workflows.rounds.config import AVERAGE_STARTS
+from subalign.workflows.rounds.config import AVERAGE_STARTS, REFERENCE_FILTERS
+from subalign.workflows.fsc import read_fsc_table
 from subalign.workflows.hand import check_hand, reference_hand
 from subalign.workflows.rounds.inputs import RefineInputs, read_box_map, read_inputs
 from subalign.workflows.rounds.outputs import write_fsc, write_maps
@@ -107,6 +108,9 @@ def prepare_average(config: DictConfig) -> AveragePlan:
                           f"first reference), found {config.reference}")
     check_number(config.min_improvement, "min_improvement", at_least=0, at_most=1)
     check_number(config.min_moved, "min_moved", at_least=0, at_most=1)
+    if config.reference_filter not in REFERENCE_FILTERS:
+        raise ConfigError(f"reference_filter: expected one of {', '.join(REFERENCE_FILTERS)}, "
+                          f"found {config.reference_filter!r}")
     inputs = read_inputs(config, least=2, inputs={"reference": config.reference})
     if start == "particle":
         check_number(config.start_particle, "start_particle", at_least=0,
@@ -150,14 +154,15 @@ class _Refinement:
         """Write a round's maps, FSC, set and state; ``round.json`` last."""
         inputs = self.inputs
         title = f"round {number}"
-        resolution, fsc_files = write_fsc(directory, maps["half1"], maps["half2"], inputs.mask,
-                                          inputs.pixel_size, figures=self.figures, title=title)
+        resolution, masked, fsc_files = write_fsc(directory, maps["half1"], maps["half2"],
+                                                  inputs.mask, inputs.pixel_size,
+                                                  figures=self.figures, title=title)
         files = write_maps(directory, maps, inputs.pixel_size, figures=self.figures, title=title)
         files.update(fsc_files)
         files["particles"] = write_round_set(inputs, state, directory).name
         save_state(directory / "state.npz", state)
         record.update(number=number, particles=len(inputs.particles), resolution=resolution,
-                      files=files)
+                      resolution_masked=masked, files=files)
         if inputs.truth is not None:
             errors = pose_errors(state.rotations, state.shifts, inputs.truth.rotations,
                                  inputs.truth.shifts, inputs.symmetry)
@@ -223,8 +228,11 @@ class _Refinement:
         resolution = float(previous["resolution"]["0.143"])
         if not np.isfinite(resolution):
             resolution = initial
-        return [prepare_reference(read_volume(before / f"half{h}.mrc").data, inputs, resolution)
-                for h in HALVES], resolution
+        correlation = None
+        if plan.config.reference_filter == "fsc":
+            correlation = read_fsc_table(before / "fsc.csv", inputs.pixel_size)[1]
+        return [prepare_reference(read_volume(before / f"half{h}.mrc").data, inputs, resolution,
+                                  correlation) for h in HALVES], resolution
 
     @staticmethod
     def _take(state: RoundState, rows: np.ndarray, values: np.ndarray) -> None:
@@ -283,6 +291,27 @@ def _stop(records: list[dict], plan: AveragePlan) -> str | None:
             return (f"round {last['number']} reached {found:.2f} Å, not better than "
                     f"{best:.2f} Å by {plan.config.min_improvement:g}")
     return None
+
+
+def _postprocess(output_dir: Path, final: dict, inputs: RefineInputs,
+                 figures: bool) -> str | None:
+    """Post-process the final round's half maps with the run's mask into
+    ``output_dir/postprocess`` (:func:`~subalign.workflows.postprocess.run_postprocess`);
+    the folder's name, or None (with one log line) where the halves do not correlate."""
+    from subalign.workflows.postprocess import run_postprocess
+
+    directory = round_dir(output_dir, final["number"])
+    halves = [read_volume(directory / f"half{h}.mrc").data.astype(float) for h in HALVES]
+    try:
+        found = run_postprocess(*halves, inputs.pixel_size, inputs.mask, output_dir / "postprocess",
+                                figures=figures, extra={"round": final["number"]})
+    except SubalignError as exc:
+        log.info("average: post-processing skipped: %s", exc)
+        return None
+    log.info("average: post-processed round %d: %.1f Å (corrected FSC 0.143), B %.0f Å²",
+             final["number"], found["resolution_angstrom"] or float("inf"),
+             found["bfactor_angstrom2"])
+    return "postprocess"
 
 
 def final_round(records: list[dict], box_angstrom: float) -> tuple[dict, str]:
@@ -375,6 +404,7 @@ def _average_locked(plan: AveragePlan, config: DictConfig, *, executor, window, 
         files["report"] = write_report(output_dir, records, kind="average",
                                        pixel_size=inputs.pixel_size, command=command,
                                        best=best["number"], stop=stop).name
+    files["postprocess"] = _postprocess(output_dir, best, inputs, bool(plan.config.figures))
     summary = {"status": "complete", "kind": "average", "start": plan.start,
                "rounds": len(records) - 1, "final_round": best["number"], "final_rule": rule,
                "resolution": best.get("resolution"), "stop": stop, "ran": ran,

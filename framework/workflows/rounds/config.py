@@ -17,12 +17,14 @@ from typing import List, Optional
 from subalign.align.config import AlignSettings, WedgeConfig
 from subalign.execution.cluster import ExecutorConfig
 
-__all__ = ["AVERAGE_STARTS", "CLASSIFY_MODES", "CLASSIFY_STARTS", "AverageConfig",
-           "ClassifyConfig", "MaskConfig", "RefineRunConfig", "ScheduleConfig"]
+__all__ = ["AVERAGE_STARTS", "CLASSIFY_MODES", "CLASSIFY_STARTS", "REFERENCE_FILTERS",
+           "AverageConfig", "ClassifyConfig", "MaskConfig", "RefineRunConfig", "ScheduleConfig"]
 
 #: ``reference``: the map ``reference``; ``particle``: the particles aligned to one of them and
 #: averaged (the paper's Figure 5 protocol); ``poses``: the set's own poses.
 AVERAGE_STARTS = ("reference", "particle", "poses")
+#: How a round's half map becomes the next round's reference (:class:`AverageConfig`).
+REFERENCE_FILTERS = ("lowpass", "fsc")
 #: ``multiref``: multi-reference refinement; ``all``: all-vs-all matrix and clustering.
 CLASSIFY_MODES = ("multiref", "all")
 #: ``references``: the maps ``references``; ``classes``: the set's classes and poses.
@@ -186,6 +188,9 @@ class AverageConfig(RefineRunConfig):
     min_moved : float
         Stop when fewer than this fraction of the particles moved past 5 degrees or 1 voxel
         in a round (the poses settled).
+    reference_filter : {"lowpass", "fsc"}
+        Each half's next reference: its half map low-passed at the round's FSC-0.143
+        resolution, or Wiener-filtered by the round's half-set FSC, shell by shell.
     """
 
     reference: Optional[str] = None
@@ -195,6 +200,7 @@ class AverageConfig(RefineRunConfig):
     start_particle: int = 0
     min_improvement: float = 0.01
     min_moved: float = 0.01
+    reference_filter: str = "lowpass"
 
 
 @dataclass

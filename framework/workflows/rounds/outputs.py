@@ -6,7 +6,9 @@ A round's directory (``round_NNN``) gets, each written atomically:
     The half maps and the merged map (wedge-compensated averages, C_n-symmetrized), float32
     with the pixel size in the header; neither filtered nor masked.
 ``fsc.csv``, ``fsc.png``
-    The FSC between the masked half maps (:mod:`subalign.workflows.fsc`).
+    The FSC between the masked half maps, corrected for the mask by phase randomization
+    (:func:`subalign.workflows.postprocess.fsc_curves`); the figure shows the masked curve
+    beside it.
 ``slices.png``
     Central sections of the merged map and the half maps.
 """
@@ -20,7 +22,8 @@ import numpy as np
 from subalign.io.figures import slices_figure
 from subalign.io.files import atomic_path
 from subalign.io.mrc import write_volume
-from subalign.workflows.fsc import fsc, fsc_figure, resolutions, write_fsc_table
+from subalign.workflows.fsc import fsc_figure, resolutions, write_fsc_table
+from subalign.workflows.postprocess import fsc_curves
 
 __all__ = ["round_line", "write_fsc", "write_maps", "write_round_log"]
 
@@ -40,26 +43,30 @@ def write_maps(directory: Path, maps: dict[str, np.ndarray], pixel_size: float,
 
 
 def write_fsc(directory: Path, first: np.ndarray, second: np.ndarray, mask: np.ndarray,
-              pixel_size: float, *, figures: bool, title: str) -> tuple[dict, dict]:
-    """FSC of the masked maps: ``fsc.csv`` (and ``fsc.png``).
+              pixel_size: float, *, figures: bool, title: str) -> tuple[dict, dict, dict]:
+    """FSC of the masked maps, corrected for the mask: ``fsc.csv`` (and ``fsc.png``).
 
     Returns
     -------
     dict
-        The resolutions in Angstrom by threshold (``"0.143"``, ``"0.5"``).
+        The corrected curve's resolutions in Angstrom by threshold (``"0.143"``, ``"0.5"``).
+    dict
+        The masked (uncorrected) curve's.
     dict
         The file names by role.
     """
-    frequency, correlation = fsc(first * mask, second * mask)
-    found = resolutions(frequency, correlation, pixel_size)
-    write_fsc_table(directory / "fsc.csv", frequency, correlation, pixel_size)
+    curves = fsc_curves(first, second, mask)
+    found = resolutions(curves.frequency, curves.corrected, pixel_size)
+    masked = resolutions(curves.frequency, curves.masked, pixel_size)
+    write_fsc_table(directory / "fsc.csv", curves.frequency, curves.corrected, pixel_size)
     files = {"fsc_table": "fsc.csv"}
     if figures:
-        label = f"FSC 0.143: {found['0.143']:.1f} Å"
-        fsc_figure({label: (frequency, correlation)}, pixel_size, directory / "fsc.png",
-                   title=title)
+        fsc_figure({f"corrected, FSC 0.143: {found['0.143']:.1f} Å": (curves.frequency,
+                                                                     curves.corrected),
+                    f"masked: {masked['0.143']:.1f} Å": (curves.frequency, curves.masked)},
+                   pixel_size, directory / "fsc.png", title=title)
         files["fsc_figure"] = "fsc.png"
-    return found, files
+    return found, masked, files
 
 
 def round_line(record: dict) -> str:

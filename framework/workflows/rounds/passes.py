@@ -26,6 +26,7 @@ from subalign.execution.cluster import dask_executor
 from subalign.io.subtomograms import SubtomogramReader
 from subalign.numerics.geometry import RigidTransform
 from subalign.workflows.averaging import WedgeAccumulator
+from subalign.workflows.fsc import fsc_weighted
 from subalign.workflows.maps import lowpass, symmetrize
 from subalign.workflows.rounds.inputs import RefineInputs
 from subalign.workflows.batch.worker import (
@@ -135,10 +136,15 @@ def accumulate(inputs: RefineInputs, volumes: Subtomograms, rows, rotations: np.
     return total
 
 
-def prepare_reference(volume: np.ndarray, inputs: RefineInputs, resolution: float) -> np.ndarray:
-    """A map made ready to align to: C_n-symmetrized, low-passed to ``resolution`` Angstrom,
-    masked; float32 ``[z, y, x]`` (exactly what is written and sent to the workers)."""
-    filtered = lowpass(symmetrize(volume, inputs.symmetry), inputs.pixel_size / resolution)
+def prepare_reference(volume: np.ndarray, inputs: RefineInputs, resolution: float,
+                      correlation: np.ndarray | None = None) -> np.ndarray:
+    """A map made ready to align to: symmetrized, filtered, masked; float32 ``[z, y, x]``
+    (exactly what is written and sent to the workers). Filtered: low-passed to
+    ``resolution`` Angstrom, or, given its half-set FSC ``correlation`` (shape (N // 2,)),
+    Wiener-filtered by it (:func:`~subalign.workflows.fsc.fsc_weighted`)."""
+    symmetric = symmetrize(volume, inputs.symmetry)
+    filtered = (lowpass(symmetric, inputs.pixel_size / resolution) if correlation is None
+                else fsc_weighted(symmetric, correlation))
     return (filtered * inputs.mask).astype(np.float32)
 
 

@@ -203,6 +203,55 @@ def _wait_for_a_job(client, cluster, timeout_s: float | None) -> None:
                             "for the queue; rerun the same command to resume)") from None
 
 
+def _executor(client):
+    """``client.get_executor(pure=False)`` whose futures may be cancelled while Dask's event
+    loop thread sets their result, or fetches it: the late result is dropped. (distributed's
+    executor sets it regardless, or fails fetching it, and the loop logs a traceback:
+    ``InvalidStateError`` seen once in six Ctrl-C's of a batch, whose pending futures
+    :func:`~subalign.execution.map_resumable` cancels; ``FutureCancelledError`` when
+    :class:`_JobWatch` cancels the tasks.)"""
+    import concurrent.futures as cf
+
+    from distributed.cfexecutor import ClientExecutor, _cascade_future
+
+    class LateResultDropped(cf.Future):
+        def set_result(self, result) -> None:
+            try:
+                super().set_result(result)
+            except cf.InvalidStateError:  # cancelled meanwhile
+                pass
+
+        def set_exception(self, exception) -> None:
+            try:
+                super().set_exception(exception)
+            except cf.InvalidStateError:
+                pass
+
+    class Executor(ClientExecutor):
+        def _wrap_future(self, future):  # ClientExecutor's own, with the future above
+            cf_future = LateResultDropped()
+
+            def cancel_the_task(done):
+                if done.cancelled() and future.status != "cancelled":
+                    future.cancel()
+
+            cf_future.add_done_callback(cancel_the_task)
+            self._client.loop.add_callback(cascade, future, cf_future)
+            return cf_future
+
+    async def cascade(future, cf_future) -> None:
+        try:
+            await _cascade_future(future, cf_future)
+        except Exception:  # cancelled while its result was fetched: the loop would log it
+            cf_future.cancel()
+            try:
+                cf_future.set_running_or_notify_cancel()  # wakes concurrent.futures.wait
+            except RuntimeError:  # it had finished
+                pass
+
+    return Executor(client, pure=False)
+
+
 #: Seconds with no worker of any SLURM job connected, every job having started, before a
 #: batch stops (its jobs were killed, or reached their walltime).
 JOBS_LOST_AFTER_S = 10.0
@@ -335,10 +384,13 @@ def dask_executor(config: Any) -> Iterator[DaskRun]:
         with _workers_ignore_ctrl_c():
             cluster = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                memory_limit=str(config.memory_limit), silence_logs=logging.ERROR)
+                memory_limit=str(config.memory_limit), silence_logs=logging.ERROR,
+                # no dashboard, but the scheduler's HTTP server binds 8787 by default, and
+                # warns in four lines when another cluster has it: any free port instead
+                scheduler_kwargs={"dashboard_address": ":0"})
         client = distributed.Client(cluster)
         description = f"a local cluster of {workers} worker processes"
-    executor = client.get_executor(pure=False)
+    executor = _executor(client)
     watch = _JobWatch(cluster, executor) if config.kind == "slurm" and cluster is not None else None
     try:
         yield DaskRun(executor, client, workers * int(config.tasks_per_worker), description)

@@ -128,14 +128,10 @@ def _run(*args: str) -> None:
     subprocess.run(["subalign", *args], check=True, stdout=subprocess.DEVNULL)
 
 
-def resolution(run: Path) -> float:
-    """FSC-0.143 resolution (Angstrom) of the run's final round."""
-    summary = json.loads((run / "summary.json").read_text())
-    for key in ("resolution_angstrom", "final_resolution_angstrom"):
-        if key in summary:
-            return float(summary[key])
-    return float(json.loads((run / "round_000" / "round.json").read_text())
-                 ["resolution_angstrom"])
+def resolution(run: Path) -> dict:
+    """FSC 0.143 and 0.5 resolutions (Angstrom) of the masked half maps of the run's final
+    round, from its ``summary.json``."""
+    return json.loads((run / "summary.json").read_text())["resolution"]
 
 
 def main() -> None:
@@ -170,9 +166,9 @@ def main() -> None:
                  f"tomograms={sim / 'wedges.csv'}", "start=poses", "rounds=0",
                  f"symmetry={symmetry}", "figures=false", f"output_dir={run}")
             found[symmetry] = resolution(run)
-        print(f"{name} ({model}, {group}, axes misfit {misfit:.2f} A): FSC 0.143 "
-              f"C1 {found['C1']:.1f} A, {group} {found[group]:.1f} A "
-              f"({time.perf_counter() - started:.0f} s)")
+        print(f"{name} ({model}, {group}, axes misfit {misfit:.2f} A): FSC 0.143 / 0.5 "
+              + ", ".join(f"{g} {found[g]['0.143']:.1f} / {found[g]['0.5']:.1f} A" for g in found)
+              + f" ({time.perf_counter() - started:.0f} s)")
         sys.stdout.flush()
 
 

@@ -6,7 +6,7 @@ z, a 2-fold on x; O: 4-folds on x, y, z; found from the model's C-alpha atoms, c
 the atoms onto themselves within ``--axis-tolerance`` Angstrom), ``subalign simulate`` makes
 the particles from it, and ``subalign average start=poses rounds=0`` (the true poses, no
 alignment) averages them once with ``symmetry=C1`` and once with the group. Printed: the
-FSC-0.143 resolution of the masked half maps of each.
+resolution of each run at FSC 0.143 and 0.5 (its half maps' FSC, corrected for the mask).
 
     nice -n 10 python benchmarks/symmetry_sets.py [--n 60] [--size 40] [--voxel-nm 0.6]
         [--snr 0.05] [--resolution-nm 1.2] [--work DIR]
@@ -129,8 +129,8 @@ def _run(*args: str) -> None:
 
 
 def resolution(run: Path) -> dict:
-    """FSC 0.143 and 0.5 resolutions (Angstrom) of the masked half maps of the run's final
-    round, from its ``summary.json``."""
+    """The run's FSC 0.143 and 0.5 resolutions (Angstrom) from its ``summary.json``: the half
+    maps' FSC, corrected for the mask by phase randomization."""
     return json.loads((run / "summary.json").read_text())["resolution"]
 
 

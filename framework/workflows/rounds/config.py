@@ -117,7 +117,8 @@ class RefineRunConfig(AlignSettings):
     half_set_seed : int
         Seed of the random half sets given to a set whose file has none (written back).
     symmetry : str
-        ``C1``, ``C2``, ...: C_n about the references' z axis through the box centre.
+        The references' point group as RELION names it (``C1``, ``C7``, ``D7``, ``T``, ``O``,
+        ``I``), RELION's axes through the box centre (docs/conventions.md, "Symmetry").
     mask : MaskConfig
     local : ScheduleConfig
     output : str, optional

@@ -4,12 +4,12 @@ resuming after an interruption gives the same maps; bad inputs are one-line erro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -320,15 +320,16 @@ def test_sigkill_during_a_round_then_rerun_gives_the_maps_of_an_uninterrupted_ru
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUBALIGN_")}
     subprocess.run([str(SUBALIGN), *args, f"output_dir={tmp_path / 'whole'}"], check=True,
                    env=env, capture_output=True)
-    process = subprocess.Popen([str(SUBALIGN), *args, f"output_dir={tmp_path / 'cut'}"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    kill = {**env, "PYTHONPATH": str(Path(__file__).parent / "kill_hook"),
+            "SUBALIGN_TEST_KILL_AFTER": "1",
+            "SUBALIGN_TEST_KILL_FILE": "round_002/align_half1.bin"}  # no timer: tests/kill_hook
+    process = subprocess.Popen([str(SUBALIGN), *args, f"output_dir={tmp_path / 'cut'}"],
+                               env=kill, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-    store = tmp_path / "cut" / "round_002" / "align_half1.bin"
-    deadline = time.monotonic() + 600
-    while not (store.exists() and store.stat().st_size > 0) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    assert process.wait(timeout=600) == -signal.SIGKILL
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # its workers, if any are left
+    assert ArrayLog(tmp_path / "cut" / "round_002" / "align_half1.bin", FIELDS, 6).present.sum() == 1
     assert not (tmp_path / "cut" / "round_002" / "round.json").exists()
     rerun = subprocess.run([str(SUBALIGN), *args, f"output_dir={tmp_path / 'cut'}"], env=env,
                            capture_output=True, text=True, check=True)

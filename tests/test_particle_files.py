@@ -59,6 +59,9 @@ def test_arraylog_forget_drops_only_the_given_items_atomically(tmp_path):
     assert sorted(again.rows) == [0, 2, 3, 4] and again.duplicates == 0
     assert again.rows[3] == {"index": 3, "a": 30.0, "b": -30.0}
     assert again.rows[4] == {"index": 4, "a": 4.0, "b": -4.0}
+    assert again.forget(range(5)) == 4 and len(ArrayLog(again.path, ("a", "b"), 5).rows) == 0
+    (tmp_path / "empty.bin").write_bytes(b"")  # killed between opening and the first record
+    assert len(ArrayLog(tmp_path / "empty.bin", ("a", "b"), 5).rows) == 0
 
 
 def test_a_particle_changed_after_a_finished_batch_is_aligned_again_alone(sim, tmp_path):

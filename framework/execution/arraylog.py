@@ -97,7 +97,8 @@ class ArrayLog:
         return self.dtype.itemsize
 
     def _checksums(self, records: np.ndarray) -> np.ndarray:
-        payload = records.view(np.uint8).reshape(len(records), -1)[:, : self.record_bytes - 4]
+        payload = records.view(np.uint8).reshape(len(records), self.record_bytes)
+        payload = payload[:, : self.record_bytes - 4]  # (0, bytes) for no record
         return np.array([zlib.crc32(row.tobytes()) for row in payload], dtype=np.uint32)
 
     def _read(self) -> None:

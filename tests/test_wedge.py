@@ -264,3 +264,73 @@ def test_range_starting_at_minus_90_measures_the_z_axis_line():
     assert wedge_mask(shape, TiltRange(-90.0, 60.0))[z_axis].all()
     assert wedge_mask(shape, TiltRange(-60.0, 90.0))[z_axis].all()
     assert not wedge_mask(shape, TiltRange(-60.0, 60.0))[z_axis].any()
+
+
+# --- tilt axis x, defaults, the model's name (mutation survivors, issue #24) ----------------
+
+
+def test_tilt_axis_x_rotation_is_rz_plus_90():
+    """Q is a proper rotation that turns +x onto +y (the y-axis wedge's tilt axis y onto -x)."""
+    from subalign.numerics.wedge import tilt_axis_rotation
+
+    q = tilt_axis_rotation("x")
+    np.testing.assert_allclose(q.T @ q, np.eye(3), atol=1e-15)
+    assert np.linalg.det(q) == pytest.approx(1.0, abs=1e-15)
+    np.testing.assert_allclose(q @ [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], atol=1e-15)
+    np.testing.assert_allclose(tilt_axis_rotation("y"), np.eye(3), atol=0)
+
+
+@pytest.mark.parametrize("ix, iy, iz, inside", [
+    (0, 4, 2, True),    # line angle atan(2 / 4) = 26.6 degrees in [-30, 60]
+    (0, 2, 3, True),    # 56.3
+    (0, 4, -3, False),  # -36.9
+    (0, 1, 5, False),   # 78.7
+    (0, -4, 3, False),  # the line of (0, 4, -3)
+    (3, 0, 0, True),    # the tilt axis x
+    (3, 0, 4, False),   # the beam direction z with an x component: 90 degrees
+    (3, 1, 1, True),    # 45
+    (3, -1, 1, False),  # -45
+    (0, 5, 0, True),    # untilted: y is measured
+])
+def test_tilt_axis_x_measures_the_plane_through_x_and_cos_sin_of_each_tilt(ix, iy, iz, inside):
+    """Module docstring: about x, tilting by alpha measures the plane through x and
+    (0, cos alpha, sin alpha); a range [-30, 60] is told apart from its mirror image."""
+    from subalign.numerics.wedge import tilt_axis_rotation
+
+    mask = wedge_mask((16, 16, 16), TiltRange(-30.0, 60.0), tilt_axis_rotation("x"))
+    assert bool(mask[iz % 16, iy % 16, ix]) is inside
+
+
+def test_tilt_axis_names_other_than_x_and_y_are_refused():
+    from subalign.numerics.wedge import tilt_axis_rotation
+
+    with pytest.raises(ConfigError, match=r"tilt_axis: expected one of y, x, found 'z'"):
+        tilt_axis_rotation("z")
+
+
+def test_measured_without_a_margin_is_the_exact_rule():
+    """``measured``'s default margin is 0: a frequency just inside a boundary plane is
+    measured, one just outside is not, whatever the box."""
+    from subalign.numerics.wedge import measured
+
+    tilt = TiltRange(-60.0, 60.0)
+    just = np.tan(np.radians(60.0))
+    fx = np.array([0.01, 0.01, 0.2, 0.2])
+    fz = np.array([0.01 * just * 0.999, 0.01 * just * 1.001, 0.2 * just * 0.999, -0.2 * just * 1.001])
+    np.testing.assert_array_equal(measured(fx, fz, tilt), [True, False, True, False])
+    np.testing.assert_array_equal(measured(fx, fz, tilt, size=64), [True, False, True, False])
+
+
+@pytest.mark.parametrize("value", [[float("nan"), 60], [-60, float("inf")], [float("-inf"), 30]])
+def test_tilt_range_parse_names_a_non_finite_angle(value):
+    with pytest.raises(ConfigError, match=r"^tilt_range_deg: expected finite angles, found \["):
+        TiltRange.parse(value)
+
+
+def test_tilt_range_is_the_measurement_model_named_tilt_range():
+    """Its ``kind`` is the name of the measurement plugin that builds it."""
+    from subalign.plugin.manager import build_plugin_set
+
+    tilt = TiltRange(-60.0, 60.0)
+    assert tilt.kind == "tilt_range" and tilt.binary is True
+    assert tilt.kind in build_plugin_set(autoload=False).registries["measurement"].names

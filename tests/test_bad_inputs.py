@@ -470,8 +470,7 @@ CATALOGUE = [
     Case("arguments to plugins", ("plugins", "score"),
          "plugins: expected no arguments, found score"),
     Case("unknown command", ("alignn",),
-         "command 'alignn': expected one of align, simulate, experiment, report, plugins, "
-         "convert, show, aligned, batch, average, classify"),
+         f"command 'alignn': expected one of {', '.join(COMMANDS)}"),
     # --- batch, average, classify -----------------------------------------------------------
     Case("no output directory", ("batch", "particles=set.star"),
          "output_dir: expected a directory for the results (rerun the same command with it "

@@ -92,9 +92,11 @@ def test_no_arguments_prints_usage(tmp_path):
 def test_unknown_command_exits_2(tmp_path):
     done = run(tmp_path, "alignn")
     assert done.returncode == 2
+    from subalign.cli.dispatch import COMMANDS
+
     assert done.stderr.strip() == ("subalign: error: command 'alignn': expected one of "
-                                   "align, simulate, experiment, report, plugins, convert, "
-                                   "show, aligned, batch, average, classify")
+                                   + ", ".join(COMMANDS))
+    assert {"select", "postprocess", "mask"} <= set(COMMANDS)  # listed as they are added
 
 
 def test_plugins_lists_every_kind_and_builtin(tmp_path):

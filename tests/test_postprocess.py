@@ -127,6 +127,21 @@ def test_too_few_shells_are_not_fitted_and_say_so():
     assert fit_bfactor(s2, -100 * s2, 80.0, 30.0).bfactor == pytest.approx(-200)
 
 
+def test_a_map_coarser_than_10_angstrom_is_not_sharpened_unless_asked():
+    """The same blurred atoms at 8 A/voxel (Nyquist 16 A): by default the fit would run from
+    10 A, finer than the map, so no line and B = 0; from 64 A it fits the known blur."""
+    pixel, blur = 8.0, 1500.0
+    truth = _blurred_atoms(blur, pixel, seed=3)
+    rng = np.random.default_rng(4)
+    first, second = (truth + 0.02 * truth.std() * rng.standard_normal(truth.shape)
+                     for _ in range(2))
+    mask = soft_sphere_mask(32, 14, 2)
+    default = postprocess(first, second, pixel, mask)
+    assert default.resolution > 10.0 and default.fit.bfactor is None and default.bfactor == 0.0
+    asked = postprocess(first, second, pixel, mask, fit_from=64.0)
+    assert asked.fit.bfactor == pytest.approx(-blur, rel=0.15)
+
+
 def test_local_resolution_is_worse_where_the_half_maps_are_low_passed():
     rng = np.random.default_rng(9)
     truth = lowpass(rng.standard_normal((N,) * 3), 0.2) * soft_sphere_mask(N, 16, 3)

@@ -114,11 +114,11 @@ def _postprocess_parser(window_voxels: float) -> argparse.ArgumentParser:
                         help="Angstrom per voxel (default: the maps' header; both must agree)")
     parser.add_argument("--bfactor", type=float,
                         help="B-factor to apply, Angstrom^2, negative sharpens (default: fitted "
-                             "to the Guinier plot from 10 Angstrom, or twice the resolution where "
-                             "coarser, to the resolution; 0 where under 3 shells)")
+                             "to the Guinier plot from 10 Angstrom to the resolution; 0 where "
+                             "under 3 shells, as for a map coarser than 10 Angstrom)")
     parser.add_argument("--fit-from-angstrom", type=float,
-                        help="low-resolution end of the Guinier fit (default: max(10, 2 x the "
-                             "corrected resolution))")
+                        help="low-resolution end of the Guinier fit, Angstrom (default: 10, "
+                             "RELION's)")
     parser.add_argument("--local-window-angstrom", type=float,
                         help=f"diameter of the local-resolution windows (default "
                              f"{window_voxels:g} voxels)")

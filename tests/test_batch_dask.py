@@ -236,8 +236,8 @@ def test_two_identical_batches_at_once_align_each_pair_once(sim16, tmp_path):
     assert second.stderr.splitlines() == [
         f"subalign: error: {out}: another batch is running in it (pid {first.pid} on "
         f"{socket.gethostname()} since {second.stderr.split(' since ')[1].split(')')[0]}); expected "
-        "one run per output_dir (rerun when it has finished: it resumes, or choose another "
-        "output_dir)"]
+        "one run per output_dir (rerun when it has finished: it resumes; wait=true waits for "
+        "it; or choose another output_dir)"]
     indices = record_indices(out)
     assert sorted(indices.tolist()) == list(range(28))  # each pair once
 

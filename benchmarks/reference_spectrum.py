@@ -6,8 +6,9 @@ the precision is measured, no search) to:
 
 * the true map as it is;
 * the true map with each Fourier shell scaled by ``a(k)``, the particles' own amplitude
-  relative to it: the least-squares regression, over the particles at their true poses and
-  within their wedges, of the particle's coefficients on the turned map's;
+  relative to it, as ``subalign batch reference_spectrum=match`` fits it: the least-squares
+  regression, over the particles at their true poses and within their wedges, of the
+  particle's coefficients on the turned map's (:mod:`subalign.workflows.reference_spectrum`);
 
 at ``score.max_frequency`` 0.3 (the default) and 0.45, and prints the median, 90th
 percentile and count beyond 20 deg of the rotation errors, with ``a(k)`` and the signal to
@@ -21,6 +22,7 @@ The structure is read through ``../shared/data`` (or ``$SUBALIGN_SHARED_DATA``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -29,56 +31,21 @@ from pathlib import Path
 import numpy as np
 
 from subalign.io.formats import read_particles
-from subalign.io.mrc import read_volume, write_volume
-from subalign.io.subtomograms import SubtomogramReader
 from subalign.numerics.geometry import rotation_distance_deg
-from subalign.numerics.volumes import transform_volume
-from subalign.numerics.wedge import wedge_mask
 
 SHARED = Path(os.environ.get("SUBALIGN_SHARED_DATA",
                              Path(__file__).resolve().parents[2] / "shared" / "data"))
 SUBALIGN = str(Path(sys.executable).parent / "subalign")
 
 
-def shell_profile(directory: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``a(k)`` and the signal-to-noise per coefficient of every shell, each (N // 2 + 1,),
-    from the set in ``directory`` at its true poses (rfft half spectrum, wedge-masked)."""
-    particles = read_particles(directory / "particles.star", tomograms=directory / "wedges.csv")
-    truth = read_volume(directory / "density.mrc").data.astype(float)
-    n = truth.shape[0]
-    kz, ky, kx = np.meshgrid(np.fft.fftfreq(n), np.fft.fftfreq(n), np.fft.rfftfreq(n),
-                             indexing="ij")
-    shells = np.minimum(np.round(np.sqrt(kx**2 + ky**2 + kz**2) * n).astype(int), n // 2)
-    sums = np.zeros((4, n // 2 + 1))  # cross, model power, residual power, count
-    pairs = []
-    with SubtomogramReader(particles) as reader:
-        for index, tilt in enumerate(particles.tilt_ranges()):
-            box = reader(index)
-            mask = wedge_mask((n,) * 3, tilt)
-            measured = np.fft.rfftn(box.volume) * mask
-            model = np.fft.rfftn(transform_volume(truth, box.pose)) * mask
-            pairs.append((measured, model, mask))
-            sums[0] += np.bincount(shells.ravel(), np.real(measured * np.conj(model)).ravel(), n // 2 + 1)
-            sums[1] += np.bincount(shells.ravel(), (np.abs(model) ** 2).ravel(), n // 2 + 1)
-    gain = sums[0] / np.maximum(sums[1], 1e-30)
-    for measured, model, mask in pairs:
-        sums[2] += np.bincount(shells.ravel(), (np.abs(measured - gain[shells] * model) ** 2).ravel(),
-                               n // 2 + 1)
-        sums[3] += np.bincount(shells.ravel(), mask.ravel().astype(float), n // 2 + 1)
-    signal = gain**2 * sums[1] / np.maximum(sums[3], 1)
-    noise = sums[2] / np.maximum(sums[3], 1)
-    matched = np.fft.irfftn(np.fft.rfftn(truth) * gain[shells], truth.shape, axes=(0, 1, 2))
-    write_volume(directory / "matched.mrc", matched.astype(np.float32),
-                 voxel_size=float(read_volume(directory / "density.mrc").voxel_size))
-    return gain, signal / np.maximum(noise, 1e-30)
-
-
-def errors(directory: Path, reference: str, band: float, output: Path) -> np.ndarray:
-    """Rotation errors (deg) of a local batch from the true poses to ``reference``."""
-    run = output / f"{Path(reference).stem}_{band}"
+def errors(directory: Path, spectrum: str, band: float, output: Path) -> np.ndarray:
+    """Rotation errors (deg) of a local batch from the true poses to the true map, as given
+    or with ``reference_spectrum=match``."""
+    run = output / f"{spectrum}_{band}"
     if not (run / "summary.json").exists():
         subprocess.run([SUBALIGN, "batch", f"particles={directory / 'particles.star'}",
-                        f"tomograms={directory / 'wedges.csv'}", f"reference={directory / reference}",
+                        f"tomograms={directory / 'wedges.csv'}",
+                        f"reference={directory / 'density.mrc'}", f"reference_spectrum={spectrum}",
                         "search=local", f"score.max_frequency={band}", "hand_check=0",
                         "histogram=false", "executor.workers=2", f"output_dir={run}"],
                        check=True, capture_output=True, text=True)
@@ -100,16 +67,19 @@ def main(argv: list[str] | None = None) -> None:
                         f"density.path={SHARED / args.structure}", "imaging.snr=0.5",
                         "max_translation_voxels=1.5", f"output_dir={directory}"],
                        check=True, capture_output=True, text=True)
-    gain, ssnr = shell_profile(directory)
-    for shell in range(1, len(gain)):
-        print(f"shell {shell:2d} ({shell / 32:.3f} cycles/voxel): a = {gain[shell]:+.3f}, "
-              f"signal/noise per coefficient {ssnr[shell]:.3g}")
-    for reference in ("density.mrc", "matched.mrc"):
+    rows = {}
+    for spectrum in ("given", "match"):
         for band in (0.3, 0.45):
-            found = errors(directory, reference, band, args.output)
-            print(f"{reference:<12} max_frequency {band}: median {np.median(found):.2f} deg, "
-                  f"90th percentile {np.percentile(found, 90):.2f}, beyond 20 deg "
-                  f"{int((found > 20).sum())} of {len(found)}")
+            rows[spectrum, band] = errors(directory, spectrum, band, args.output)
+    table = json.loads((args.output / "match_0.3" / "reference_spectrum.json").read_text())
+    for shell in table["shells"][1:]:
+        print(f"shell {shell['shell']:2d} ({shell['cycles_per_voxel']:.3f} cycles/voxel): "
+              f"a = {shell['gain']:+.3f}, signal/noise per coefficient "
+              f"{shell['signal_to_noise']:.3g}")
+    for (spectrum, band), found in rows.items():
+        print(f"reference_spectrum={spectrum:<5} max_frequency {band}: median "
+              f"{np.median(found):.2f} deg, 90th percentile {np.percentile(found, 90):.2f}, "
+              f"beyond 20 deg {int((found > 20).sum())} of {len(found)}")
 
 
 if __name__ == "__main__":

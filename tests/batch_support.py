@@ -63,6 +63,18 @@ def two_structures(directory: Path, per_class: int, size: int, snr: float, seed:
     return directory / "two.star"
 
 
+def without_angles(sim, name="noposes.star"):
+    """``sim``'s set as freshly extracted: no rlnAngleRot/Tilt/Psi, no origins."""
+    import starfile
+
+    blocks = starfile.read(sim / "particles.star", always_dict=True)
+    blocks["particles"] = blocks["particles"].drop(columns=[
+        "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi",
+        "rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst"])
+    starfile.write(blocks, sim / name)
+    return sim / name
+
+
 def perturbed(source: Path, target: Path, angle_deg: float, shift_voxels: float,
               seed: int = 0) -> np.ndarray:
     """Write ``source``'s set with every rotation turned by ``angle_deg`` about a random

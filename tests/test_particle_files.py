@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from batch_support import TINY, record_indices, simulate, stored
+from batch_support import TINY, record_indices, simulate, stored, without_angles
 from refine_support import QUICK, keep_log_handlers  # noqa: F401 (autouse fixture)
 from subalign.cli.compose import compose_config
 from subalign.errors import ConfigError
@@ -168,18 +168,6 @@ def test_with_wait_a_second_run_waits_for_the_first_to_end_then_runs(sim, tmp_pa
     assert finished and finished[0].ran == 10
 
 
-def _without_angles(sim, name="noposes.star"):
-    """``sim``'s set as freshly extracted: no rlnAngleRot/Tilt/Psi, no origins."""
-    import starfile
-
-    blocks = starfile.read(sim / "particles.star", always_dict=True)
-    blocks["particles"] = blocks["particles"].drop(columns=[
-        "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi",
-        "rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst"])
-    starfile.write(blocks, sim / name)
-    return sim / name
-
-
 def test_a_table_without_poses_aligns_globally_and_is_refused_where_a_pose_is_needed(tmp_path):
     """A set with no angle columns reads with identity rotations and no poses: a global
     search to the reference finds each particle's true pose; a local search and averaging
@@ -192,7 +180,7 @@ def test_a_table_without_poses_aligns_globally_and_is_refused_where_a_pose_is_ne
 
     sim = simulate(tmp_path / "sim24", "n=2", "size=24", "seed=5", "imaging.snr=inf",
                    "max_translation_voxels=1.5")
-    table = _without_angles(sim)
+    table = without_angles(sim)
     particles = read_particles(table)
     assert not particles.poses_given and np.allclose(particles.rotations, np.eye(3))
     write_particles(particles, tmp_path / "copy.star", "relion5")

@@ -15,13 +15,16 @@ from typing import Optional
 from subalign.align.config import AlignSettings, WedgeConfig
 from subalign.execution.cluster import ExecutorConfig
 
-__all__ = ["BATCH_MODES", "SEARCHES", "BatchConfig", "LocalSearchConfig"]
+__all__ = ["BATCH_MODES", "REFERENCE_SPECTRA", "SEARCHES", "BatchConfig", "LocalSearchConfig"]
 
 #: ``reference``: every particle onto ``reference``; ``all``: every pair i < j of the set;
 #: ``pairs``: the pairs of a pair list (``pairs.json``).
 BATCH_MODES = ("reference", "all", "pairs")
 #: ``global``: the configured sampler over all of SO(3); ``local``: around each particle's pose.
 SEARCHES = ("global", "local")
+#: ``given``: the reference as it is; ``match``: each Fourier shell scaled to the particles' own
+#: amplitude, fitted at their poses (:mod:`subalign.workflows.reference_spectrum`).
+REFERENCE_SPECTRA = ("given", "match")
 
 
 @dataclass
@@ -93,6 +96,12 @@ class BatchConfig(AlignSettings):
         Mode ``reference``, for a set with poses: score both hands of the reference on this
         many particles first and refuse a reference the particles' poses fit better
         mirrored (:mod:`subalign.workflows.hand`); 0 skips it.
+    reference_spectrum : {"given", "match"}
+        Mode ``reference``: align to the map as given, or (``match``, for a set with poses)
+        first scale each of its Fourier shells to the particles' own amplitude there, fitted
+        over the particles at their poses (:mod:`subalign.workflows.reference_spectrum`);
+        for a map from elsewhere whose spectrum is not the particles' (written as
+        ``reference_matched.mrc`` with the gains in ``reference_spectrum.json``).
     search : {"global", "local"}
         Mode ``reference``: over all of SO(3), or around each particle's pose (``local``).
     local : LocalSearchConfig
@@ -133,6 +142,7 @@ class BatchConfig(AlignSettings):
     reference_wedge: WedgeConfig = field(default_factory=WedgeConfig)
     reference_flip: Optional[str] = None
     hand_check: int = 8
+    reference_spectrum: str = "given"
     search: str = "global"
     local: LocalSearchConfig = field(default_factory=LocalSearchConfig)
     pair_list: Optional[str] = None

@@ -34,10 +34,11 @@ from subalign.numerics.geometry import RigidTransform
 from subalign.numerics.volumes import check_volume
 from subalign.numerics.wedge import TiltRange
 from subalign.plugin.manager import default_plugin_set
-from subalign.workflows.batch.config import BATCH_MODES, SEARCHES
+from subalign.workflows.batch.config import BATCH_MODES, REFERENCE_SPECTRA, SEARCHES
 from subalign.workflows.batch.worker import BatchContext
 from subalign.workflows.hand import check_hand, reference_hand
 from subalign.workflows.particle_files import CheckedParticles, check_particles
+from subalign.workflows.reference_spectrum import ShellGain, match_spectrum, shell_gain
 
 __all__ = ["BatchPlan", "align_part", "prepare_batch", "read_pair_list"]
 
@@ -68,6 +69,8 @@ class BatchPlan:
         Mode ``pairs``: each pair's true transform, when the pair list gives them all.
     checked : CheckedParticles
         The particles' files: their stamps (the rest of the identity) and those skipped.
+    reference_gain : ShellGain or None
+        ``reference_spectrum=match``: the gains the reference's shells were scaled by.
     """
 
     context: BatchContext
@@ -78,6 +81,7 @@ class BatchPlan:
     record: dict
     truths: list | None
     checked: CheckedParticles
+    reference_gain: ShellGain | None = None
 
     def items_of(self, particles: np.ndarray) -> np.ndarray:
         """The items (particles, or pairs) that involve any of ``particles`` (rows of the
@@ -100,9 +104,13 @@ def align_part(config: DictConfig) -> dict:
 
 
 def _check_choices(config: DictConfig) -> None:
-    for name, choices in (("mode", BATCH_MODES), ("search", SEARCHES)):
+    for name, choices in (("mode", BATCH_MODES), ("search", SEARCHES),
+                          ("reference_spectrum", REFERENCE_SPECTRA)):
         if config[name] not in choices:
             raise ConfigError(f"{name}: expected one of {', '.join(choices)}, found {config[name]!r}")
+    if config.reference_spectrum == "match" and config.mode != "reference":
+        raise ConfigError(f"reference_spectrum: expected given for mode {config.mode} (match fits "
+                          "a reference to the particles), found 'match'")
     if config.search == "local" and config.mode != "reference":
         raise ConfigError(f"search: expected global for mode {config.mode} (a local search needs "
                           "each particle's pose against a reference), found 'local'")
@@ -273,6 +281,8 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     particles, box, tilts = checked.particles, checked.box, tilts[checked.rows]
     if config.search == "local":
         particles.require_poses("search=local")
+    if config.reference_spectrum == "match":
+        particles.require_poses("reference_spectrum=match")
     reference, reference_tilt, pairs, truths = None, [-90.0, 90.0], np.zeros((0, 2), int), None
     if config.mode == "reference":
         reference = _reference(config, particles, box)
@@ -300,6 +310,7 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     if reference is not None:  # the costliest check last
         check_hand(particles, tilts, reference, align, count=int(config.hand_check),
                    box_size=box, edge=config.edge)
+    reference, gain = _spectrum(config, particles, tilts, reference, box)
     local = (OmegaConf.to_container(config.local, resolve=True)
              if config.search == "local" else None)
     context = BatchContext(mode=config.mode, align=align, particles=particles, tilts=tilts,
@@ -309,7 +320,18 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     count = len(particles) if config.mode == "reference" else len(pairs)
     return BatchPlan(context=context, count=count, output_dir=output_dir, output=output,
                      output_format=fmt, record=_identity(config, align), truths=truths,
-                     checked=checked)
+                     checked=checked, reference_gain=gain)
+
+
+def _spectrum(config: DictConfig, particles: ParticleSet, tilts: np.ndarray,
+              reference: np.ndarray | None, box: int) -> tuple:
+    """The reference to align to and, with ``reference_spectrum=match``, the shell gains it
+    was scaled by (else None)."""
+    if reference is None or config.reference_spectrum != "match":
+        return reference, None
+    gain = shell_gain(particles, tilts, reference, box_size=box, edge=config.edge)
+    logger.info("reference_spectrum=match: %s", gain.summary())
+    return match_spectrum(reference, gain.gain), gain
 
 
 def _output_table(config: DictConfig, particles: ParticleSet, output_dir: Path) -> tuple:
@@ -342,6 +364,8 @@ def _identity(config: DictConfig, align: dict) -> dict:
     settings = OmegaConf.to_container(config, resolve=True)
     for name in _NOT_IDENTITY:
         settings.pop(name, None)
+    if settings["reference_spectrum"] == "given":  # as before the setting: old jobs resume
+        settings.pop("reference_spectrum")
     if config.search != "local":
         settings.pop("local")
     settings.update({name: align[name] for name in align})

@@ -8,6 +8,9 @@ A run writes into ``output_dir``::
                     (:mod:`subalign.workflows.particle_files`); a particle changed since is
                     aligned again, alone (its items are dropped from ``results.bin``)
     skipped.json    the particles left out by ``bad_particles=skip``, with why
+    reference_matched.mrc, reference_spectrum.json
+                    ``reference_spectrum=match``: the reference aligned to, and its shells'
+                    gains (:mod:`subalign.workflows.reference_spectrum`)
     context.pkl     what the workers share, loaded once per worker (:mod:`.worker`)
     results.bin     one fixed-width record per finished item, appended as it lands
                     (:class:`subalign.execution.ArrayLog`)
@@ -38,6 +41,7 @@ from subalign.execution.arraylog import ArrayLog
 from subalign.execution.cluster import dask_executor
 from subalign.execution.jobs import check_claim, claim, run_lock
 from subalign.io.files import write_json
+from subalign.io.mrc import write_volume
 from subalign.workflows.batch.outputs import write_outputs
 from subalign.workflows.batch.plan import BatchPlan, prepare_batch
 from subalign.workflows.batch.worker import FIELDS, BatchTask, write_context
@@ -92,6 +96,19 @@ def _forget_changed(plan: BatchPlan) -> None:
              len(items))
 
 
+def _write_matched_reference(plan: BatchPlan) -> dict:
+    """``reference_spectrum=match``: the reference aligned to and its shell gains, as files
+    (role to path); else nothing."""
+    gain = plan.reference_gain
+    if gain is None:
+        return {}
+    pixel = plan.context.particles.pixel_size
+    volume = write_volume(plan.output_dir / "reference_matched.mrc", plan.context.reference,
+                          voxel_size=float(pixel) if pixel else 1.0)
+    table = gain.write(plan.output_dir / "reference_spectrum.json")
+    return {"reference_matched": str(volume), "reference_spectrum": str(table)}
+
+
 def run_batch(config: DictConfig, *, executor: Executor | None = None, window: int | None = None,
               command: str | None = None) -> BatchRun:
     """Run (or resume, or find complete) the batch ``config`` describes.
@@ -132,6 +149,7 @@ def _run_claimed(plan: BatchPlan, config: DictConfig, executor, window, command)
         return BatchRun(done, 0)
     resumed = claim(output_dir / "job.json", plan.record, what="batch")
     record_particle_files(output_dir, plan.checked)
+    matched = _write_matched_reference(plan)
     task = BatchTask(str((output_dir / "context.pkl").resolve()),
                      write_context(plan.context, output_dir / "context.pkl"))
     clock = JobClock(output_dir / "clock.jsonl")
@@ -151,6 +169,7 @@ def _run_claimed(plan: BatchPlan, config: DictConfig, executor, window, command)
                               label=_label(plan), clock=clock, collect=False)
         results = write_outputs(plan, store, classes=config.classes,
                                 histogram=bool(config.histogram))
+        results["files"].update(matched)
         duplicates = store.duplicates
     inputs = {role: config[role] for role in ("particles", "tomograms", "reference", "pair_list")}
     summary = {

@@ -133,3 +133,16 @@ def test_match_is_refused_for_a_set_without_poses_or_a_mode_without_a_reference(
     with pytest.raises(ConfigError, match="reference_spectrum: expected given for mode all"):
         prepare_batch(compose_config("batch", [f"particles={sim / 'particles.star'}",
                                                "mode=all", *common]))
+
+
+def test_the_default_leaves_a_job_identity_as_it_was_before_the_setting(tmp_path):
+    """A batch run before ``reference_spectrum`` existed resumes: at its default the setting
+    is not in ``job.json``'s identity; ``match`` is."""
+    sim = simulate(tmp_path, "n=2", f"size={SIZE}", "imaging.snr=inf")
+    common = [f"particles={sim / 'particles.star'}", f"tomograms={sim / 'wedges.csv'}",
+              f"reference={sim / 'reference.mrc'}", f"output_dir={tmp_path / 'out'}",
+              "hand_check=0"]
+    given = prepare_batch(compose_config("batch", common))
+    matched = prepare_batch(compose_config("batch", [*common, "reference_spectrum=match"]))
+    assert "reference_spectrum" not in given.record and given.reference_gain is None
+    assert matched.record["reference_spectrum"] == "match" and matched.reference_gain.particles == 2

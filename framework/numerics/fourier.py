@@ -3,7 +3,10 @@
 All spectra in subalign are ``scipy.fft.rfftn`` of ``[z, y, x]`` arrays with
 ``norm="ortho"``, so the half spectrum has shape ``(N, N, N // 2 + 1)``, the last axis is
 ``x`` and Parseval holds with :attr:`FourierGrid.hermitian_weights`.
-Frequencies are in cycles per voxel, in ``[-0.5, 0.5)``.
+Frequencies are in cycles per voxel, in ``[-0.5, 0.5)``. Fourier shells are one voxel wide:
+shell ``s`` of an ``N``-voxel box holds the radii in ``[s, s + 1)`` Fourier voxels
+(:func:`shell_index`); shells ``0`` to ``N // 2 - 1`` reach Nyquist, the corners of the cube
+beyond it have higher indices.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-__all__ = ["FourierGrid", "fourier_grid", "forward", "inverse"]
+__all__ = ["FourierGrid", "fourier_grid", "forward", "inverse", "scale_shells", "shell_index"]
 
 
 def forward(volume: np.ndarray) -> np.ndarray:
@@ -103,3 +106,32 @@ def fourier_grid(shape: tuple[int, int, int]) -> FourierGrid:
     for array in (fz, fy, fx, weights):
         array.setflags(write=False)
     return FourierGrid(tuple(shape), fz, fy, fx, weights)
+
+
+def shell_index(shape: tuple[int, int, int]) -> np.ndarray:
+    """The shell of every half-spectrum coefficient, ``floor(|xi| N)``, shape
+    (N, N, N // 2 + 1), int (the corners past Nyquist reach ``N // 2`` and beyond)."""
+    return np.floor(fourier_grid(shape).radius * shape[0]).astype(int)
+
+
+def scale_shells(volume: np.ndarray, per_shell: np.ndarray) -> np.ndarray:
+    """``volume`` with every coefficient of shell ``s`` multiplied by ``per_shell[s]``.
+
+    The mean (shell 0) is kept whatever ``per_shell[0]`` says; the corners past the last
+    shell given take the last shell's factor.
+
+    Parameters
+    ----------
+    volume : ndarray of shape (N, N, N)
+    per_shell : ndarray of shape (S,)
+        Factors of shells 0 to S - 1 (S is N // 2 for shells up to Nyquist).
+
+    Returns
+    -------
+    ndarray of shape (N, N, N), float64
+    """
+    factors = np.asarray(per_shell, dtype=float)
+    index = shell_index(volume.shape)
+    factor = factors[np.minimum(index, len(factors) - 1)]
+    factor[index == 0] = 1.0
+    return inverse(forward(volume) * factor, volume.shape)

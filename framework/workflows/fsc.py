@@ -16,7 +16,7 @@ import numpy as np
 
 from subalign.io.figures import pyplot, save_figure
 from subalign.io.files import atomic_path
-from subalign.numerics.fourier import forward, fourier_grid, inverse
+from subalign.numerics.fourier import forward, fourier_grid, scale_shells, shell_index
 
 __all__ = ["THRESHOLDS", "fsc", "fsc_figure", "fsc_weighted", "read_fsc_table", "resolution_at",
            "resolutions", "write_fsc_table"]
@@ -39,9 +39,8 @@ def fsc(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     correlation : ndarray of shape (N // 2,)
     """
     shape = first.shape
-    grid = fourier_grid(shape)
-    shells = np.floor(np.sqrt(grid.fx**2 + grid.fy**2 + grid.fz**2) * shape[0]).astype(int)
-    a, b, w = forward(first), forward(second), grid.hermitian_weights
+    shells = shell_index(shape)
+    a, b, w = forward(first), forward(second), fourier_grid(shape).hermitian_weights
     count = shape[0] // 2
     keep = shells < count
     cross = np.bincount(shells[keep], (w * np.real(a * np.conj(b)))[keep], count)
@@ -70,12 +69,7 @@ def fsc_weighted(half: np.ndarray, correlation: np.ndarray) -> np.ndarray:
     -------
     ndarray of shape (N, N, N), float64
     """
-    grid = fourier_grid(half.shape)
-    shells = np.floor(grid.radius * half.shape[0]).astype(int)
-    gain = np.clip(np.asarray(correlation, dtype=float), 0.0, 1.0)
-    gain = gain[np.minimum(shells, len(gain) - 1)]
-    gain[shells == 0] = 1.0  # the mean stays
-    return inverse(forward(half) * gain, half.shape)
+    return scale_shells(half, np.clip(np.asarray(correlation, dtype=float), 0.0, 1.0))
 
 
 def resolution_at(frequency: np.ndarray, correlation: np.ndarray, threshold: float,

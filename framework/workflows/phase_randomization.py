@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from subalign.numerics.fourier import forward, fourier_grid, inverse
+from subalign.numerics.fourier import forward, inverse, shell_index
 
 __all__ = ["CORRECTION_OFFSET", "PHASE_SEED", "RANDOMIZE_BELOW", "corrected_fsc",
-           "randomization_shell", "randomize_phases", "shells"]
+           "randomization_shell", "randomize_phases"]
 
 #: The unmasked FSC level below which phases are randomized (RELION's 0.8).
 RANDOMIZE_BELOW = 0.8
@@ -24,12 +24,6 @@ RANDOMIZE_BELOW = 0.8
 CORRECTION_OFFSET = 2
 #: Seed of the random phases.
 PHASE_SEED = 2013
-
-
-def shells(shape: tuple[int, int, int]) -> np.ndarray:
-    """Shell of every half-spectrum coefficient, ``floor(|xi| N)``, as
-    :func:`subalign.workflows.fsc.fsc` bins them."""
-    return np.floor(fourier_grid(shape).radius * shape[0]).astype(int)
 
 
 def randomization_shell(unmasked: np.ndarray) -> int | None:
@@ -59,7 +53,7 @@ def randomize_phases(volume: np.ndarray, from_shell: int,
     spectrum = forward(volume)
     noise = forward(rng.standard_normal(volume.shape))
     phases = noise / np.maximum(np.abs(noise), 1e-30)
-    beyond = shells(volume.shape) >= from_shell
+    beyond = shell_index(volume.shape) >= from_shell
     spectrum[beyond] = np.abs(spectrum[beyond]) * phases[beyond]
     return inverse(spectrum, volume.shape)
 

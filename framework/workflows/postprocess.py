@@ -53,13 +53,13 @@ from subalign.errors import ConfigError
 from subalign.io.figures import pyplot, save_figure, slices_figure
 from subalign.io.files import atomic_path, write_json
 from subalign.io.mrc import write_volume
-from subalign.numerics.fourier import forward, fourier_grid, inverse
+from subalign.numerics.fourier import forward, fourier_grid, inverse, shell_index
 from subalign.workflows.fsc import THRESHOLDS, fsc, fsc_figure, resolution_at, resolutions
 from subalign.workflows.local_resolution import local_resolution, local_resolution_figure
 from subalign.workflows.maps import lowpass
 from subalign.workflows.phase_randomization import (CORRECTION_OFFSET, PHASE_SEED,
                                                     corrected_fsc, randomization_shell,
-                                                    randomize_phases, shells)
+                                                    randomize_phases)
 
 __all__ = ["CURVES", "MIN_GUINIER_SHELLS", "BFactorFit", "FscCurves", "Postprocessed", "fit_bfactor", "fsc_curves", "guinier",
            "guinier_range", "postprocess", "randomized_halves", "run_postprocess", "sharpen",
@@ -142,7 +142,7 @@ def fsc_weights(correlation: np.ndarray) -> np.ndarray:
 def _per_shell(shape: tuple[int, int, int], values: np.ndarray) -> np.ndarray:
     """A per-shell array spread onto the half spectrum (0 beyond the last shell)."""
     padded = np.concatenate([values, [0.0]])
-    return padded[np.minimum(shells(shape), len(values))]
+    return padded[np.minimum(shell_index(shape), len(values))]
 
 
 def guinier(volume: np.ndarray, pixel_size: float) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +151,7 @@ def guinier(volume: np.ndarray, pixel_size: float) -> tuple[np.ndarray, np.ndarr
     Shells whose power is 0 give ``-inf``.
     """
     shape = volume.shape
-    index, count = shells(shape), shape[0] // 2
+    index, count = shell_index(shape), shape[0] // 2
     keep = index < count
     weights = fourier_grid(shape).hermitian_weights
     power = np.bincount(index[keep], (weights * np.abs(forward(volume)) ** 2)[keep], count)

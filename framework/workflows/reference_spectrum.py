@@ -2,45 +2,63 @@
 
 A map from elsewhere (another program's average, an atomic model's density, the simulator's
 true map) seldom carries the spectrum its particles do: their CTF damps the low shells and
-flips none back, the detector's MTF and the dose damp the high ones. A least-squares score
+flips others, the detector's MTF and the dose damp the high ones. A least-squares score
 then weighs every shell by the map's amplitude instead of the particles' signal, and the
-poses lose precision (docs/benchmarks.md, "Per-particle precision": 1.81 deg against the true
-map, 0.71 deg against the same map with its shells matched).
+poses lose precision (docs/benchmarks.md, "Per-particle precision": 1.81 deg median error
+against the true map, 0.56 deg against the same map with its shells matched).
 
-Model: particle ``i``'s half spectrum within its wedge ``W_i`` is
-``P_i = a(s) W_i F[T_i g] + E_i`` in shell ``s``, with ``g`` the reference, ``T_i`` the
-particle's pose and ``E_i`` noise independent of ``g``. The least-squares gain of a shell over
-the particles is
+Model: particle ``i``'s half spectrum within its single-axis wedge ``W_i`` is
+``P_i = a(s) W_i F[T_i g] + E_i`` in shell ``s`` (:func:`subalign.numerics.fourier.shell_index`,
+shells 0 to N/2 - 1; the corners past Nyquist are left out of the fit), with ``g`` the
+reference, ``T_i`` the particle's pose (it maps the reference onto the particle) and
+``E_i`` noise. Over the particles, with ``M_i = W_i F[T_i g]``, the least-squares gain is
 
-    a(s) = sum_i Re<P_i, W_i F[T_i g]>_s / sum_i |W_i F[T_i g]|^2_s
+    a(s) = sum_i Re<P_i, M_i>_s / sum_i |M_i|^2_s
 
-(unbiased by the noise: it does not correlate with the turned map). The matched reference
-is ``g`` with shell ``s`` multiplied by ``max(a(s), 0)``: the particles' expected signal up to
-the noise. Its mean (shell 0) is kept. The signal per coefficient of shell ``s`` is
-``a(s)^2 |W F[T g]|^2_s / n_s`` and the noise the residual power per coefficient; their
-ratio is reported so that a user sees where the particles carry the reference at all.
+with standard error ``sqrt(r(s) / sum_i |M_i|^2_s)``, ``r(s)`` the residual power per
+measured coefficient. The signal to noise per coefficient is ``a^2 sum|M|^2 / residual``.
 
-The gain needs each particle's pose: the set's own (``search=local``), or those of a first
-run against the map as given.
+The matched reference is ``g`` with shell ``s`` multiplied by ``a(s)`` where the gain is more
+than :data:`SIGNIFICANT` standard errors above 0, else by 0 (a shell the particles do not
+measurably carry, or carry flipped, is dropped); the mean is kept, the corners take the last
+shell's factor (:func:`subalign.numerics.fourier.scale_shells`). It is the particles'
+expected signal, the reference least squares wants.
+
+Assumptions, stated because they bound what the gains mean:
+- The noise is independent of ``M_i``. That holds at poses found without this map (the
+  set's, or another reference's); poses found against this map by a global search pull
+  noise into line with it, and noise-only shells then fit small positive gains.
+- One gain for the whole set: particles whose CTFs differ (defocus) are fitted to their
+  average; the benchmark's particles share one defocus.
+- Only the wedge ``W_i`` is known here: a particle whose measurement model carries its CTF
+  (a 2-D stack, or a box with an ``rlnCtfImage`` volume, under a measurement that uses the
+  transfer) is refused, since the score already multiplies the reference by that transfer
+  and matching would count it twice. The reference's own wedge is not modelled: signal the
+  particles carry and the reference misses counts as noise.
+
+The gains need each particle's pose: the set's own (``search=local``), or those of a first
+run against another map.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from subalign.io.files import atomic_path
+from subalign.errors import ConfigError
+from subalign.io.files import write_json
 from subalign.io.particles import ParticleSet
 from subalign.io.subtomograms import SubtomogramReader
-from subalign.numerics.fourier import fourier_grid, forward, inverse
+from subalign.numerics.fourier import fourier_grid, forward, scale_shells, shell_index
 from subalign.numerics.volumes import transform_volume
 from subalign.numerics.wedge import TiltRange, wedge_mask
-from subalign.workflows.phase_randomization import shells
 
-__all__ = ["ShellGain", "match_spectrum", "shell_gain"]
+__all__ = ["SIGNIFICANT", "ShellGain", "match_spectrum", "shell_gain"]
+
+#: Standard errors a gain must exceed 0 by for its shell to be kept.
+SIGNIFICANT = 2.0
 
 
 @dataclass(frozen=True)
@@ -52,39 +70,50 @@ class ShellGain:
     gain : ndarray of shape (N // 2,)
         ``a(s)`` of shells 0 to N/2 - 1 (module docstring); 0 where the reference has no
         power in the particles' wedges.
+    standard_error : ndarray of shape (N // 2,)
+        The standard error of each gain.
     signal_to_noise : ndarray of shape (N // 2,)
         Signal over noise power per measured coefficient of each shell.
+    size : int
+        The box edge ``N``, voxels.
     particles : int
-        Particles the gain was fitted on.
+        Particles the gains were fitted on.
     """
 
     gain: np.ndarray
+    standard_error: np.ndarray
     signal_to_noise: np.ndarray
+    size: int
     particles: int
 
+    @property
+    def kept(self) -> np.ndarray:
+        """The factor each shell of the matched reference gets, shape (N // 2,): the gain
+        where it exceeds :data:`SIGNIFICANT` standard errors, else 0."""
+        return np.where(self.gain > SIGNIFICANT * self.standard_error, self.gain, 0.0)
+
     def summary(self) -> str:
-        """One line: the particles, the gain's range and the last shell whose signal per
-        coefficient exceeds the noise."""
-        above = np.flatnonzero(self.signal_to_noise[1:] > 1.0)
-        last = f"shell {above[-1] + 1} of {len(self.gain) - 1}" if len(above) else "no shell"
+        """One line: the particles, the gains' range and the shells kept."""
+        kept = np.flatnonzero(self.kept[1:]) + 1
         gains = self.gain[1:]
         return (f"shell gains fitted on {self.particles} particles, from {gains.min():.3g} to "
-                f"{gains.max():.3g} (shell {int(np.argmax(gains)) + 1}); signal above the "
-                f"noise up to {last}")
+                f"{gains.max():.3g} (shell {int(np.argmax(gains)) + 1}); {len(kept)} of "
+                f"{len(gains)} shells kept (gain > {SIGNIFICANT:g} standard errors)")
 
     def write(self, path: str | Path) -> Path:
-        """Write the gain and signal to noise per shell as JSON (atomically)."""
-        record = {"particles": self.particles,
-                  "shells": [{"shell": s, "cycles_per_voxel": (s + 0.5) / (2 * len(self.gain)),
-                              "gain": float(a), "signal_to_noise": float(r)}
-                             for s, (a, r) in enumerate(zip(self.gain, self.signal_to_noise))]}
-        with atomic_path(path) as temporary:
-            Path(temporary).write_text(json.dumps(record, indent=1) + "\n")
-        return Path(path)
+        """Write the gains, standard errors, factors and signal to noise per shell as JSON."""
+        shells = [{"shell": s, "cycles_per_voxel": (s + 0.5) / self.size, "gain": float(a),
+                   "standard_error": float(e), "factor": float(k),
+                   "signal_to_noise": float(r)}
+                  for s, (a, e, k, r) in enumerate(zip(self.gain, self.standard_error,
+                                                       self.kept, self.signal_to_noise))]
+        return write_json(path, {"particles": self.particles, "size": self.size,
+                                 "significant": SIGNIFICANT, "shells": shells})
 
 
 def shell_gain(particles: ParticleSet, tilts: np.ndarray, reference: np.ndarray, *,
-               box_size: int | None = None, edge: str = "error") -> ShellGain:
+               box_size: int | None = None, edge: str = "error",
+               refuse_transfers: bool = True) -> ShellGain:
     """Fit ``a(s)`` of ``reference`` to ``particles`` at their poses (module docstring).
 
     Parameters
@@ -94,57 +123,82 @@ def shell_gain(particles: ParticleSet, tilts: np.ndarray, reference: np.ndarray,
     tilts : ndarray of shape (n, 2)
         Each particle's tilt range ``[min, max]`` in degrees (its wedge ``W_i``).
     reference : ndarray of shape (N, N, N)
-    box_size, edge
-        How boxes are cropped from tomograms, as for :class:`SubtomogramReader`.
+        The map, in the particles' voxel size and box.
+    box_size : int, optional
+        Box edge for particles cropped from tomograms (default: the set's).
+    edge : {"error", "zero", "mean"}
+        A crop reaching past its tomogram's faces, as for :class:`SubtomogramReader`.
+    refuse_transfers : bool
+        Refuse a particle whose box carries its transfer (a 2-D stack, or an
+        ``rlnCtfImage`` volume): true when the run's measurement uses it.
 
     Returns
     -------
     ShellGain
+
+    Raises
+    ------
+    ParticleTableError
+        The set has no poses.
+    ConfigError
+        A particle carries its transfer and ``refuse_transfers`` is true.
     """
+    particles.require_poses("reference_spectrum=match")
     shape = reference.shape
-    index = shells(shape)
-    count = shape[0] // 2
-    index = np.minimum(index, count - 1)  # the corners past Nyquist join the last shell
-    weights = fourier_grid(shape).hermitian_weights
-    sums = np.zeros((3, count))  # Re<P, M>, |M|^2, |P|^2 per shell
+    index, count = shell_index(shape), shape[0] // 2
+    inside = index < count
+    index, weights = index[inside], fourier_grid(shape).hermitian_weights[inside]
+    sums = np.zeros((4, count))  # Re<P, M>, |M|^2, |P|^2, measured coefficients per shell
     masks: dict[tuple[float, float], np.ndarray] = {}
-    with SubtomogramReader(particles, box_size=box_size, edge=edge) as reader:
+    with SubtomogramReader(particles, box_size=box_size, edge=edge,
+                           weights=refuse_transfers) as reader:
         for row in range(len(particles)):
             box = reader(row)
+            if refuse_transfers and (box.stack is not None or box.weight is not None):
+                raise ConfigError(_carries_transfer(particles, row, box))
             key = (float(tilts[row][0]), float(tilts[row][1]))
             if key not in masks:
-                masks[key] = wedge_mask(shape, TiltRange.parse(key, field="tilt range"))
-            measured = forward(box.volume) * masks[key]
-            model = forward(transform_volume(reference, box.pose)) * masks[key]
+                masks[key] = wedge_mask(shape, TiltRange.parse(key, field="tilt range"))[inside]
+            measured = forward(box.volume)[inside] * masks[key]
+            model = forward(transform_volume(reference, box.pose))[inside] * masks[key]
             for k, values in enumerate((np.real(measured * np.conj(model)), np.abs(model) ** 2,
-                                        np.abs(measured) ** 2)):
-                sums[k] += np.bincount(index.ravel(), (weights * values).ravel(), count)
-    cross, model_power, measured_power = sums
+                                        np.abs(measured) ** 2, masks[key])):
+                sums[k] += np.bincount(index, weights * values, count)
+    return _fitted(sums, shape[0], len(particles))
+
+
+def _fitted(sums: np.ndarray, size: int, particles: int) -> ShellGain:
+    """The gains, errors and signal to noise from the per-shell sums of :func:`shell_gain`."""
+    cross, model_power, measured_power, measured = sums
     with np.errstate(invalid="ignore", divide="ignore"):
         gain = np.nan_to_num(cross / model_power)
         # The residual |P - a M|^2 summed is |P|^2 - a Re<P, M> at the least-squares a
         # (clipped at the rounding of that difference).
         residual = np.maximum(measured_power - gain * cross, 1e-12 * measured_power)
+        error = np.nan_to_num(np.sqrt(residual / measured / model_power), nan=np.inf)
         ratio = np.nan_to_num(gain * cross / residual)
-    return ShellGain(gain=gain, signal_to_noise=ratio, particles=len(particles))
+    return ShellGain(gain=gain, standard_error=error, signal_to_noise=ratio, size=size,
+                     particles=particles)
 
 
-def match_spectrum(reference: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """``reference`` with shell ``s`` multiplied by ``max(gain[s], 0)``, the mean kept.
+def _carries_transfer(particles: ParticleSet, row: int, box) -> str:
+    what = "a 2-D stack" if box.stack is not None else "an rlnCtfImage weight volume"
+    return (f"reference_spectrum: expected given for {particles.label}: row {row + 1} is "
+            f"{what}, whose CTF the score already applies to the reference (matching would "
+            "count it twice), found 'match' (measurement=tilt_range compares on the wedge "
+            "alone and can be matched)")
+
+
+def match_spectrum(reference: np.ndarray, gain: ShellGain) -> np.ndarray:
+    """``reference`` with each shell scaled by :attr:`ShellGain.kept`, the mean kept.
 
     Parameters
     ----------
     reference : ndarray of shape (N, N, N)
-    gain : ndarray of shape (N // 2,)
-        Per shell, as :attr:`ShellGain.gain`; corners past Nyquist take the last shell's.
+    gain : ShellGain
 
     Returns
     -------
     ndarray of shape (N, N, N), float32
     """
-    shape = reference.shape
-    scale = np.clip(np.asarray(gain, dtype=float), 0.0, None)
-    index = np.minimum(shells(shape), len(scale) - 1)
-    factor = scale[index]
-    factor[index == 0] = 1.0
-    return inverse(forward(reference) * factor, shape).astype(np.float32)
+    return scale_shells(reference, gain.kept).astype(np.float32)

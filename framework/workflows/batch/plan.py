@@ -38,7 +38,6 @@ from subalign.workflows.batch.config import BATCH_MODES, REFERENCE_SPECTRA, SEAR
 from subalign.workflows.batch.worker import BatchContext
 from subalign.workflows.hand import check_hand, reference_hand
 from subalign.workflows.particle_files import CheckedParticles, check_particles
-from subalign.workflows.reference_spectrum import ShellGain, match_spectrum, shell_gain
 
 __all__ = ["BatchPlan", "align_part", "prepare_batch", "read_pair_list"]
 
@@ -69,8 +68,6 @@ class BatchPlan:
         Mode ``pairs``: each pair's true transform, when the pair list gives them all.
     checked : CheckedParticles
         The particles' files: their stamps (the rest of the identity) and those skipped.
-    reference_gain : ShellGain or None
-        ``reference_spectrum=match``: the gains the reference's shells were scaled by.
     """
 
     context: BatchContext
@@ -81,7 +78,6 @@ class BatchPlan:
     record: dict
     truths: list | None
     checked: CheckedParticles
-    reference_gain: ShellGain | None = None
 
     def items_of(self, particles: np.ndarray) -> np.ndarray:
         """The items (particles, or pairs) that involve any of ``particles`` (rows of the
@@ -310,7 +306,6 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     if reference is not None:  # the costliest check last
         check_hand(particles, tilts, reference, align, count=int(config.hand_check),
                    box_size=box, edge=config.edge)
-    reference, gain = _spectrum(config, particles, tilts, reference, box)
     local = (OmegaConf.to_container(config.local, resolve=True)
              if config.search == "local" else None)
     context = BatchContext(mode=config.mode, align=align, particles=particles, tilts=tilts,
@@ -320,18 +315,7 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     count = len(particles) if config.mode == "reference" else len(pairs)
     return BatchPlan(context=context, count=count, output_dir=output_dir, output=output,
                      output_format=fmt, record=_identity(config, align), truths=truths,
-                     checked=checked, reference_gain=gain)
-
-
-def _spectrum(config: DictConfig, particles: ParticleSet, tilts: np.ndarray,
-              reference: np.ndarray | None, box: int) -> tuple:
-    """The reference to align to and, with ``reference_spectrum=match``, the shell gains it
-    was scaled by (else None)."""
-    if reference is None or config.reference_spectrum != "match":
-        return reference, None
-    gain = shell_gain(particles, tilts, reference, box_size=box, edge=config.edge)
-    logger.info("reference_spectrum=match: %s", gain.summary())
-    return match_spectrum(reference, gain.gain), gain
+                     checked=checked)
 
 
 def _output_table(config: DictConfig, particles: ParticleSet, output_dir: Path) -> tuple:

@@ -41,12 +41,13 @@ from subalign.execution.arraylog import ArrayLog
 from subalign.execution.cluster import dask_executor
 from subalign.execution.jobs import check_claim, claim, run_lock
 from subalign.io.files import write_json
-from subalign.io.mrc import write_volume
+from subalign.io.mrc import read_volume, write_volume
 from subalign.workflows.batch.outputs import write_outputs
-from subalign.workflows.batch.plan import BatchPlan, prepare_batch
+from subalign.workflows.batch.plan import BatchPlan, prepare_batch, reads_weights
 from subalign.workflows.batch.worker import FIELDS, BatchTask, write_context
 from subalign.workflows.particle_files import (changed_particles, describe_changed,
                                                record_particle_files)
+from subalign.workflows.reference_spectrum import match_spectrum, shell_gain
 
 __all__ = ["BatchRun", "completed_summary", "run_batch"]
 
@@ -96,17 +97,31 @@ def _forget_changed(plan: BatchPlan) -> None:
              len(items))
 
 
-def _write_matched_reference(plan: BatchPlan) -> dict:
-    """``reference_spectrum=match``: the reference aligned to and its shell gains, as files
-    (role to path); else nothing."""
-    gain = plan.reference_gain
-    if gain is None:
+def _match_reference(plan: BatchPlan, config: DictConfig, resumed: bool) -> dict:
+    """``reference_spectrum=match``: put the matched reference in the workers' context and
+    return its files (role to path); else nothing. The gains are fitted once per job: a
+    resumed job reads back the reference its first run aligned to, so every item of the job
+    sees the same map."""
+    if config.reference_spectrum != "match":
         return {}
-    pixel = plan.context.particles.pixel_size
-    volume = write_volume(plan.output_dir / "reference_matched.mrc", plan.context.reference,
-                          voxel_size=float(pixel) if pixel else 1.0)
-    table = gain.write(plan.output_dir / "reference_spectrum.json")
-    return {"reference_matched": str(volume), "reference_spectrum": str(table)}
+    context, output_dir = plan.context, plan.output_dir
+    files = {"reference_matched": str(output_dir / "reference_matched.mrc"),
+             "reference_spectrum": str(output_dir / "reference_spectrum.json")}
+    if resumed and all(Path(path).is_file() for path in files.values()):
+        context.reference = read_volume(files["reference_matched"]).data
+        log.info("reference_spectrum=match: the matched reference of this job's first run, "
+                 "%s", files["reference_matched"])
+        return files
+    gain = shell_gain(context.particles, context.tilts, context.reference,
+                      box_size=context.box_size, edge=context.edge,
+                      refuse_transfers=reads_weights(context.align))
+    log.info("reference_spectrum=match: %s", gain.summary())
+    context.reference = match_spectrum(context.reference, gain)
+    pixel = context.particles.pixel_size
+    write_volume(files["reference_matched"], context.reference,
+                 voxel_size=float(pixel) if pixel else 1.0)
+    gain.write(files["reference_spectrum"])
+    return files
 
 
 def run_batch(config: DictConfig, *, executor: Executor | None = None, window: int | None = None,
@@ -149,7 +164,7 @@ def _run_claimed(plan: BatchPlan, config: DictConfig, executor, window, command)
         return BatchRun(done, 0)
     resumed = claim(output_dir / "job.json", plan.record, what="batch")
     record_particle_files(output_dir, plan.checked)
-    matched = _write_matched_reference(plan)
+    matched = _match_reference(plan, config, resumed)
     task = BatchTask(str((output_dir / "context.pkl").resolve()),
                      write_context(plan.context, output_dir / "context.pkl"))
     clock = JobClock(output_dir / "clock.jsonl")

@@ -201,12 +201,19 @@ def test_a_resumed_match_reads_back_the_reference_its_first_run_aligned_to(tmp_p
 
 def test_particles_whose_model_carries_their_ctf_are_refused_where_the_score_applies_it(tmp_path):
     """A 2-D stack set: its boxes carry CTF^2 x dose^2, which ``measurement=ctf`` multiplies
-    into the reference; matching would count it twice, so it is refused naming the row, and
-    fitted when the run compares on the wedge alone."""
+    into the reference; matching would count it twice, so ``batch`` refuses it before writing
+    anything, and the gains are fitted when the run compares on the wedge alone."""
     sim = simulate(tmp_path, "n=2", f"size={SIZE}", "imaging.snr=inf", "stacks=true")
-    particles = read_particles(sim / "relion5_stacks" / "optimisation_set.star")
+    stacks = sim / "relion5_stacks" / "optimisation_set.star"
+    particles = read_particles(stacks)
     reference = read_volume(sim / "reference.mrc").data
-    with pytest.raises(ConfigError, match="row 1 is a 2-D stack, whose CTF the score already"):
+    refusal = "whose particles are 2-D stacks: the score already applies their CTF"
+    with pytest.raises(ConfigError, match=refusal):
+        prepare_batch(compose_config("batch", [
+            f"particles={stacks}", f"reference={sim / 'reference.mrc'}", "hand_check=0",
+            "reference_spectrum=match", f"output_dir={tmp_path / 'out'}"]))
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ConfigError, match=refusal):
         shell_gain(particles, _tilts(particles), reference)
     fitted = shell_gain(particles, _tilts(particles), reference, refuse_transfers=False)
     assert fitted.particles == 2 and np.all(np.isfinite(fitted.gain))

@@ -26,8 +26,11 @@ expected signal, the reference least squares wants.
 
 Assumptions, stated because they bound what the gains mean:
 - The noise is independent of ``M_i``. That holds at poses found without this map (the
-  set's, or another reference's); poses found against this map by a global search pull
-  noise into line with it, and noise-only shells then fit small positive gains.
+  set's, or another reference's) and for a map not made from these particles; poses found
+  against this map by a global search pull noise into line with it, and a map averaged
+  from the same particles carries their noise, so noise-only shells then fit positive
+  gains (on EMPIAR-10499, a map reconstructed from 40 particles including the 20 fitted
+  gave gains rising from 0.65 to 13.5 with frequency; docs/benchmarks.md).
 - One gain for the whole set: particles whose CTFs differ (defocus) are fitted to their
   average; the benchmark's particles share one defocus.
 - Only the wedge ``W_i`` is known here: a particle whose measurement model carries its CTF
@@ -55,7 +58,7 @@ from subalign.numerics.fourier import fourier_grid, forward, scale_shells, shell
 from subalign.numerics.volumes import transform_volume
 from subalign.numerics.wedge import TiltRange, wedge_mask
 
-__all__ = ["SIGNIFICANT", "ShellGain", "match_spectrum", "shell_gain"]
+__all__ = ["SIGNIFICANT", "ShellGain", "check_matchable", "match_spectrum", "shell_gain"]
 
 #: Standard errors a gain must exceed 0 by for its shell to be kept.
 SIGNIFICANT = 2.0
@@ -129,8 +132,8 @@ def shell_gain(particles: ParticleSet, tilts: np.ndarray, reference: np.ndarray,
     edge : {"error", "zero", "mean"}
         A crop reaching past its tomogram's faces, as for :class:`SubtomogramReader`.
     refuse_transfers : bool
-        Refuse a particle whose box carries its transfer (a 2-D stack, or an
-        ``rlnCtfImage`` volume): true when the run's measurement uses it.
+        Refuse particles whose boxes carry their transfer (:func:`check_matchable`): true
+        when the run's measurement applies it.
 
     Returns
     -------
@@ -138,24 +141,19 @@ def shell_gain(particles: ParticleSet, tilts: np.ndarray, reference: np.ndarray,
 
     Raises
     ------
-    ParticleTableError
-        The set has no poses.
-    ConfigError
-        A particle carries its transfer and ``refuse_transfers`` is true.
+    ParticleTableError, ConfigError
+        As :func:`check_matchable`.
     """
-    particles.require_poses("reference_spectrum=match")
+    check_matchable(particles, refuse_transfers)
     shape = reference.shape
     index, count = shell_index(shape), shape[0] // 2
     inside = index < count
     index, weights = index[inside], fourier_grid(shape).hermitian_weights[inside]
     sums = np.zeros((4, count))  # Re<P, M>, |M|^2, |P|^2, measured coefficients per shell
     masks: dict[tuple[float, float], np.ndarray] = {}
-    with SubtomogramReader(particles, box_size=box_size, edge=edge,
-                           weights=refuse_transfers) as reader:
+    with SubtomogramReader(particles, box_size=box_size, edge=edge) as reader:
         for row in range(len(particles)):
             box = reader(row)
-            if refuse_transfers and (box.stack is not None or box.weight is not None):
-                raise ConfigError(_carries_transfer(particles, row, box))
             key = (float(tilts[row][0]), float(tilts[row][1]))
             if key not in masks:
                 masks[key] = wedge_mask(shape, TiltRange.parse(key, field="tilt range"))[inside]
@@ -181,12 +179,32 @@ def _fitted(sums: np.ndarray, size: int, particles: int) -> ShellGain:
                      particles=particles)
 
 
-def _carries_transfer(particles: ParticleSet, row: int, box) -> str:
-    what = "a 2-D stack" if box.stack is not None else "an rlnCtfImage weight volume"
-    return (f"reference_spectrum: expected given for {particles.label}: row {row + 1} is "
-            f"{what}, whose CTF the score already applies to the reference (matching would "
-            "count it twice), found 'match' (measurement=tilt_range compares on the wedge "
-            "alone and can be matched)")
+def check_matchable(particles: ParticleSet, uses_transfer: bool) -> None:
+    """Refuse, before any work, a set whose gains cannot be fitted here: one without poses,
+    or (``uses_transfer``: the run's measurement applies each particle's transfer) one of
+    2-D stacks or of boxes with ``rlnCtfImage`` weight volumes (module docstring).
+
+    Raises
+    ------
+    ParticleTableError
+        The set has no poses.
+    ConfigError
+        Its boxes carry their transfer and ``uses_transfer`` is true.
+    """
+    particles.require_poses("reference_spectrum=match")
+    if not uses_transfer:
+        return
+    table = particles.source.table if particles.source is not None else None
+    if particles.stacks:
+        what = "2-D stacks"
+    elif table is not None and "rlnCtfImage" in table.columns:
+        what = "boxes with rlnCtfImage weight volumes"
+    else:
+        return
+    raise ConfigError(f"reference_spectrum: expected given for {particles.label}, whose particles "
+                      f"are {what}: the score already applies their CTF to the reference "
+                      "(matching would count it twice), found 'match' (measurement=tilt_range "
+                      "compares on the wedge alone and can be matched)")
 
 
 def match_spectrum(reference: np.ndarray, gain: ShellGain) -> np.ndarray:

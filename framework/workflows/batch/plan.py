@@ -38,6 +38,7 @@ from subalign.workflows.batch.config import BATCH_MODES, REFERENCE_SPECTRA, SEAR
 from subalign.workflows.batch.worker import BatchContext
 from subalign.workflows.hand import check_hand, reference_hand
 from subalign.workflows.particle_files import CheckedParticles, check_particles
+from subalign.workflows.reference_spectrum import check_matchable
 
 __all__ = ["BatchPlan", "align_part", "prepare_batch", "read_pair_list"]
 
@@ -278,7 +279,7 @@ def prepare_batch(config: DictConfig) -> BatchPlan:
     if config.search == "local":
         particles.require_poses("search=local")
     if config.reference_spectrum == "match":
-        particles.require_poses("reference_spectrum=match")
+        check_matchable(particles, reads_weights(align))
     reference, reference_tilt, pairs, truths = None, [-90.0, 90.0], np.zeros((0, 2), int), None
     if config.mode == "reference":
         reference = _reference(config, particles, box)
